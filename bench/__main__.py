@@ -1,0 +1,14 @@
+"""Runs every benchmark and prints the figures that docs/benchmarks.md records."""
+
+from __future__ import annotations
+
+from bench import cold_start, layer_size
+
+
+def main() -> None:
+    cold_start.main()
+    layer_size.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Task of the run state machine: advance one run by one bounded step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from auralink.agents.runs import service
+from auralink.agents.runs.models import StepCommand
+from auralink.observability import logger, metrics, tracer
+from auralink.settings import get_settings
+
+get_settings()  # fail the cold start, not the first run, on a bad environment
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    command = parse(event=event, model=StepCommand)
+    reply = service.advance(command, remaining_ms=context.get_remaining_time_in_millis())
+    return reply.model_dump(mode="json")

@@ -1,0 +1,105 @@
+"""Generates the OpenAPI document of the whole HTTP API into `docs/openapi.json`.
+
+Each API function has its own resolver; Powertools' OpenAPI merge combines them. The handler
+files come from `template.yaml` (functions with HttpApi events), so the document covers exactly
+what is deployed. `python -m infra.openapi --write` rewrites the file; `--check` fails on drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from auralink import __version__
+from infra.template import SERVERLESS_FUNCTION, function_properties, load_template, resources_of_type
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "docs" / "openapi.json"
+
+# Importing a handler validates the settings at cold start: give it a well-formed environment
+# that touches nothing (no connection is opened at import time).
+_IMPORT_ENVIRONMENT = {
+    "ENVIRONMENT": "development",
+    "DATABASE_URL": "postgresql://openapi@localhost/openapi",
+    "AUTH_ISSUER": "https://issuer.invalid",
+    "AUTH_AUDIENCE": "auralink-api",
+    "AUTH_ALGORITHMS": "HS256",
+    "AUTH_JWT_SECRET_ID": "openapi",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
+}
+
+
+def api_handler_files(root: Path = ROOT) -> list[Path]:
+    template = load_template(root / "template.yaml")
+    files = []
+    for logical_id in sorted(resources_of_type(template, SERVERLESS_FUNCTION)):
+        properties = function_properties(template, logical_id)
+        events = properties.get("Events", {}).values()
+        if any(event.get("Type") == "HttpApi" for event in events):
+            module = str(properties["Handler"]).rsplit(".", 1)[0]
+            files.append(root / str(properties["CodeUri"]) / f"{module}.py")
+    return files
+
+
+def generate(root: Path = ROOT) -> dict[str, Any]:
+    for key, value in _IMPORT_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    merge = OpenAPIMerge(
+        title="AuraLink AI Core API",
+        version=__version__,
+        description="Connects AI agents to the tools of the Model Context Protocol world and runs them.",
+        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+        on_conflict="error",
+    )
+    for path in api_handler_files(root):
+        merge.add_file(path, resolver_name="app")
+    with warnings.catch_warnings():
+        # A handler that fails to import must fail the generation, not vanish from the document.
+        warnings.simplefilter("error")
+        schema = merge.get_openapi_schema()
+    _require_auth_on_private_routes(schema)
+    document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    document["paths"] = schema["paths"]
+    return document
+
+
+def _require_auth_on_private_routes(schema: dict[str, Any]) -> None:
+    for path, operations in schema.get("paths", {}).items():
+        if path == "/health":
+            continue
+        for operation in operations.values():
+            operation.setdefault("security", [{"bearerAuth": []}])
+
+
+def render(root: Path = ROOT) -> str:
+    return json.dumps(generate(root), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", action="store_true", help="rewrite docs/openapi.json")
+    group.add_argument("--check", action="store_true", help="fail if docs/openapi.json is stale")
+    args = parser.parse_args(argv)
+    document = render()
+    if args.write:
+        OUTPUT.write_text(document, encoding="utf-8")
+        print(f"wrote {OUTPUT.relative_to(ROOT)}")
+        return 0
+    if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != document:
+        print("docs/openapi.json is stale: run `make openapi`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

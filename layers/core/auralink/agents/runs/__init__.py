@@ -1,0 +1,1 @@
+"""Durable runs: one row in `workflow_executions`, advanced step by step by the state machine."""

@@ -1,0 +1,102 @@
+"""SQL of runs (`workflow_executions`), always inside the owner's tenant transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from auralink.agents.runs.models import Run, RunError, RunStatus, StepOutcome
+from auralink.db import tenant_transaction
+from auralink.errors import NotFound
+
+_RUN_COLUMNS = (
+    "id::text AS run_id, user_id, framework, status, input, progress, steps_done, "
+    "workflow_id::text AS workflow_id, started_at, cancel_requested"
+)
+
+
+def claim_for_step(run_id: str, user_id: str) -> tuple[Run, bool]:
+    """Mark the run running (first step) and return it with its cancel flag."""
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM workflow_executions WHERE id::text = %s FOR UPDATE",  # noqa: S608
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound("Run not found", code="run_not_found")
+        if row["status"] == RunStatus.QUEUED:
+            conn.execute(
+                "UPDATE workflow_executions SET status = 'running', started_at = coalesce(started_at, now())"
+                " WHERE id::text = %s",
+                (run_id,),
+            )
+            row["status"] = RunStatus.RUNNING
+    cancel_requested = bool(row.pop("cancel_requested"))
+    return Run.model_validate(row), cancel_requested
+
+
+def save_outcome(run_id: str, user_id: str, outcome: StepOutcome) -> RunStatus:
+    """Persist one step; a cancel requested while the step ran wins over a non-final outcome."""
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            "SELECT status, cancel_requested FROM workflow_executions WHERE id::text = %s FOR UPDATE",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound("Run not found", code="run_not_found")
+        if RunStatus(row["status"]).is_terminal:
+            return RunStatus(row["status"])
+        status = outcome.status
+        if row["cancel_requested"] and not status.is_terminal:
+            status = RunStatus.CANCELLED
+        conn.execute(
+            """
+            UPDATE workflow_executions
+               SET status = %(status)s,
+                   progress = %(progress)s,
+                   events = events || %(events)s,
+                   steps_done = steps_done + 1,
+                   output = coalesce(%(output)s, output),
+                   error = %(error)s,
+                   finished_at = CASE WHEN %(terminal)s THEN now() ELSE finished_at END
+             WHERE id::text = %(run_id)s
+            """,
+            {
+                "status": status.value,
+                "progress": Jsonb(outcome.progress),
+                "events": Jsonb(outcome.events),
+                "output": None if outcome.output is None else Jsonb(outcome.output),
+                "error": None if outcome.error is None else Jsonb(outcome.error.model_dump()),
+                "terminal": status.is_terminal,
+                "run_id": run_id,
+            },
+        )
+    return status
+
+
+def finish(run_id: str, user_id: str, status: RunStatus, error: RunError | None = None) -> RunStatus:
+    """Close a run that is not closed yet; an already final status stands."""
+    with tenant_transaction(user_id) as conn:
+        row: dict[str, Any] | None = conn.execute(
+            """
+            UPDATE workflow_executions
+               SET status = %(status)s, error = %(error)s, finished_at = now()
+             WHERE id::text = %(run_id)s
+               AND status NOT IN ('succeeded', 'failed', 'cancelled')
+            RETURNING status
+            """,
+            {
+                "status": status.value,
+                "error": None if error is None else Jsonb(error.model_dump()),
+                "run_id": run_id,
+            },
+        ).fetchone()
+        if row is not None:
+            return status
+        current = conn.execute(
+            "SELECT status FROM workflow_executions WHERE id::text = %s", (run_id,)
+        ).fetchone()
+    if current is None:
+        raise NotFound("Run not found", code="run_not_found")
+    return RunStatus(current["status"])

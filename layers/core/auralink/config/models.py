@@ -1,0 +1,100 @@
+"""The shape of `mcp-config.yaml`, validated with pydantic (errors name the key path)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+
+AuthKind = Literal["none", "bearer", "header", "oauth"]
+ProtocolMode = Literal["auto", "2025-11-25", "2026-07-28"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryPolicy(_Strict):
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    base_delay_ms: int = Field(default=200, ge=0, le=60_000)
+    max_delay_ms: int = Field(default=2_000, ge=0, le=300_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetryPolicy:
+        if self.max_delay_ms < self.base_delay_ms:
+            raise ValueError("max_delay_ms must be at least base_delay_ms")
+        return self
+
+
+class RateLimits(_Strict):
+    per_user_per_minute: int = Field(default=60, ge=1)
+    per_server_per_minute: int = Field(default=600, ge=1)
+
+
+class CircuitBreakerPolicy(_Strict):
+    failure_threshold: int = Field(default=5, ge=1)
+    window_seconds: int = Field(default=60, ge=1)
+    open_seconds: int = Field(default=30, ge=1)
+    half_open_max_calls: int = Field(default=1, ge=1)
+
+
+class Limits(_Strict):
+    timeout_seconds: float = Field(default=20.0, gt=0, le=900)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    retries: RetryPolicy = RetryPolicy()
+    rate_limits: RateLimits = RateLimits()
+    circuit_breaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
+
+
+class LimitOverrides(_Strict):
+    """Per-server overrides of the defaults; a field left out keeps the default."""
+
+    timeout_seconds: float | None = Field(default=None, gt=0, le=900)
+    connect_timeout_seconds: float | None = Field(default=None, gt=0, le=60)
+    retries: RetryPolicy | None = None
+    rate_limits: RateLimits | None = None
+    circuit_breaker: CircuitBreakerPolicy | None = None
+
+
+class ServerAuth(_Strict):
+    kind: AuthKind = "none"
+    # For kind=header: the header that carries the key.
+    header_name: str | None = None
+    # A service-wide key used when a connection brings none: inline (from ${ENV}) or a secret id.
+    api_key: SecretStr | None = None
+    api_key_secret_id: str | None = None
+
+    @model_validator(mode="after")
+    def _header_named(self) -> ServerAuth:
+        if self.kind == "header" and not self.header_name:
+            raise ValueError("header_name is required when kind is 'header'")
+        return self
+
+
+class ServerConfig(_Strict):
+    display_name: str = Field(min_length=1)
+    description: str = ""
+    # Self-hosted servers (Memory, Sequential Thinking) run as functions of this service: their
+    # endpoint is the service's own public URL (PUBLIC_API_URL) followed by `path`.
+    hosted: bool = False
+    path: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9/_-]*$")
+    endpoint: HttpUrl | None = None
+    protocol: ProtocolMode = "auto"
+    enabled: bool = True
+    auth: ServerAuth = ServerAuth()
+    capabilities: list[str] = Field(default_factory=lambda: ["tools"])
+    limits: LimitOverrides = LimitOverrides()
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ServerConfig:
+        if self.hosted and not self.path:
+            raise ValueError("path is required for a hosted server")
+        if self.enabled and not self.hosted and self.endpoint is None:
+            raise ValueError("endpoint is required for an enabled remote server")
+        return self
+
+
+class McpConfig(_Strict):
+    version: Literal[1] = 1
+    defaults: Limits = Limits()
+    servers: dict[str, ServerConfig] = Field(min_length=1)

@@ -1,0 +1,169 @@
+"""The HTTP layer shared by every API function: resolver factory, error map, auth, body limit.
+
+Handlers stay thin: they build their resolver with `make_resolver()`, declare one route and call
+one service. Everything an HTTP API needs around that lives here, once:
+
+- one error map from domain exceptions to status codes (bodies carry a stable ``error.code`` and a
+  safe message, never a stack, SQL or secret);
+- validation errors as 422 with field paths only;
+- the caller's identity, verified from the bearer token even though API Gateway's authorizer
+  checked it already (defence in depth, and the only check where no issuer is configured);
+- a request body size limit and CORS from the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from auralink import errors
+from auralink.auth import Identity, identity_from_authorization_header
+from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.settings import get_settings
+
+# Most specific class first: the first isinstance match wins.
+_STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], HTTPStatus], ...] = (
+    (errors.BadRequest, HTTPStatus.BAD_REQUEST),
+    (errors.Unauthorized, HTTPStatus.UNAUTHORIZED),
+    (errors.Forbidden, HTTPStatus.FORBIDDEN),
+    (errors.NotFound, HTTPStatus.NOT_FOUND),
+    (errors.Conflict, HTTPStatus.CONFLICT),
+    (errors.PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (errors.ValidationFailed, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (errors.RateLimited, HTTPStatus.TOO_MANY_REQUESTS),
+    (errors.UpstreamTimeout, HTTPStatus.GATEWAY_TIMEOUT),
+    (errors.UpstreamError, HTTPStatus.BAD_GATEWAY),
+    (errors.ServiceUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
+    (errors.DecryptionError, HTTPStatus.INTERNAL_SERVER_ERROR),
+    (errors.ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
+)
+
+_IDENTITY_KEY = "identity"
+
+
+def status_for(error: errors.DomainError) -> HTTPStatus:
+    for error_class, status in _STATUS_BY_ERROR:
+        if isinstance(error, error_class):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def error_response(
+    status: HTTPStatus,
+    code: str,
+    message: str,
+    *,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    request_id = logger.get_correlation_id()
+    if request_id:
+        body["request_id"] = request_id
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": body},
+        headers=headers,
+    )
+
+
+def _domain_error(error: errors.DomainError) -> Response[dict[str, Any]]:
+    status = status_for(error)
+    headers: dict[str, str] = {}
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if isinstance(error, errors.Unauthorized):
+        headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{error.code}"'
+        metrics.add_metric(name=MetricName.AUTH_FAILURES, unit=MetricUnit.Count, value=1)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.error("request failed", extra={"error_code": error.code, "status": int(status)})
+        message = error.message if status != HTTPStatus.INTERNAL_SERVER_ERROR else "Internal error"
+    else:
+        logger.info("request rejected", extra={"error_code": error.code, "status": int(status)})
+        message = error.message
+    return error_response(status, error.code, message, details=error.details, headers=headers or None)
+
+
+def _validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
+    # Field paths and messages only: never echo the input, which may hold a credential.
+    details = [
+        {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"], "type": item["type"]}
+        for item in error.errors()
+    ]
+    return error_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "validation_failed", "Request validation failed", details=details
+    )
+
+
+def _unhandled_error(error: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error")
+    metrics.add_metric(name=MetricName.UNHANDLED_ERRORS, unit=MetricUnit.Count, value=1)
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Internal error")
+
+
+def _cors() -> CORSConfig | None:
+    origins = get_settings().cors_allow_origins
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        max_age=600,
+    )
+
+
+def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    body = app.current_event.body
+    limit = get_settings().max_body_bytes
+    if body is not None and len(body) > limit:
+        raise errors.PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    return next_middleware(app)
+
+
+def _authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    identity = identity_from_authorization_header(app.current_event.headers.get("authorization"))
+    logger.append_keys(user_id=identity.sub)
+    app.append_context(**{_IDENTITY_KEY: identity})  # type: ignore[no-untyped-call]
+    try:
+        return next_middleware(app)
+    finally:
+        logger.remove_keys(["user_id"])
+
+
+def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
+    """A resolver for one API function; ``public`` routes skip authentication (only /health)."""
+    app = APIGatewayHttpResolver(enable_validation=True, cors=_cors())
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(errors.DomainError)(_domain_error)
+    app.exception_handler(Exception)(_unhandled_error)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[dict[str, Any]]:
+        return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route")
+
+    middlewares: Sequence[Any] = [_limit_body] if public else [_limit_body, _authenticate]
+    app.use(middlewares=list(middlewares))
+    return app
+
+
+def current_identity(app: APIGatewayHttpResolver) -> Identity:
+    """The verified caller of the request being handled."""
+    identity = app.context.get(_IDENTITY_KEY)
+    if not isinstance(identity, Identity):
+        raise errors.Unauthorized("Authentication required", code="token_missing")
+    return identity

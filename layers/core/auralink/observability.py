@@ -1,0 +1,37 @@
+"""The one Logger, Metrics and Tracer of the service, and the names of its metrics.
+
+Every module imports these objects from here, so that the service name, the metrics namespace and
+the correlation id are configured once (through the POWERTOOLS_* environment variables).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+NAMESPACE = "AuraLink"
+
+logger = Logger(service="auralink")
+metrics = Metrics(namespace=NAMESPACE, service="auralink")
+tracer = Tracer(service="auralink")
+
+__all__ = ["NAMESPACE", "MetricName", "MetricUnit", "logger", "metrics", "tracer"]
+
+
+class MetricName:
+    """CloudWatch metric names (PascalCase, as CloudWatch's own metrics are named)."""
+
+    # The five metrics the product was ordered with.
+    MCP_OPERATIONS = "MCPOperations"
+    MCP_OPERATION_DURATION = "MCPOperationDuration"
+    MCP_ERRORS = "MCPErrors"
+    AGENT_EXECUTIONS = "AgentExecutions"
+    CREWAI_CONVERSATIONS = "CrewAIConversations"
+
+    # Platform.
+    HEALTH_CHECK_FAILURES = "HealthCheckFailures"
+    AUTH_FAILURES = "AuthFailures"
+    UNHANDLED_ERRORS = "UnhandledErrors"
+    RUN_STEPS = "RunSteps"
+    RUN_DURATION = "RunDuration"
+    SUMMARY_REFRESH_DURATION = "SummaryRefreshDuration"

@@ -1,0 +1,1 @@
+"""Platform endpoints: health and the caller's identity."""

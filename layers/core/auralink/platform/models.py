@@ -1,0 +1,40 @@
+"""Response models of the platform endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+CheckStatus = Literal["ok", "error"]
+
+
+class DatabaseCheck(BaseModel):
+    status: CheckStatus
+    schema_version: str | None = None
+    latency_ms: float | None = None
+    error_code: str | None = None
+
+
+class ConfigurationCheck(BaseModel):
+    status: CheckStatus
+    servers: int | None = None
+    error: str | None = None
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    environment: str
+    database: DatabaseCheck
+    configuration: ConfigurationCheck
+    checked_at: datetime
+
+
+class Me(BaseModel):
+    sub: str
+    email: str | None
+    role: str
+    first_seen_at: datetime
+    last_seen_at: datetime

@@ -1,0 +1,61 @@
+"""Health of the service and the caller's identity."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from auralink import __version__
+from auralink.auth import Identity
+from auralink.config import get_mcp_config
+from auralink.errors import DomainError
+from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.platform import repository
+from auralink.platform.models import ConfigurationCheck, DatabaseCheck, HealthReport, Me
+from auralink.settings import get_settings
+
+
+def _check_database() -> DatabaseCheck:
+    started = time.perf_counter()
+    try:
+        version = repository.schema_version()
+    except DomainError as exc:
+        return DatabaseCheck(status="error", error_code=exc.code)
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    if version is None:
+        return DatabaseCheck(status="error", error_code="schema_not_migrated", latency_ms=latency_ms)
+    return DatabaseCheck(status="ok", schema_version=version, latency_ms=latency_ms)
+
+
+def _check_configuration() -> ConfigurationCheck:
+    try:
+        config = get_mcp_config()
+    except DomainError as exc:
+        # The message names the key path and the variable, never a value.
+        return ConfigurationCheck(status="error", error=exc.message)
+    return ConfigurationCheck(status="ok", servers=len(config.servers))
+
+
+def health() -> HealthReport:
+    database = _check_database()
+    configuration = _check_configuration()
+    healthy = database.status == "ok" and configuration.status == "ok"
+    if not healthy:
+        metrics.add_metric(name=MetricName.HEALTH_CHECK_FAILURES, unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "health check failed",
+            extra={"database": database.model_dump(), "configuration": configuration.status},
+        )
+    return HealthReport(
+        status="ok" if healthy else "unavailable",
+        version=__version__,
+        environment=get_settings().environment,
+        database=database,
+        configuration=configuration,
+        checked_at=datetime.now(UTC),
+    )
+
+
+def me(identity: Identity) -> Me:
+    seen = repository.record_user_seen(identity.sub, identity.email, identity.role)
+    return Me(sub=identity.sub, email=identity.email, role=identity.role, **seen)

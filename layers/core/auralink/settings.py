@@ -1,0 +1,115 @@
+"""Typed settings read from the environment once per container and validated at cold start.
+
+A missing or malformed variable fails the cold start with a message naming the variable.
+Secrets never live here: only the ids of the Secrets Manager secrets that hold them (or, in
+development, a database URL pointing at the local server).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from auralink.errors import ConfigurationError
+
+Environment = Literal["development", "production"]
+JwtAlgorithm = Literal["HS256", "RS256", "ES256"]
+
+_PACKAGED_MCP_CONFIG = Path(__file__).parent / "config" / "mcp-config.yaml"
+_REPO_MCP_CONFIG = Path(__file__).resolve().parents[3] / "shared" / "configs" / "mcp-config.yaml"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    environment: Environment = "production"
+    service_name: str = Field(default="auralink", validation_alias="POWERTOOLS_SERVICE_NAME")
+
+    # Database: a URL (local development) or the Secrets Manager secret holding it (AWS).
+    database_url: SecretStr | None = None
+    database_secret_id: str | None = None
+    # Only the migration function gets the owner's secret.
+    database_owner_secret_id: str | None = None
+    database_owner_url: SecretStr | None = None
+    db_statement_timeout_ms: int = Field(default=10_000, ge=100, le=900_000)
+    db_connect_timeout_s: int = Field(default=5, ge=1, le=60)
+
+    # Authentication: algorithms are pinned here and never taken from a token.
+    auth_issuer: str
+    auth_audience: str
+    auth_algorithms: Annotated[list[JwtAlgorithm], NoDecode] = Field(default_factory=lambda: ["RS256"])  # type: ignore[arg-type]  # a Literal list
+    auth_jwks_url: str | None = None
+    auth_jwt_secret_id: str | None = None
+
+    # Secret holding the credential encryption keys: {"active_key_id": ..., "keys": {id: base64}}.
+    credentials_key_secret_id: str | None = None
+    secrets_max_age_s: int = Field(default=300, ge=0, le=86_400)
+
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024)
+
+    mcp_config_path: Path | None = None
+    # The service's own public base URL; the self-hosted MCP servers live under it.
+    public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+
+    _split = field_validator("auth_algorithms", "cors_allow_origins", mode="before")(_split_csv)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if not (self.database_url or self.database_secret_id):
+            raise ValueError("DATABASE_URL or DATABASE_SECRET_ID must be set")
+        if not self.auth_algorithms:
+            raise ValueError("AUTH_ALGORITHMS must name at least one algorithm")
+        if "HS256" in self.auth_algorithms and not self.auth_jwt_secret_id:
+            raise ValueError("AUTH_JWT_SECRET_ID must be set when AUTH_ALGORITHMS includes HS256")
+        if {"RS256", "ES256"} & set(self.auth_algorithms) and not self.auth_jwks_url:
+            raise ValueError("AUTH_JWKS_URL must be set when AUTH_ALGORITHMS includes RS256 or ES256")
+        if self.environment == "production":
+            if "*" in self.cors_allow_origins:
+                raise ValueError("CORS_ALLOW_ORIGINS must list origins in production, not '*'")
+            if "HS256" in self.auth_algorithms:
+                raise ValueError("AUTH_ALGORITHMS must not include HS256 in production")
+            if self.auth_jwks_url and not self.auth_jwks_url.startswith("https://"):
+                raise ValueError("AUTH_JWKS_URL must be https in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def resolved_mcp_config_path(self) -> Path:
+        if self.mcp_config_path is not None:
+            return self.mcp_config_path
+        return _PACKAGED_MCP_CONFIG if _PACKAGED_MCP_CONFIG.exists() else _REPO_MCP_CONFIG
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper() or "environment"
+        problems.append(f"{name}: {item['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The container's settings; the first call (at cold start) validates the environment."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the local runtime change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,193 @@
+"""The shared HTTP layer: error map, validation, auth, body limit and CORS, through a real resolver."""
+
+import json
+import time
+
+import boto3
+import jwt
+import pytest
+from moto import mock_aws
+from pydantic import BaseModel
+
+from auralink import auth, errors, secrets
+from auralink.http import current_identity, make_resolver
+from auralink.settings import reset_settings
+
+SECRET = "unit-test-jwt-secret-0123456789-0123456789-0123456789-0123456789"
+ISSUER = "https://issuer.example"
+AUDIENCE = "auralink-api"
+
+
+@pytest.fixture
+def env(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("AUTH_ISSUER", ISSUER)
+    monkeypatch.setenv("AUTH_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("AUTH_ALGORITHMS", "HS256")
+    monkeypatch.setenv("AUTH_JWT_SECRET_ID", "jwt-secret")
+    monkeypatch.setenv("MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example,https://admin.example")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    reset_settings()
+    secrets.reset_caches()
+    auth.reset_caches()
+    with mock_aws():
+        boto3.client("secretsmanager").create_secret(Name="jwt-secret", SecretString=SECRET)
+        yield
+    reset_settings()
+    secrets.reset_caches()
+
+
+class Greeting(BaseModel):
+    name: str
+    times: int = 1
+
+
+@pytest.fixture
+def app(env):
+    app = make_resolver()
+
+    @app.post("/greet")
+    def greet(body: Greeting) -> dict:
+        return {"hello": body.name, "by": current_identity(app).sub}
+
+    @app.get("/missing")
+    def missing() -> dict:
+        raise errors.NotFound("Connection not found", code="connection_not_found")
+
+    @app.get("/limited")
+    def limited() -> dict:
+        raise errors.RateLimited("Slow down", retry_after_seconds=7)
+
+    @app.get("/crash")
+    def crash() -> dict:
+        raise RuntimeError("password=hunter2 in a stack")
+
+    @app.get("/broken-config")
+    def broken_config() -> dict:
+        raise errors.ConfigurationError("secret db-owner is unavailable")
+
+    return app
+
+
+def token(**overrides):
+    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60, "email": "a@x.io"}
+    claims.update(overrides)
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def event(method, path, *, body=None, headers=None):
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"authorization": f"Bearer {token()}", **(headers or {})},
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": "req-1",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def call(app, *args, **kwargs):
+    response = app.resolve(event(*args, **kwargs), None)
+    return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
+
+
+def test_a_valid_request_reaches_the_route_with_the_identity(app):
+    status, body, _ = call(app, "POST", "/greet", body=json.dumps({"name": "Ada"}))
+    assert status == 200
+    assert body == {"hello": "Ada", "by": "alice"}
+
+
+def test_validation_errors_are_422_with_field_paths_and_no_input_echo(app):
+    status, body, _ = call(app, "POST", "/greet", body=json.dumps({"times": "x", "secret": "sk-live-1"}))
+    assert status == 422
+    assert body["error"]["code"] == "validation_failed"
+    fields = {item["field"] for item in body["error"]["details"]}
+    assert fields == {"body.name", "body.times"}
+    assert "sk-live-1" not in json.dumps(body)
+
+
+def test_malformed_json_is_a_4xx(app):
+    status, body, _ = call(app, "POST", "/greet", body="{not json")
+    assert status == 422
+    assert body["error"]["code"] == "validation_failed"
+
+
+def test_domain_errors_map_to_their_status_and_stable_code(app):
+    assert call(app, "GET", "/missing")[:2] == (
+        404,
+        {"error": {"code": "connection_not_found", "message": "Connection not found"}},
+    )
+    status, body, headers = call(app, "GET", "/limited")
+    assert (status, body["error"]["code"], headers["Retry-After"]) == (429, "rate_limited", "7")
+
+
+def test_internal_errors_leak_nothing(app):
+    for path in ("/crash", "/broken-config"):
+        status, body, _ = call(app, "GET", path)
+        assert status == 500
+        assert body["error"]["message"] == "Internal error"
+        assert "hunter2" not in json.dumps(body) and "db-owner" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        (None, "token_missing"),
+        ("Basic abc", "token_malformed"),
+        ("Bearer not-a-jwt", "token_malformed"),
+        (f"Bearer {token(exp=int(time.time()) - 3600)}", "token_expired"),
+        (f"Bearer {token(aud='someone-else')}", "token_invalid_audience"),
+        (f"Bearer {token(iss='https://evil.example')}", "token_invalid_issuer"),
+    ],
+)
+def test_every_auth_failure_is_a_401_with_a_stable_code(app, authorization, code):
+    request = event("GET", "/missing")
+    if authorization is None:
+        del request["headers"]["authorization"]
+    else:
+        request["headers"]["authorization"] = authorization
+    response = app.resolve(request, None)
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"]["code"] == code
+    assert "Bearer" in response["headers"]["WWW-Authenticate"]
+
+
+def test_a_public_resolver_needs_no_token(env):
+    public = make_resolver(public=True)
+
+    @public.get("/health")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    request = event("GET", "/health")
+    del request["headers"]["authorization"]
+    assert public.resolve(request, None)["statusCode"] == 200
+
+
+def test_bodies_over_the_limit_are_413(app):
+    status, body, _ = call(app, "POST", "/greet", body=json.dumps({"name": "x" * 4096}))
+    assert (status, body["error"]["code"]) == (413, "payload_too_large")
+
+
+def test_unknown_routes_are_404_with_a_code(app):
+    status, body, _ = call(app, "GET", "/nowhere")
+    assert (status, body["error"]["code"]) == (404, "route_not_found")
+
+
+def test_cors_allows_only_the_configured_origins(app):
+    _, _, allowed = call(app, "GET", "/missing", headers={"origin": "https://admin.example"})
+    assert allowed["Access-Control-Allow-Origin"] == "https://admin.example"
+    _, _, refused = call(app, "GET", "/missing", headers={"origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in refused

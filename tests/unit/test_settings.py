@@ -1,0 +1,71 @@
+import pytest
+
+from auralink.errors import ConfigurationError
+from auralink.settings import get_settings, reset_settings
+
+BASE = {
+    "ENVIRONMENT": "development",
+    "DATABASE_URL": "postgresql://app:s3cret@db/auralink",
+    "AUTH_ISSUER": "https://issuer.example",
+    "AUTH_AUDIENCE": "auralink-api",
+    "AUTH_ALGORITHMS": "HS256",
+    "AUTH_JWT_SECRET_ID": "jwt",
+}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for key in (*BASE, "DATABASE_SECRET_ID", "AUTH_JWKS_URL", "CORS_ALLOW_ORIGINS", "MAX_BODY_BYTES"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    yield monkeypatch
+    reset_settings()
+
+
+def test_reads_and_parses_the_environment(env):
+    env.setenv("CORS_ALLOW_ORIGINS", "http://a.example, http://b.example")
+    settings = get_settings()
+    assert settings.auth_algorithms == ["HS256"]
+    assert settings.cors_allow_origins == ["http://a.example", "http://b.example"]
+    assert not settings.is_production
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"AUTH_ISSUER": None}, "AUTH_ISSUER"),
+        ({"MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES"),
+        ({"AUTH_ALGORITHMS": "HS512"}, "AUTH_ALGORITHMS"),
+        ({"ENVIRONMENT": "staging"}, "ENVIRONMENT"),
+        ({"DATABASE_URL": None}, "DATABASE_URL"),
+        ({"AUTH_JWT_SECRET_ID": None}, "AUTH_JWT_SECRET_ID"),
+        ({"AUTH_ALGORITHMS": "RS256"}, "AUTH_JWKS_URL"),
+        ({"ENVIRONMENT": "production"}, "HS256"),
+        (
+            {
+                "ENVIRONMENT": "production",
+                "AUTH_ALGORITHMS": "RS256",
+                "AUTH_JWKS_URL": "https://i/jwks",
+                "CORS_ALLOW_ORIGINS": "*",
+            },
+            "CORS_ALLOW_ORIGINS",
+        ),
+        (
+            {"ENVIRONMENT": "production", "AUTH_ALGORITHMS": "RS256", "AUTH_JWKS_URL": "http://i/jwks"},
+            "https",
+        ),
+    ],
+)
+def test_a_bad_environment_fails_naming_the_variable(env, changes, named):
+    for key, value in changes.items():
+        if value is None:
+            env.delenv(key)
+        else:
+            env.setenv(key, value)
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    assert named in caught.value.message
+    assert "s3cret" not in caught.value.message
