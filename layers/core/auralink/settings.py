@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_jwt_secret_id: str | None = None
 
-    # Secret holding the credential encryption keys: {"active_key_id": ..., "keys": {id: base64}}.
+    # Secret holding the credential encryption keys: {"active_key_id": "k1", "k1": "<material>", ...}.
     credentials_key_secret_id: str | None = None
     secrets_max_age_s: int = Field(default=300, ge=0, le=86_400)
 

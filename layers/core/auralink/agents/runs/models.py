@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,7 +59,7 @@ class StepCommand(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    run_id: str = Field(min_length=1, max_length=64)
+    run_id: UUID
     user_id: str = Field(min_length=1, max_length=256)
     action: str = Field(default="step", pattern="^(step|fail)$")
     error: dict[str, Any] | None = None

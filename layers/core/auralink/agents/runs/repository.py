@@ -20,7 +20,7 @@ def claim_for_step(run_id: str, user_id: str) -> tuple[Run, bool]:
     """Mark the run running (first step) and return it with its cancel flag."""
     with tenant_transaction(user_id) as conn:
         row = conn.execute(
-            f"SELECT {_RUN_COLUMNS} FROM workflow_executions WHERE id::text = %s FOR UPDATE",  # noqa: S608
+            f"SELECT {_RUN_COLUMNS} FROM workflow_executions WHERE id = %s::uuid FOR UPDATE",  # noqa: S608
             (run_id,),
         ).fetchone()
         if row is None:
@@ -28,7 +28,7 @@ def claim_for_step(run_id: str, user_id: str) -> tuple[Run, bool]:
         if row["status"] == RunStatus.QUEUED:
             conn.execute(
                 "UPDATE workflow_executions SET status = 'running', started_at = coalesce(started_at, now())"
-                " WHERE id::text = %s",
+                " WHERE id = %s::uuid",
                 (run_id,),
             )
             row["status"] = RunStatus.RUNNING
@@ -40,7 +40,7 @@ def save_outcome(run_id: str, user_id: str, outcome: StepOutcome) -> RunStatus:
     """Persist one step; a cancel requested while the step ran wins over a non-final outcome."""
     with tenant_transaction(user_id) as conn:
         row = conn.execute(
-            "SELECT status, cancel_requested FROM workflow_executions WHERE id::text = %s FOR UPDATE",
+            "SELECT status, cancel_requested FROM workflow_executions WHERE id = %s::uuid FOR UPDATE",
             (run_id,),
         ).fetchone()
         if row is None:
@@ -60,7 +60,7 @@ def save_outcome(run_id: str, user_id: str, outcome: StepOutcome) -> RunStatus:
                    output = coalesce(%(output)s, output),
                    error = %(error)s,
                    finished_at = CASE WHEN %(terminal)s THEN now() ELSE finished_at END
-             WHERE id::text = %(run_id)s
+             WHERE id = %(run_id)s::uuid
             """,
             {
                 "status": status.value,
@@ -82,7 +82,7 @@ def finish(run_id: str, user_id: str, status: RunStatus, error: RunError | None 
             """
             UPDATE workflow_executions
                SET status = %(status)s, error = %(error)s, finished_at = now()
-             WHERE id::text = %(run_id)s
+             WHERE id = %(run_id)s::uuid
                AND status NOT IN ('succeeded', 'failed', 'cancelled')
             RETURNING status
             """,
@@ -95,7 +95,7 @@ def finish(run_id: str, user_id: str, status: RunStatus, error: RunError | None 
         if row is not None:
             return status
         current = conn.execute(
-            "SELECT status FROM workflow_executions WHERE id::text = %s", (run_id,)
+            "SELECT status FROM workflow_executions WHERE id = %s::uuid", (run_id,)
         ).fetchone()
     if current is None:
         raise NotFound("Run not found", code="run_not_found")

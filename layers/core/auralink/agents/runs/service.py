@@ -20,7 +20,7 @@ SAFETY_MARGIN_MS = 10_000
 def advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
     if command.action == "fail":
         return _fail_from_state_machine(command)
-    run, cancel_requested = repository.claim_for_step(command.run_id, command.user_id)
+    run, cancel_requested = repository.claim_for_step(str(command.run_id), command.user_id)
     if run.status.is_terminal:
         return StepReply(run_id=run.run_id, status=run.status)
     if cancel_requested:
@@ -63,7 +63,8 @@ def _fail_from_state_machine(command: StepCommand) -> StepReply:
     # The state machine caught an error of the step task itself (crash, timeout): record it.
     raw = command.error or {}
     error_name = str(raw.get("Error", "States.TaskFailed"))[:128]
-    logger.error("run step task failed", extra={"run_id": command.run_id, "error": error_name})
+    run_id = str(command.run_id)
+    logger.error("run step task failed", extra={"run_id": run_id, "error": error_name})
     error = RunError(code="step_failed", message=f"A step of the run failed ({error_name})")
-    status = repository.finish(command.run_id, command.user_id, RunStatus.FAILED, error)
-    return StepReply(run_id=command.run_id, status=status)
+    status = repository.finish(run_id, command.user_id, RunStatus.FAILED, error)
+    return StepReply(run_id=run_id, status=status)

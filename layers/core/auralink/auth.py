@@ -1,0 +1,184 @@
+"""JWT verification and the caller's identity.
+
+Accepted algorithms come from ``AUTH_ALGORITHMS`` only; the token's header merely selects among
+them, and a header naming anything else (``none`` included) is refused before any key is looked up.
+HS256 tokens are checked with the secret named by ``AUTH_JWT_SECRET_ID`` (development); RS256 and
+ES256 tokens with the issuer's keys published at ``AUTH_JWKS_URL`` (Cognito or any OIDC issuer).
+The two key sources never mix, so a public key can never be used as an HMAC secret.
+
+Every rejection raises `Unauthorized` with a stable ``code``; messages never quote the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from pydantic import BaseModel, ConfigDict, Field
+
+from auralink import secrets as secret_store
+from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
+from auralink.observability import logger
+from auralink.settings import Settings, get_settings
+
+__all__ = ["Identity", "identity_from_authorization_header", "reset_caches", "verify_token"]
+
+REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
+LEEWAY_S = 30
+DEFAULT_ROLE = "user"
+# A fetched key set is trusted this long; an unknown kid refetches at most once per cooldown, so
+# that tokens naming invented key ids cannot turn every request into a call to the issuer.
+JWKS_LIFESPAN_S = 600.0
+JWKS_REFRESH_COOLDOWN_S = 5.0
+JWKS_TIMEOUT_S = 3.0
+
+_SYMMETRIC = "HS256"
+
+# Checked in order: subclasses (InvalidSignatureError is a DecodeError) come before their bases.
+_FAILURES: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "token_expired", "token has expired"),
+    (jwt.ImmatureSignatureError, "token_not_yet_valid", "token is not valid yet"),
+    (jwt.InvalidAudienceError, "token_invalid_audience", "token is not meant for this service"),
+    (jwt.InvalidIssuerError, "token_invalid_issuer", "token comes from an unknown issuer"),
+    (jwt.InvalidSignatureError, "token_invalid_signature", "token signature is invalid"),
+    (jwt.InvalidAlgorithmError, "token_algorithm_not_allowed", "token algorithm is not allowed"),
+    (jwt.MissingRequiredClaimError, "token_missing_claim", "token lacks a required claim"),
+)
+
+
+class Identity(BaseModel):
+    """Who is calling: the token's subject, email and role."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str = Field(min_length=1)
+    email: str | None = None
+    role: str = DEFAULT_ROLE
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> Identity:
+        email = claims.get("email")
+        return cls(sub=claims["sub"], email=email if isinstance(email, str) else None, role=_role(claims))
+
+
+def _role(claims: Mapping[str, Any]) -> str:
+    # Our own tokens say `role`; Cognito carries it as a custom attribute or as group membership.
+    for name in ("role", "custom:role"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    groups = claims.get("cognito:groups")
+    if isinstance(groups, list) and groups and isinstance(groups[0], str) and groups[0]:
+        return groups[0]
+    return DEFAULT_ROLE
+
+
+def identity_from_authorization_header(header: str | None) -> Identity:
+    """The identity in an ``Authorization: Bearer <token>`` header value."""
+    if header is None or not header.strip():
+        raise Unauthorized("authorization token is missing", code="token_missing")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized("authorization header must use the Bearer scheme", code="token_malformed")
+    return verify_token(token.strip())
+
+
+def verify_token(token: str) -> Identity:
+    """Check a JWT's algorithm, signature, lifetime, issuer, audience and subject."""
+    if not token:
+        raise Unauthorized("authorization token is missing", code="token_missing")
+    settings = get_settings()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Unauthorized("token is malformed", code="token_malformed") from None
+    algorithm = header.get("alg")
+    if not isinstance(algorithm, str) or algorithm not in settings.auth_algorithms:
+        raise Unauthorized("token algorithm is not allowed", code="token_algorithm_not_allowed")
+    if algorithm == _SYMMETRIC:
+        key: jwt.PyJWK | str = _hmac_secret(settings)
+        allowed = [_SYMMETRIC]
+    else:
+        key = _jwks_key(settings, header.get("kid"))
+        allowed = [name for name in settings.auth_algorithms if name != _SYMMETRIC]
+    claims = _decode(token, key, allowed, settings)
+    try:
+        return Identity.from_claims(claims)
+    except ValueError:
+        raise Unauthorized("token subject is empty", code="token_missing_claim") from None
+
+
+def reset_caches() -> None:
+    """Forget JWKS clients and their keys (tests, and SnapStart's after-restore hook)."""
+    _jwks_client.cache_clear()
+
+
+def _is_cognito_access_token(token: str) -> bool:
+    # Cognito access tokens carry the app client in `client_id` instead of `aud`; API Gateway's
+    # JWT authorizer accepts either, and so do we (only after the signature is verified below).
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    return "aud" not in unverified and unverified.get("token_use") == "access" and "client_id" in unverified
+
+
+def _decode(token: str, key: jwt.PyJWK | str, allowed: Sequence[str], settings: Settings) -> dict[str, Any]:
+    access_token = _is_cognito_access_token(token)
+    required = [claim for claim in REQUIRED_CLAIMS if not (access_token and claim == "aud")]
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=allowed,
+            audience=None if access_token else settings.auth_audience,
+            issuer=settings.auth_issuer,
+            leeway=LEEWAY_S,
+            options={"require": required, "verify_aud": not access_token},
+        )
+    except jwt.InvalidKeyError:
+        # The key we hold (secret or JWKS entry) does not suit the algorithm: a deployment fault.
+        raise ConfigurationError("token verification key is unusable", code="auth_key_invalid") from None
+    except jwt.PyJWTError as exc:
+        for error_type, code, message in _FAILURES:
+            if isinstance(exc, error_type):
+                raise Unauthorized(message, code=code) from None
+        raise Unauthorized("token is malformed", code="token_malformed") from None
+    if access_token and claims.get("client_id") != settings.auth_audience:
+        raise Unauthorized("token is not meant for this service", code="token_invalid_audience")
+    return claims
+
+
+def _hmac_secret(settings: Settings) -> str:
+    if not settings.auth_jwt_secret_id:
+        raise ConfigurationError("AUTH_JWT_SECRET_ID is not set", code="auth_key_invalid")
+    return secret_store.get_secret_string(settings.auth_jwt_secret_id)
+
+
+def _jwks_key(settings: Settings, kid: object) -> jwt.PyJWK:
+    if not settings.auth_jwks_url:
+        raise ConfigurationError("AUTH_JWKS_URL is not set", code="auth_key_invalid")
+    if not isinstance(kid, str) or not kid:
+        raise Unauthorized("token names no known signing key", code="token_unknown_key")
+    try:
+        return _jwks_client(settings.auth_jwks_url).get_signing_key(kid)
+    except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError, ValueError) as exc:
+        # ValueError: the endpoint answered something that is not JSON.
+        logger.warning("JWKS endpoint unavailable", extra={"error": type(exc).__name__})
+        raise ServiceUnavailable("token keys cannot be fetched", code="jwks_unavailable") from None
+    except jwt.PyJWKClientError:
+        raise Unauthorized("token names no known signing key", code="token_unknown_key") from None
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    # One client per container and URL: its key set cache is what spares the issuer a fetch per request.
+    return jwt.PyJWKClient(
+        url,
+        cache_jwk_set=True,
+        lifespan=JWKS_LIFESPAN_S,
+        timeout=JWKS_TIMEOUT_S,
+        cooldown_duration=JWKS_REFRESH_COOLDOWN_S,
+    )

@@ -1,0 +1,103 @@
+"""GET /health and GET /api/v1/me through their real handlers on the real database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from auralink.db import reset_connection
+from auralink.settings import reset_settings
+from tests.support.handlers import call_http
+
+
+@pytest.fixture(autouse=True)
+def _service(service):
+    return service
+
+
+def test_health_is_ok_with_the_latest_schema_version(owner_conn):
+    latest = owner_conn.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()["version"]
+
+    status, body = call_http("HealthFunction")
+
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["database"] == {
+        "status": "ok",
+        "schema_version": latest,
+        "latency_ms": body["database"]["latency_ms"],
+        "error_code": None,
+    }
+    assert body["configuration"]["status"] == "ok"
+    assert body["version"] and body["environment"] == "development"
+
+
+def test_health_needs_no_token():
+    status, _ = call_http("HealthFunction", token=None)
+    assert status == 200
+
+
+def test_health_is_503_with_details_when_the_database_is_down(service):
+    service.setenv("DATABASE_URL", "postgresql://auralink_app:pw-not-shown@127.0.0.1:9/auralink?connect_timeout=1")
+    reset_settings()
+    reset_connection()
+
+    status, body = call_http("HealthFunction")
+
+    assert status == 503
+    assert body["status"] == "unavailable"
+    assert body["database"]["status"] == "error"
+    assert body["database"]["error_code"] == "database_unavailable"
+    assert "pw-not-shown" not in json.dumps(body)
+
+
+def test_health_is_503_when_the_configuration_is_invalid(service, tmp_path):
+    broken = tmp_path / "mcp-config.yaml"
+    broken.write_text("version: 1\nservers:\n  s:\n    display_name: S\n    endpoint: ${UNSET_FOR_TEST}\n")
+    service.setenv("MCP_CONFIG_PATH", str(broken))
+    reset_settings()
+    from auralink import config
+
+    config.reset_mcp_config()
+
+    status, body = call_http("HealthFunction")
+
+    assert status == 503
+    assert body["configuration"]["status"] == "error"
+    assert "UNSET_FOR_TEST" in body["configuration"]["error"]
+
+
+def test_me_shows_the_caller_and_remembers_first_sight(token_for, make_user_id):
+    alice = make_user_id("alice")
+
+    status, first = call_http("MeFunction", token=token_for(alice, email="alice@example.com", role="admin"))
+    _, second = call_http("MeFunction", token=token_for(alice, email="alice@new.example"))
+
+    assert status == 200
+    assert (first["sub"], first["email"], first["role"]) == (alice, "alice@example.com", "admin")
+    assert second["email"] == "alice@new.example" and second["role"] == "user"
+    assert second["first_seen_at"] == first["first_seen_at"]
+    assert second["last_seen_at"] >= first["last_seen_at"]
+
+
+def test_me_without_a_token_is_401(token_for):
+    status, body = call_http("MeFunction", token=None)
+    assert (status, body["error"]["code"]) == (401, "token_missing")
+
+
+def test_me_with_a_token_for_another_audience_is_401(token_for, make_user_id):
+    status, body = call_http("MeFunction", token=token_for(make_user_id(), aud="another-api"))
+    assert (status, body["error"]["code"]) == (401, "token_invalid_audience")
+
+
+def test_me_users_see_only_their_own_profile(token_for, make_user_id, owner_conn):
+    alice, bob = make_user_id("alice"), make_user_id("bob")
+    call_http("MeFunction", token=token_for(alice))
+    call_http("MeFunction", token=token_for(bob))
+
+    from auralink.db import tenant_transaction
+
+    with tenant_transaction(alice) as conn:
+        visible = [row["user_id"] for row in conn.execute("SELECT user_id FROM users").fetchall()]
+    assert visible == [alice]

@@ -1,0 +1,144 @@
+"""The run step function on the real database: how one run advances, ends, fails and is cancelled."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from auralink.agents.runs.executors import register_executor, unregister_executor
+from tests.support.handlers import invoke, sample_event
+from tests.support.runs import (
+    CountingExecutor,
+    FailingExecutor,
+    RaisingExecutor,
+    create_run,
+    read_run,
+    request_cancel,
+)
+
+
+@pytest.fixture(autouse=True)
+def _service(service):
+    return service
+
+
+@pytest.fixture
+def executors():
+    registered: list[str] = []
+
+    def register(framework, executor):
+        register_executor(framework, executor)
+        registered.append(framework)
+        return executor
+
+    yield register
+    for framework in registered:
+        unregister_executor(framework)
+
+
+def step(run_id: str, user_id: str, **extra):
+    return invoke("RunStepFunction", {"run_id": run_id, "user_id": user_id, **extra})
+
+
+def test_a_run_advances_step_by_step_until_it_succeeds(executors, make_user_id):
+    executor = executors("test-counting", CountingExecutor(steps=3))
+    user = make_user_id()
+    run_id = create_run(user, framework="test-counting", run_input={"x": 1})
+
+    statuses = [step(run_id, user)["status"] for _ in range(3)]
+
+    assert statuses == ["running", "running", "succeeded"]
+    assert [steps for _, steps in executor.seen] == [0, 1, 2]
+    run = read_run(user, run_id)
+    assert run["status"] == "succeeded" and run["steps_done"] == 3
+    assert run["output"] == {"total": 3, "input": {"x": 1}}
+    assert [event["node"] for event in run["events"]] == ["step-1", "step-2", "step-3"]
+    assert run["started_at"] is not None and run["finished_at"] >= run["started_at"]
+
+
+def test_a_finished_run_is_not_stepped_again(executors, make_user_id):
+    executor = executors("test-once", CountingExecutor(steps=1))
+    user = make_user_id()
+    run_id = create_run(user, framework="test-once")
+    step(run_id, user)
+
+    assert step(run_id, user)["status"] == "succeeded"
+    assert len(executor.seen) == 1
+
+
+def test_a_cancel_request_stops_the_run_at_the_next_step(executors, make_user_id):
+    executors("test-long", CountingExecutor(steps=10))
+    user = make_user_id()
+    run_id = create_run(user, framework="test-long")
+    step(run_id, user)
+
+    request_cancel(user, run_id)
+
+    assert step(run_id, user)["status"] == "cancelled"
+    run = read_run(user, run_id)
+    assert run["status"] == "cancelled" and run["steps_done"] == 1 and run["finished_at"] is not None
+
+
+def test_an_unknown_framework_fails_the_run_with_a_reason(make_user_id):
+    user = make_user_id()
+    run_id = create_run(user, framework="no-such-framework")
+
+    assert step(run_id, user)["status"] == "failed"
+    assert read_run(user, run_id)["error"]["code"] == "unsupported_framework"
+
+
+def test_an_executor_that_raises_fails_the_run_without_leaking_detail(executors, make_user_id):
+    executors("test-raising", RaisingExecutor())
+    user = make_user_id()
+    run_id = create_run(user, framework="test-raising")
+
+    assert step(run_id, user)["status"] == "failed"
+    error = read_run(user, run_id)["error"]
+    assert error["code"] == "executor_error"
+    assert "sk-leaked" not in json.dumps(error)
+
+
+def test_an_executor_failure_keeps_its_reason(executors, make_user_id):
+    executors("test-failing", FailingExecutor())
+    user = make_user_id()
+    run_id = create_run(user, framework="test-failing")
+
+    assert step(run_id, user)["status"] == "failed"
+    assert read_run(user, run_id)["error"] == {"code": "model_error", "message": "The model refused"}
+
+
+def test_the_state_machine_catch_path_records_the_failure(make_user_id):
+    user = make_user_id()
+    run_id = create_run(user, framework="test-counting")
+    event = sample_event("RunStepFunction.fail") | {"run_id": run_id, "user_id": user}
+
+    assert invoke("RunStepFunction", event)["status"] == "failed"
+    error = read_run(user, run_id)["error"]
+    assert error["code"] == "step_failed" and "Sandbox.Timedout" in error["message"]
+
+
+def test_another_users_run_cannot_be_stepped(executors, make_user_id):
+    executors("test-counting", CountingExecutor())
+    owner, intruder = make_user_id("owner"), make_user_id("intruder")
+    run_id = create_run(owner, framework="test-counting")
+
+    with pytest.raises(Exception) as caught:
+        step(run_id, intruder)
+
+    assert getattr(caught.value, "code", None) == "run_not_found"
+    assert read_run(owner, run_id)["status"] == "queued"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"run_id": "not-a-uuid", "user_id": "u"},
+        {"run_id": "0f6f2c4e-7a51-4b8e-9d2a-3c1b5e8f7a90"},
+        {"run_id": "0f6f2c4e-7a51-4b8e-9d2a-3c1b5e8f7a90", "user_id": "u", "action": "explode"},
+    ],
+)
+def test_malformed_commands_are_refused_before_any_work(event):
+    with pytest.raises(Exception) as caught:
+        invoke("RunStepFunction", event)
+    assert "ValidationError" in type(caught.value).__name__
