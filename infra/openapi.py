@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from auralink import __version__
+from auralink.http import ErrorResponse
 from infra.template import SERVERLESS_FUNCTION, function_properties, load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,7 @@ def generate(root: Path = ROOT) -> dict[str, Any]:
         warnings.simplefilter("error")
         schema = merge.get_openapi_schema()
     _require_auth_on_private_routes(schema)
+    _document_errors(schema)
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     document["paths"] = schema["paths"]
     return document
@@ -78,6 +80,32 @@ def _require_auth_on_private_routes(schema: dict[str, Any]) -> None:
             continue
         for operation in operations.values():
             operation.setdefault("security", [{"bearerAuth": []}])
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    # Powertools documents its own validation body; ours is the one error shape of `auralink.http`.
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
+    schemas["ErrorResponse"] = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schemas["ErrorResponse"].pop("$defs", {}))
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = {str(code): body for code, body in operation.get("responses", {}).items()}
+            operation["responses"] = responses
+            responses.pop("422", None)
+            if operation.get("requestBody") or operation.get("parameters"):
+                responses["422"] = _error("The request failed validation (field paths in `details`)")
+            responses["500"] = _error("A fault of the service; quote `request_id`")
+            if operation.get("security"):
+                responses["401"] = _error("Missing or invalid bearer token (`token_*` codes)")
 
 
 def render(root: Path = ROOT) -> str:

@@ -17,7 +17,15 @@ from auralink.platform.models import HealthReport
 app = make_resolver(public=True)
 
 
-@app.get("/health", summary="Health of the service", tags=["platform"])
+@app.get(
+    "/health",
+    summary="Health of the service",
+    tags=["platform"],
+    responses={
+        200: {"description": "Ready to serve", "content": {"application/json": {"model": HealthReport}}},
+        503: {"description": "A check failed", "content": {"application/json": {"model": HealthReport}}},
+    },
+)
 def health() -> Response[HealthReport]:
     report = service.health()
     status = HTTPStatus.OK if report.status == "ok" else HTTPStatus.SERVICE_UNAVAILABLE

@@ -25,6 +25,7 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
 from auralink import errors
 from auralink.auth import Identity, identity_from_authorization_header
@@ -49,6 +50,19 @@ _STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], HTTPStatus], ...] = (
 )
 
 _IDENTITY_KEY = "identity"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer (documented in the OpenAPI document)."""
+
+    error: ErrorDetail
 
 
 def status_for(error: errors.DomainError) -> HTTPStatus:
