@@ -40,13 +40,16 @@ class RaisingExecutor:
 
 class FailingExecutor:
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
-        return StepOutcome(status=RunStatus.FAILED, error=RunError(code="model_error", message="The model refused"))
+        return StepOutcome(
+            status=RunStatus.FAILED, error=RunError(code="model_error", message="The model refused")
+        )
 
 
 def create_run(user_id: str, *, framework: str, run_input: dict[str, Any] | None = None) -> str:
     with tenant_transaction(user_id) as conn:
         row = conn.execute(
-            "INSERT INTO workflow_executions (user_id, framework, input) VALUES (%s, %s, %s) RETURNING id::text AS id",
+            "INSERT INTO workflow_executions (user_id, framework, input) VALUES (%s, %s, %s)"
+            " RETURNING id::text AS id",
             (user_id, framework, Jsonb(run_input or {})),
         ).fetchone()
     assert row is not None

@@ -14,4 +14,3 @@ def test_restore_hooks_reset_the_connection_the_secrets_and_random():
     assert (db.reset_connection.__module__, "reset_connection") in hooks
     assert (secrets.reset_caches.__module__, "reset_caches") in hooks
     assert ("auralink.snapstart", "_reseed_random") in hooks
-

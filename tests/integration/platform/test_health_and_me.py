@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from auralink.db import reset_connection
+from auralink import config
+from auralink.db import reset_connection, tenant_transaction
 from auralink.settings import reset_settings
 from tests.support.handlers import call_http
 
@@ -39,7 +40,9 @@ def test_health_needs_no_token():
 
 
 def test_health_is_503_with_details_when_the_database_is_down(service):
-    service.setenv("DATABASE_URL", "postgresql://auralink_app:pw-not-shown@127.0.0.1:9/auralink?connect_timeout=1")
+    service.setenv(
+        "DATABASE_URL", "postgresql://auralink_app:pw-not-shown@127.0.0.1:9/auralink?connect_timeout=1"
+    )
     reset_settings()
     reset_connection()
 
@@ -57,8 +60,6 @@ def test_health_is_503_when_the_configuration_is_invalid(service, tmp_path):
     broken.write_text("version: 1\nservers:\n  s:\n    display_name: S\n    endpoint: ${UNSET_FOR_TEST}\n")
     service.setenv("MCP_CONFIG_PATH", str(broken))
     reset_settings()
-    from auralink import config
-
     config.reset_mcp_config()
 
     status, body = call_http("HealthFunction")
@@ -95,8 +96,6 @@ def test_me_users_see_only_their_own_profile(token_for, make_user_id, owner_conn
     alice, bob = make_user_id("alice"), make_user_id("bob")
     call_http("MeFunction", token=token_for(alice))
     call_http("MeFunction", token=token_for(bob))
-
-    from auralink.db import tenant_transaction
 
     with tenant_transaction(alice) as conn:
         visible = [row["user_id"] for row in conn.execute("SELECT user_id FROM users").fetchall()]

@@ -20,7 +20,11 @@ def test_the_schedule_refreshes_the_three_summaries(make_user_id, owner_conn):
 
     result = invoke("RefreshSummariesFunction", sample_event("RefreshSummariesFunction"))
 
-    assert set(result["refreshed"]) == {"agent_performance_summary", "mcp_usage_summary", "llm_comparison_view"}
+    assert set(result["refreshed"]) == {
+        "agent_performance_summary",
+        "mcp_usage_summary",
+        "llm_comparison_view",
+    }
     with owner_conn.transaction():
         owner_conn.execute("SELECT set_config('app.current_user_id', %s, true)", (user,))
         rows = owner_conn.execute("SELECT * FROM my_agent_performance_summary").fetchall()

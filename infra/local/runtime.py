@@ -1,0 +1,303 @@
+"""The local runtime: the template's API, state machines and schedules, served from this process.
+
+`LocalRuntime.start()` prepares Postgres (embedded, or the server a URL names), applies the
+migrations and seeds, makes sure the development secrets exist, starts the AWS emulation with the
+secrets and state machines in it, computes the one environment every handler sees, and starts the
+scheduler and the HTTP server. `stop()` undoes all of it in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from psycopg.conninfo import conninfo_to_dict
+
+from auralink import auth, secrets
+from auralink.db.connection import reset_connection
+from auralink.db.migrate import apply_migrations
+from auralink.observability import logger
+from auralink.settings import reset_settings
+from infra.local import swagger
+from infra.local.apigw import Gateway, HttpResponse, LocalApiServer, RouteTable, json_response, jwt_authorizer
+from infra.local.aws import LocalAws, LocalValues, state_machine_definition
+from infra.local.devsecrets import (
+    DEV_AUDIENCE,
+    DEV_ISSUER,
+    DevSecrets,
+    dev_auth_environment,
+    ensure_dev_secrets,
+    load_into_secrets_manager,
+)
+from infra.local.lambdas import LocalFunctions
+from infra.local.postgres import LocalDatabase, attach_postgres, start_local_postgres
+from infra.local.scheduler import Scheduler
+from infra.template import (
+    FunctionSpec,
+    functions,
+    is_intrinsic,
+    load_template,
+    resolve_conditions,
+    state_machines,
+)
+
+log = logging.getLogger("infra.local.runtime")
+
+DEFAULT_PORT = 3000
+DEV_CORS_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
+DEFAULT_DATABASE = "auralink"
+LOCAL_PARAMETERS = {"Stage": "dev", "AuthIssuer": DEV_ISSUER, "AuthAudience": DEV_AUDIENCE}
+# A URL naming one of these (or no database) means: use the `auralink` database of that server.
+_MAINTENANCE_DATABASES = {"postgres", "template1"}
+
+
+@dataclass(frozen=True)
+class DatabaseDsns:
+    owner_dsn: str
+    app_dsn: str
+
+
+class LocalDatabaseSession:
+    """The runtime's Postgres: the embedded server in ``data_dir``, or the server of ``admin_url``
+    (a superuser's URL of a development server), migrated and seeded."""
+
+    def __init__(self, data_dir: Path, admin_url: str | None) -> None:
+        self._data_dir = data_dir
+        self._admin_url = admin_url
+        self._database: LocalDatabase | None = None
+
+    def start(self) -> DatabaseDsns:
+        started = time.perf_counter()
+        if self._admin_url is None:
+            self._database = start_local_postgres(self._data_dir, throwaway=False)
+            where = f"embedded Postgres in {self._data_dir}"
+        else:
+            name = conninfo_to_dict(self._admin_url).get("dbname")
+            database = name if name and name not in _MAINTENANCE_DATABASES else DEFAULT_DATABASE
+            self._database = attach_postgres(self._admin_url, database=str(database))
+            where = f"database {database!r} of the server at the given URL"
+        applied = apply_migrations(self._database.owner_dsn, app_dsn=self._database.app_dsn)
+        log.info(
+            "%s ready in %.2f s (%d migrations applied)", where, time.perf_counter() - started, len(applied)
+        )
+        return self.dsns
+
+    @property
+    def dsns(self) -> DatabaseDsns:
+        if self._database is None:
+            raise RuntimeError("the database is not started")
+        return DatabaseDsns(owner_dsn=self._database.owner_dsn, app_dsn=self._database.app_dsn)
+
+    def stop(self) -> None:
+        if self._database is not None:
+            self._database.stop()
+            self._database = None
+
+
+def local_environment(
+    specs: list[FunctionSpec],
+    values: LocalValues,
+    overrides: Mapping[str, str | None],
+) -> dict[str, str | None]:
+    """One environment for every function (they share this process): the template's variables,
+    intrinsics resolved where they name local resources, then ``overrides`` (None unsets)."""
+    environment: dict[str, str | None] = {}
+    for spec in specs:
+        for name, raw in spec.environment.items():
+            value = values.resolve(raw) if is_intrinsic(raw) else str(raw)
+            if value is None and name not in overrides:
+                log.info("%s: %s has no local value and is left unset", spec.logical_id, name)
+            if name in environment and value != environment[name] and name not in overrides:
+                log.warning("%s differs between functions; %s's value is used", name, spec.logical_id)
+            environment[name] = value
+    environment.update(overrides)
+    return environment
+
+
+class LocalRuntime:
+    """Everything `make dev` serves, started and stopped as one."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        port: int = DEFAULT_PORT,
+        database_url: str | None = None,
+        schedules: bool = True,
+        host: str = "127.0.0.1",
+        data_dir: Path | None = None,
+    ) -> None:
+        self.root = root.resolve()
+        # The template as a dev stack with an issuer sees it: the API has its JWT authorizer.
+        self.template = resolve_conditions(load_template(self.root / "template.yaml"), LOCAL_PARAMETERS)
+        self.functions = LocalFunctions(self.root, functions(self.template))
+        self._machines = state_machines(self.template)
+        self._values = LocalValues(
+            self.template,
+            self.functions,
+            [machine.logical_id for machine in self._machines],
+            LOCAL_PARAMETERS,
+        )
+        self._database = LocalDatabaseSession(data_dir or self.root / ".data" / "postgres", database_url)
+        self._aws = LocalAws(self.functions, host=host)
+        self._scheduler = Scheduler(
+            [schedule for spec in self.functions.specs.values() for schedule in spec.schedules], self.invoke
+        )
+        self._schedules_on = schedules
+        self._api: LocalApiServer | None = None
+        self._host, self._port = host, port
+        self._saved_environment: dict[str, str | None] = {}
+        self._stops: list[Callable[[], None]] = []
+        self.state_machine_arns: dict[str, str] = {}
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._start_parts()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("local runtime ready in %.2f s", time.perf_counter() - started)
+
+    def _start_parts(self) -> None:
+        # Each stop is registered before its start: a part that fails half-way is still stopped.
+        self._stops.append(self.functions.unload)
+        api = LocalApiServer(self._gateway(), host=self._host, port=self._port)
+        self._stops.append(api.stop)
+        api.bind()  # first, so that a taken port fails fast
+        self._api = api
+        self._stops.append(self._aws.stop)
+        self._aws.start()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-aws-setup") as pool:
+            # moto imports its Step Functions interpreter on first use (about 1.3 s): let that
+            # overlap the database's start.
+            aws_ready = pool.submit(self._prepare_aws, ensure_dev_secrets(self.root))
+            self._stops.append(self._database.stop)
+            dsns = self._database.start()
+            aws_ready.result()
+        overrides = self._overrides(dsns.app_dsn, dsns.owner_dsn)
+        self._apply_environment(
+            local_environment(list(self.functions.specs.values()), self._values, overrides)
+        )
+        self._stops.append(self._restore_environment)
+        if self._schedules_on:
+            self._stops.append(self._scheduler.stop)
+            self._scheduler.start()
+        api.start()
+
+    def _prepare_aws(self, dev_secrets: DevSecrets) -> None:
+        load_into_secrets_manager(dev_secrets, self._aws.secrets_manager())
+        self.state_machine_arns = self._aws.create_state_machines(
+            {
+                machine.logical_id: (machine.type, state_machine_definition(self.root, machine, self._values))
+                for machine in self._machines
+            }
+        )
+
+    def stop(self) -> None:
+        """Stop what was started, newest first; every part gets its chance even if one fails."""
+        while self._stops:
+            stop = self._stops.pop()
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping %s failed", getattr(stop, "__qualname__", stop))
+
+    @property
+    def url(self) -> str:
+        if self._api is None:
+            raise RuntimeError("the local runtime is not started")
+        return self._api.url
+
+    @property
+    def aws_endpoint(self) -> str:
+        return self._aws.endpoint
+
+    @property
+    def app_dsn(self) -> str:
+        return self._database.dsns.app_dsn
+
+    def invoke(self, function_logical_id: str, event: Any) -> Any:
+        """Invoke a function of the template in-process, as `aws lambda invoke` would."""
+        return self.functions.invoke(function_logical_id, event)
+
+    def fire_schedule(self, function_logical_id: str) -> Any:
+        """Fire the function's schedule now (also when the timer is off) and return its result."""
+        return self._scheduler.fire(function_logical_id)
+
+    def _overrides(self, app_dsn: str, owner_dsn: str) -> dict[str, str | None]:
+        return {
+            "POWERTOOLS_SERVICE_NAME": "auralink",
+            "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "DATABASE_URL": app_dsn,
+            "DATABASE_SECRET_ID": None,
+            "DATABASE_OWNER_URL": owner_dsn,
+            "DATABASE_OWNER_SECRET_ID": None,
+            "AUTH_JWKS_URL": None,
+            "CORS_ALLOW_ORIGINS": DEV_CORS_ORIGINS,
+            "MCP_CONFIG_PATH": str(self.root / "shared" / "configs" / "mcp-config.yaml"),
+            **dev_auth_environment(),
+            **self._aws.environment(),
+        }
+
+    def _apply_environment(self, environment: Mapping[str, str | None]) -> None:
+        for name in environment:
+            self._saved_environment.setdefault(name, os.environ.get(name))
+        _set_environment(environment)
+
+    def _restore_environment(self) -> None:
+        saved, self._saved_environment = self._saved_environment, {}
+        _set_environment(saved)
+
+    def _gateway(self) -> Gateway:
+        routes = RouteTable(route for spec in self.functions.specs.values() for route in spec.routes)
+        return Gateway(
+            routes,
+            self.invoke,
+            jwt_authorizer(auth.verify_token),
+            pages={swagger.OPENAPI_PATH: self._openapi_page, swagger.DOCS_PATH: _docs_page},
+            cors_origins=DEV_CORS_ORIGINS.split(","),
+        )
+
+    def _openapi_page(self) -> HttpResponse:
+        document = swagger.openapi_document(self.root)
+        if document is None:
+            return json_response(404, {"message": "docs/openapi.json is missing: run `make openapi`"})
+        return HttpResponse(200, [("Content-Type", "application/json")], document)
+
+
+def _set_environment(environment: Mapping[str, str | None]) -> None:
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _forget_cached_configuration()
+
+
+def _forget_cached_configuration() -> None:
+    # Settings, secrets, JWKS clients, the connection and the logger's keys (correlation id) are
+    # kept per container: drop what an earlier environment of this process left behind.
+    reset_settings()
+    secrets.reset_caches()
+    auth.reset_caches()
+    reset_connection()
+    logger.clear_state()
+
+
+def _docs_page() -> HttpResponse:
+    return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], swagger.docs_page())

@@ -1,0 +1,228 @@
+"""One Postgres connection per warm container, and the transactions that carry the caller.
+
+The connection is opened on first use, in autocommit mode so that every transaction is explicit,
+with ``prepare_threshold=None`` so that RDS Proxy can multiplex it without pinning. Each request
+runs in one transaction that first sets the caller with ``set_config(..., true)``: the setting is
+transaction-local, so it never outlives the request on the same connection.
+
+Lambda runs one request at a time per container; the local runtime may call handlers from
+several threads, so the connection is lent to one transaction at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import DictRow, dict_row
+
+from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
+from auralink.observability import logger
+from auralink.settings import Settings, get_settings
+from auralink.snapstart import after_restore
+
+Connection = psycopg.Connection[DictRow]
+
+_IDENTITY_SQL = (
+    "SELECT set_config('app.current_user_id', %s, true), set_config('statement_timeout', %s, true)"
+)
+
+_lock = threading.RLock()
+_local = threading.local()
+_connection: Connection | None = None
+
+
+def dsn_from_secret(secret_id: str, *, max_age: int, force_fetch: bool = False) -> str:
+    """The connection string held by a Secrets Manager secret.
+
+    The secret is a connection string (URL or libpq ``key=value``), a JSON object with ``url``, or
+    the JSON that RDS writes for a managed user (username, password, host, port, dbname).
+    """
+    try:
+        raw = parameters.get_secret(secret_id, max_age=max_age, force_fetch=force_fetch)
+    except GetParameterError as exc:
+        logger.warning("secret unavailable", extra={"secret_id": secret_id, "error": str(exc)})
+        raise ConfigurationError(f"secret {secret_id!r} cannot be read", code="secret_unavailable") from exc
+    text = (raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")).strip()
+    if not text.startswith("{"):
+        return _checked_dsn(secret_id, text)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        document = None
+    if isinstance(document, dict):
+        if isinstance(document.get("url"), str):
+            return _checked_dsn(secret_id, document["url"])
+        if {"username", "password", "host"} <= document.keys():
+            return _rds_conninfo(document)
+    raise _malformed(secret_id)
+
+
+def _malformed(secret_id: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"secret {secret_id!r} must hold a connection string or a JSON object with url or"
+        " username/password/host",
+        code="secret_unavailable",
+    )
+
+
+def _checked_dsn(secret_id: str, dsn: str) -> str:
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        # libpq's parse error may quote the string, password included.
+        raise _malformed(secret_id) from None
+    return dsn
+
+
+def _rds_conninfo(document: dict[str, Any]) -> str:
+    return make_conninfo(
+        host=str(document["host"]),
+        port=str(document.get("port", 5432)),
+        dbname=str(document.get("dbname", "postgres")),
+        user=str(document["username"]),
+        password=str(document["password"]),
+        # RDS always offers TLS; a secret may say otherwise for a local server.
+        sslmode=str(document.get("sslmode", "require")),
+    )
+
+
+def _connect(settings: Settings) -> Connection:
+    if settings.database_url is not None:
+        return _open(settings.database_url.get_secret_value(), settings)
+    if settings.database_secret_id is None:  # Settings guarantees one of the two
+        raise ConfigurationError("DATABASE_URL or DATABASE_SECRET_ID must be set")
+    dsn = dsn_from_secret(settings.database_secret_id, max_age=settings.secrets_max_age_s)
+    try:
+        return _open(dsn, settings)
+    except ServiceUnavailable:
+        # The password may have been rotated since the secret was cached: try once more with a
+        # fresh copy, but only if it differs (an unreachable server would fail the same way).
+        fresh = dsn_from_secret(
+            settings.database_secret_id, max_age=settings.secrets_max_age_s, force_fetch=True
+        )
+        if fresh == dsn:
+            raise
+        return _open(fresh, settings)
+
+
+def _open(dsn: str, settings: Settings) -> Connection:
+    try:
+        return psycopg.connect(
+            dsn,
+            autocommit=True,
+            prepare_threshold=None,
+            row_factory=dict_row,
+            connect_timeout=settings.db_connect_timeout_s,
+            application_name=settings.service_name,
+        )
+    except psycopg.Error as exc:
+        # libpq names the host and the reason (refused, timeout, authentication) but never the
+        # password; a parse error of the connection string may quote it, so that one stays out.
+        reason = str(exc) if isinstance(exc, psycopg.OperationalError) else "malformed connection string"
+        logger.warning(
+            "database connection failed", extra={"error_type": type(exc).__name__, "reason": reason}
+        )
+        raise ServiceUnavailable("the database is unavailable", code="database_unavailable") from None
+
+
+def _usable_connection() -> Connection:
+    global _connection  # noqa: PLW0603  # the one connection of this container
+    if _connection is not None and (_connection.closed or _connection.broken):
+        _discard()
+    if _connection is None:
+        _connection = _connect(get_settings())
+    return _connection
+
+
+def _discard() -> None:
+    global _connection  # noqa: PLW0603
+    if _connection is not None:
+        _connection.close()
+    _connection = None
+
+
+@after_restore
+def reset_connection() -> None:
+    """Close and forget the container's connection; the next transaction opens a new one.
+
+    Registered as a SnapStart after-restore hook: a restored container must not reuse the socket
+    of the container that took the snapshot.
+    """
+    with _lock:
+        _discard()
+
+
+def _unavailable(exc: psycopg.Error) -> ServiceUnavailable:
+    logger.warning(
+        "database connection lost", extra={"error_type": type(exc).__name__, "sqlstate": exc.sqlstate}
+    )
+    return ServiceUnavailable("the database is unavailable", code="database_unavailable")
+
+
+@contextmanager
+def tenant_transaction(user_id: str) -> Iterator[Connection]:
+    """One transaction on behalf of ``user_id``: row-level security shows and accepts only its rows.
+
+    Commits when the block ends, rolls back when it raises. Rows come back as dicts.
+    """
+    if not user_id:
+        raise Unauthorized("no caller identity", code="identity_missing")
+    with _transaction(user_id) as conn:
+        yield conn
+
+
+@contextmanager
+def system_transaction() -> Iterator[Connection]:
+    """One transaction with no caller: user rows are invisible; registries and functions remain."""
+    with _transaction("") as conn:
+        yield conn
+
+
+@contextmanager
+def _transaction(user_id: str) -> Iterator[Connection]:
+    if getattr(_local, "active", False):
+        # A nested transaction would be a savepoint sharing the outer caller: never what is meant.
+        raise RuntimeError("a database transaction is already open in this thread")
+    timeout = str(get_settings().db_statement_timeout_ms)
+    with _lock:
+        _local.active = True
+        try:
+            yield from _attempts(user_id, timeout)
+        finally:
+            _local.active = False
+
+
+def _attempts(user_id: str, timeout: str) -> Iterator[Connection]:
+    for attempt in (1, 2):
+        conn = _usable_connection()
+        started = False
+        try:
+            with conn.transaction():
+                conn.execute(_IDENTITY_SQL, (user_id, timeout))
+                started = True
+                yield conn
+            return
+        except psycopg.OperationalError as exc:
+            lost = conn.closed or conn.broken
+            if lost:
+                _discard()
+            # The server may have closed the connection while the container was idle: retry once
+            # on a new connection, but only before the caller's block has run.
+            if lost and not started and attempt == 1:
+                continue
+            if lost:
+                raise _unavailable(exc) from None
+            if isinstance(exc, pg_errors.QueryCanceled):
+                raise ServiceUnavailable(
+                    "the database did not answer in time", code="database_timeout"
+                ) from exc
+            raise

@@ -1,0 +1,115 @@
+"""Session fixtures of the whole suite: one throwaway Postgres, migrated and seeded.
+
+The `database` fixture starts an embedded server under `.data/test-pg-<pid>` (one per pytest
+process, so xdist workers do not collide) and deletes it at the end. When the developer sets
+`DATABASE_URL` it must be a superuser's URL of a development server: a database
+`auralink_test_<random>` is created there instead and dropped at the end.
+
+While it is active, `DATABASE_URL` in the environment is the application role's DSN, which is
+what the code under test connects with. The owner is subject to row-level security as well
+(FORCE): to read tenant rows through `owner_conn`, set `app.current_user_id` in a transaction.
+Tests share the database: give each test its own user ids (`make_user_id`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+from psycopg.rows import DictRow, dict_row
+
+from auralink.db import reset_connection
+from auralink.db.migrate import apply_migrations
+from auralink.settings import reset_settings
+from infra.local.postgres import LocalDatabase, attach_postgres, discard_server, start_local_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Read once at import, before any test (or the fixture itself) changes the environment.
+_ADMIN_URL = os.environ.get("DATABASE_URL")
+
+
+def _discard_abandoned_servers() -> None:
+    # A test process that was killed (a timeout, a second Ctrl-C) leaves its server running.
+    for data_dir in (ROOT / ".data").glob("test-pg-*"):
+        pid = data_dir.name.removeprefix("test-pg-")
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            discard_server(data_dir)
+
+
+def _start() -> LocalDatabase:
+    _discard_abandoned_servers()
+    if _ADMIN_URL:
+        name = f"auralink_test_{secrets.token_hex(4)}"
+        return attach_postgres(_ADMIN_URL, database=name, throwaway=True)
+    return start_local_postgres(ROOT / ".data" / f"test-pg-{os.getpid()}", throwaway=True)
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[LocalDatabase]:
+    db = _start()
+    previous = os.environ.get("DATABASE_URL")
+    try:
+        apply_migrations(db.owner_dsn, app_dsn=db.app_dsn)
+        os.environ["DATABASE_URL"] = db.app_dsn
+        reset_settings()
+        yield db
+    finally:
+        reset_connection()
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+        reset_settings()
+        db.stop()
+
+
+@pytest.fixture(scope="session")
+def external_server() -> bool:
+    """True when the suite runs on the developer's server (DATABASE_URL) rather than an embedded one."""
+    return bool(_ADMIN_URL)
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(database: LocalDatabase) -> str:
+    return database.admin_dsn
+
+
+@pytest.fixture(scope="session")
+def owner_dsn(database: LocalDatabase) -> str:
+    return database.owner_dsn
+
+
+@pytest.fixture(scope="session")
+def app_dsn(database: LocalDatabase) -> str:
+    return database.app_dsn
+
+
+@pytest.fixture(scope="session")
+def owner_conn(database: LocalDatabase) -> Iterator[psycopg.Connection[DictRow]]:
+    """An autocommit connection as the schema owner (rows as dicts)."""
+    with psycopg.connect(database.owner_dsn, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def admin_conn(database: LocalDatabase) -> Iterator[psycopg.Connection[DictRow]]:
+    """An autocommit superuser connection to the server's maintenance database."""
+    with psycopg.connect(database.admin_dsn, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture
+def make_user_id() -> Callable[[str], str]:
+    """Fresh user ids (JWT subjects) so that tests sharing the database never see each other's rows."""
+
+    def make(label: str = "user") -> str:
+        return f"{label}-{uuid.uuid4().hex[:12]}"
+
+    return make

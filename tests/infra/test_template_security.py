@@ -1,0 +1,217 @@
+"""Least privilege and authentication, read from the template in both configurations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.template import function_properties, functions, resolve_conditions
+from tests.infra.template_support import DEV_PARAMETERS, PROD_PARAMETERS, function_ids
+
+# The secrets each function really reads (the contract of the handlers): a new function gets a row.
+SECRETS_READ = {
+    "HealthFunction": {"DatabaseSecretArn"},
+    "MeFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "MigrateFunction": {"DatabaseSecretArn", "DatabaseOwnerSecretArn"},
+    "RunStepFunction": {"DatabaseSecretArn"},
+    "RefreshSummariesFunction": {"DatabaseSecretArn"},
+}
+# Actions that take no resource ARN: only these may be granted on "*".
+ACTIONS_WITHOUT_RESOURCES = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+SECRET_POLICY_TEMPLATE = "AWSSecretsManagerGetSecretValuePolicy"
+
+
+def _policy_items(resource: dict[str, Any]) -> list[Any]:
+    policies = resource.get("Properties", {}).get("Policies", [])
+    return policies if isinstance(policies, list) else [policies]
+
+
+def _statements(item: Any) -> list[dict[str, Any]]:
+    if isinstance(item, dict) and "Statement" in item:
+        statements = item["Statement"]
+        return statements if isinstance(statements, list) else [statements]
+    return []
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _secrets_granted(policies: list[Any]) -> set[str]:
+    granted = set()
+    for item in policies:
+        if isinstance(item, dict) and SECRET_POLICY_TEMPLATE in item:
+            granted.add(item[SECRET_POLICY_TEMPLATE]["SecretArn"]["Ref"])
+    return granted
+
+
+def _policy_bearing_resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: body for name, body in template["Resources"].items() if "Policies" in body.get("Properties", {})
+    }
+
+
+def test_every_function_is_in_the_secrets_contract(template: dict[str, Any]) -> None:
+    assert set(function_ids(template)) == set(SECRETS_READ), "add the new function's secrets to SECRETS_READ"
+
+
+def test_each_function_may_read_exactly_the_secrets_it_reads(resolved: dict[str, Any], mode: str) -> None:
+    for function_id in function_ids(resolved):
+        expected = set(SECRETS_READ[function_id])
+        if mode == "prod-with-issuer":
+            # With an issuer there is no JwtSecret: tokens are checked against the issuer's keys.
+            expected.discard("JwtSecret")
+
+        granted = _secrets_granted(function_properties(resolved, function_id).get("Policies", []))
+
+        assert granted == expected, function_id
+
+
+def test_only_the_migration_function_can_read_the_owner_secret(resolved: dict[str, Any]) -> None:
+    readers = {
+        name
+        for name, resource in _policy_bearing_resources(resolved).items()
+        if "DatabaseOwnerSecretArn" in _secrets_granted(_policy_items(resource))
+        or "DatabaseOwnerSecretArn" in str(resource["Properties"]["Policies"])
+    }
+
+    assert readers == {"MigrateFunction"}
+    assert "DatabaseOwnerSecretArn" not in str(resolved["Globals"])
+
+
+def test_policies_are_templates_or_statements_never_managed_policy_names(resolved: dict[str, Any]) -> None:
+    for name, resource in _policy_bearing_resources(resolved).items():
+        for item in _policy_items(resource):
+            assert isinstance(item, dict), f"{name} attaches the managed policy {item!r}"
+
+
+def test_no_statement_grants_a_wildcard_resource_except_where_aws_requires_it(
+    resolved: dict[str, Any],
+) -> None:
+    for name, resource in _policy_bearing_resources(resolved).items():
+        for item in _policy_items(resource):
+            for statement in _statements(item):
+                if "*" in _as_list(statement["Resource"]):
+                    assert set(_as_list(statement["Action"])) <= ACTIONS_WITHOUT_RESOURCES, (name, statement)
+                assert not any("*" in str(action) for action in _as_list(statement["Action"])), (
+                    name,
+                    statement,
+                )
+
+
+def test_the_state_machine_may_only_invoke_the_run_step_alias(template: dict[str, Any]) -> None:
+    policies = _policy_items(template["Resources"]["RunStateMachine"])
+    lambda_statements = [
+        statement
+        for item in policies
+        for statement in _statements(item)
+        if any(str(action).startswith("lambda:") for action in _as_list(statement["Action"]))
+    ]
+
+    assert lambda_statements == [
+        {
+            "Sid": "InvokeRunStep",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": {"Ref": "RunStepFunction.Alias"},
+        }
+    ]
+    assert all(_statements(item) for item in policies), "the state machine gets no policy templates"
+
+
+def test_with_an_issuer_only_health_opts_out_of_the_jwt_authorizer(template: dict[str, Any]) -> None:
+    resolved = resolve_conditions(template, PROD_PARAMETERS)
+    auth = resolved["Resources"]["HttpApi"]["Properties"]["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    route_auth = {
+        (route.method, route.path): route.public for spec in functions(resolved) for route in spec.routes
+    }
+
+    assert auth["DefaultAuthorizer"] == "JwtAuthorizer"
+    assert authorizer["IdentitySource"] == "$request.header.Authorization"
+    assert authorizer["JwtConfiguration"] == {
+        "issuer": {"Ref": "AuthIssuer"},
+        "audience": [{"Ref": "AuthAudience"}],
+    }
+    assert route_auth == {("GET", "/health"): True, ("GET", "/api/v1/me"): False}
+    assert _route_authorizers(resolved) == {"/health": "NONE"}
+
+
+def test_without_an_issuer_no_route_has_gateway_auth_and_functions_verify_hs256(
+    template: dict[str, Any],
+) -> None:
+    resolved = resolve_conditions(template, DEV_PARAMETERS)
+    variables = resolved["Globals"]["Function"]["Environment"]["Variables"]
+
+    assert "Auth" not in resolved["Resources"]["HttpApi"]["Properties"]
+    assert _route_authorizers(resolved) == {}
+    assert variables["AUTH_ALGORITHMS"] == "HS256"
+    assert variables["AUTH_JWT_SECRET_ID"] == {"Ref": "JwtSecret"}
+    assert "AUTH_JWKS_URL" not in variables
+
+
+def _route_authorizers(template: dict[str, Any]) -> dict[str, str]:
+    authorizers = {}
+    for function_id in function_ids(template):
+        for event in function_properties(template, function_id).get("Events", {}).values():
+            auth = event.get("Properties", {}).get("Auth")
+            if event["Type"] == "HttpApi" and auth is not None:
+                authorizers[event["Properties"]["Path"]] = auth["Authorizer"]
+    return authorizers
+
+
+def test_the_route_helper_sees_health_as_the_only_public_route(template: dict[str, Any]) -> None:
+    # The unresolved template, as the local runtime reads it: /health's Auth is an Fn::If there.
+    public = [
+        (route.method, route.path) for spec in functions(template) for route in spec.routes if route.public
+    ]
+
+    assert public == [("GET", "/health")]
+
+
+def test_production_rules_require_an_issuer_and_explicit_cors_origins(template: dict[str, Any]) -> None:
+    rule = template["Rules"]["ProductionSafety"]
+    assertions = [assertion["Assert"] for assertion in rule["Assertions"]]
+
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "AuthIssuer"}, ""]}]} in assertions
+    assert {"Fn::Not": [{"Fn::Contains": [{"Ref": "CorsAllowOrigins"}, "*"]}]} in assertions
+
+
+def test_http_api_cors_comes_from_the_parameter(template: dict[str, Any]) -> None:
+    cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+
+    assert cors["AllowOrigins"] == {"Ref": "CorsAllowOrigins"}
+    assert "authorization" in cors["AllowHeaders"]
+    assert cors.get("AllowCredentials") is not True
+
+
+def test_the_credentials_key_outlives_the_stack(template: dict[str, Any]) -> None:
+    secret = template["Resources"]["CredentialsKeySecret"]
+    generated = secret["Properties"]["GenerateSecretString"]
+
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    assert generated == {
+        "SecretStringTemplate": '{"active_key_id":"k1"}',
+        "GenerateStringKey": "k1",
+        "PasswordLength": 64,
+        "ExcludePunctuation": True,
+    }
+
+
+def test_the_jwt_secret_exists_only_without_an_issuer(template: dict[str, Any]) -> None:
+    secret = template["Resources"]["JwtSecret"]
+
+    assert secret["Condition"] == "NoIssuer"
+    assert template["Conditions"]["NoIssuer"] == {"Fn::Equals": [{"Ref": "AuthIssuer"}, ""]}
