@@ -27,7 +27,7 @@ help:
 $(STAMP): $(DEV_LOCK) pyproject.toml
 	@test -x $(PY) || { python=$$(infra/bin/find-python) && "$$python" -m venv $(VENV); }
 	@$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	@$(UV) pip install --quiet --python $(PY) -r $(DEV_LOCK)
+	@$(UV) pip install --quiet --python $(PY) --no-deps -r $(DEV_LOCK)
 	@$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 
@@ -82,7 +82,7 @@ deploy: build
 # the MCP configuration and the migrations, with bytecode compiled ahead of time because
 # Lambda's code directories are read-only and would recompile at every cold start.
 build-CoreLayer:
-	python3.13 -m pip install --quiet --no-compile -r $(LAYER_REQS) -t "$(ARTIFACTS_DIR)/python" \
+	python3.13 -m pip install --quiet --no-compile --no-deps -r $(LAYER_REQS) -t "$(ARTIFACTS_DIR)/python" \
 		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13 --implementation cp
 	cp -R layers/core/auralink "$(ARTIFACTS_DIR)/python/auralink"
 	cp shared/configs/mcp-config.yaml "$(ARTIFACTS_DIR)/python/auralink/config/mcp-config.yaml"

@@ -31,6 +31,7 @@ def build(target: Path) -> Path:
             "install",
             "--quiet",
             "--no-compile",
+            "--no-deps",
             "--disable-pip-version-check",
             "-r",
             str(ROOT / "layers/core/requirements.txt"),

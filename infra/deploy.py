@@ -12,6 +12,10 @@ import sys
 from typing import Any
 
 import boto3
+from botocore.config import Config
+
+# The migration function may run up to its 120 s timeout; never re-invoke it behind our back.
+_INVOKE_CONFIG = Config(read_timeout=150, retries={"max_attempts": 1})
 
 
 def stack_output(stack: str, key: str, *, region: str | None = None) -> str:
@@ -25,7 +29,7 @@ def stack_output(stack: str, key: str, *, region: str | None = None) -> str:
 
 def migrate(stack: str, *, region: str | None = None) -> dict[str, Any]:
     function_name = stack_output(stack, "MigrateFunctionName", region=region)
-    response = boto3.client("lambda", region_name=region).invoke(
+    response = boto3.client("lambda", region_name=region, config=_INVOKE_CONFIG).invoke(
         FunctionName=function_name, InvocationType="RequestResponse", Payload=b"{}"
     )
     payload: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")

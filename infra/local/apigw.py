@@ -469,10 +469,11 @@ class LocalApiServer:
         return f"http://{self._address[0]}:{self.port}"
 
     def stop(self) -> None:
-        if self._server is not None:
+        if self._server is not None and self._thread is not None:
+            # Only a serving loop acknowledges a shutdown: a bound but idle server would wait forever.
             self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.server_close()
         self._server = None
         self._thread = None
