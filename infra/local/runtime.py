@@ -25,7 +25,7 @@ from auralink.db.migrate import apply_migrations
 from auralink.observability import logger
 from auralink.settings import reset_settings
 from infra.local import swagger
-from infra.local.apigw import Gateway, HttpResponse, LocalApiServer, RouteTable, json_response, jwt_authorizer
+from infra.local.apigw import Gateway, HttpResponse, LocalApiServer, json_response, jwt_authorizer
 from infra.local.aws import LocalAws, LocalValues, state_machine_definition
 from infra.local.devsecrets import (
     DEV_AUDIENCE,
@@ -37,6 +37,7 @@ from infra.local.devsecrets import (
 )
 from infra.local.lambdas import LocalFunctions
 from infra.local.postgres import LocalDatabase, attach_postgres, start_local_postgres
+from infra.local.routes import RouteTable
 from infra.local.scheduler import Scheduler
 from infra.template import (
     FunctionSpec,
@@ -269,7 +270,11 @@ class LocalRuntime:
             routes,
             self.invoke,
             jwt_authorizer(auth.verify_token),
-            pages={swagger.OPENAPI_PATH: self._openapi_page, swagger.DOCS_PATH: _docs_page},
+            pages={
+                swagger.OPENAPI_PATH: self._openapi_page,
+                swagger.DOCS_PATH: _docs_page,
+                **{path: _asset_page(path) for path in swagger.ASSETS},
+            },
             cors_origins=DEV_CORS_ORIGINS.split(","),
         )
 
@@ -301,3 +306,11 @@ def _forget_cached_configuration() -> None:
 
 def _docs_page() -> HttpResponse:
     return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], swagger.docs_page())
+
+
+def _asset_page(path: str) -> Callable[[], HttpResponse]:
+    def page() -> HttpResponse:
+        body, content_type = swagger.asset(path)
+        return HttpResponse(200, [("Content-Type", content_type), ("Cache-Control", "max-age=3600")], body)
+
+    return page

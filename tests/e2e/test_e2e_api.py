@@ -13,8 +13,9 @@ import httpx
 import jwt
 import pytest
 
-from infra.local.apigw import IncomingRequest, RouteMatch, build_event
+from infra.local.apigw import IncomingRequest, build_event
 from infra.local.devsecrets import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_secrets
+from infra.local.routes import RouteMatch
 from infra.local.runtime import LocalRuntime
 from infra.local.token import PROJECT_ROOT as ROOT
 from infra.local.token import mint_dev_token
@@ -138,6 +139,15 @@ def test_swagger_page_and_openapi_document_are_served(api: httpx.Client) -> None
     assert document.status_code == 200
     assert document.json()["openapi"].startswith("3.")
     assert {"/health", "/api/v1/me"} <= set(document.json()["paths"])
+
+
+def test_swagger_page_works_offline(api: httpx.Client) -> None:
+    # The page's script and stylesheet are served locally, not from a CDN.
+    page = api.get("/docs").text
+    assert "https://" not in page
+    script, stylesheet = api.get("/docs/swagger-ui-bundle.js"), api.get("/docs/swagger-ui.css")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert stylesheet.status_code == 200 and stylesheet.headers["content-type"].startswith("text/css")
 
 
 def test_oversized_body_is_refused_like_api_gateway(api: httpx.Client) -> None:

@@ -9,7 +9,8 @@ import threading
 import psycopg
 import pytest
 
-from infra.local.apigw import Gateway, LocalApiServer, RouteTable
+from infra.local.apigw import Gateway, LocalApiServer
+from infra.local.routes import RouteTable
 from infra.local.runtime import LocalRuntime
 from infra.local.token import PROJECT_ROOT
 

@@ -13,12 +13,11 @@ from infra.local.apigw import (
     MAX_BODY_BYTES,
     Gateway,
     IncomingRequest,
-    RouteMatch,
-    RouteTable,
     bearer_token,
     build_event,
     response_from_result,
 )
+from infra.local.routes import RouteMatch, RouteTable
 from infra.template import HttpRoute
 
 
