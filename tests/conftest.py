@@ -28,6 +28,7 @@ from auralink.db import reset_connection
 from auralink.db.migrate import apply_migrations
 from auralink.settings import reset_settings
 from infra.local.postgres import LocalDatabase, attach_postgres, discard_server, start_local_postgres
+from tests.support import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,6 +104,14 @@ def admin_conn(database: LocalDatabase) -> Iterator[psycopg.Connection[DictRow]]
     """An autocommit superuser connection to the server's maintenance database."""
     with psycopg.connect(database.admin_dsn, autocommit=True, row_factory=dict_row) as conn:
         yield conn
+
+
+@pytest.fixture
+def service_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """A service function's environment (no database, no AWS endpoint); caches dropped before and after."""
+    environment.apply(monkeypatch)
+    yield monkeypatch
+    environment.forget_caches()
 
 
 @pytest.fixture

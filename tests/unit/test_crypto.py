@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from auralink import crypto, secrets
 from auralink.crypto import (
     decrypt_credential,
     decrypt_credential_text,
@@ -33,26 +32,11 @@ KeyWriter = Callable[[dict[str, Any]], None]
 
 
 @pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyWriter]:
+def keys(service_environment: pytest.MonkeyPatch) -> Iterator[KeyWriter]:
     """Writes the key secret; values are read fresh (no secret cache) so rotation shows at once."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "ENVIRONMENT": "development",
-        "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
-        "AUTH_ISSUER": "https://issuer.test",
-        "AUTH_AUDIENCE": "auralink-test",
-        "AUTH_ALGORITHMS": "HS256",
-        "AUTH_JWT_SECRET_ID": "test/jwt",
-        "CREDENTIALS_KEY_SECRET_ID": KEY_SECRET,
-        "SECRETS_MAX_AGE_S": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    service_environment.setenv("CREDENTIALS_KEY_SECRET_ID", KEY_SECRET)
+    service_environment.setenv("SECRETS_MAX_AGE_S", "0")
     reset_settings()
-    secrets.reset_caches()
-    crypto.reset_caches()
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         client.create_secret(Name=KEY_SECRET, SecretString=json.dumps({"active_key_id": "k1", "k1": K1}))
@@ -61,9 +45,6 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyWriter]:
             client.put_secret_value(SecretId=KEY_SECRET, SecretString=json.dumps(document))
 
         yield write
-    secrets.reset_caches()
-    crypto.reset_caches()
-    reset_settings()
 
 
 def _unreadable(token: str, **binding: str) -> DecryptionError:

@@ -37,29 +37,9 @@ SENTINEL = "s3cr3t-value-that-must-never-leak"
 
 
 @pytest.fixture
-def sm(monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretsManagerClient]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "ENVIRONMENT": "development",
-        "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
-        "AUTH_ISSUER": "https://issuer.test",
-        "AUTH_AUDIENCE": "auralink-test",
-        "AUTH_ALGORITHMS": "HS256",
-        "AUTH_JWT_SECRET_ID": "test/jwt",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SECRETS_MAX_AGE_S", "AUTH_JWKS_URL"):
-        monkeypatch.delenv(name, raising=False)
-    reset_settings()
-    secrets.reset_caches()
+def sm(service_environment: pytest.MonkeyPatch) -> Iterator[SecretsManagerClient]:
     with mock_aws():
         yield boto3.client("secretsmanager", region_name="us-east-1")
-    secrets.reset_caches()
-    auth.reset_caches()
-    crypto.reset_caches()
-    reset_settings()
 
 
 # --- Secrets Manager access -------------------------------------------------------------------

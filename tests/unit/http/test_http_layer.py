@@ -9,9 +9,9 @@ import pytest
 from moto import mock_aws
 from pydantic import BaseModel
 
-from auralink import auth, errors, secrets
+from auralink import errors
 from auralink.http import current_identity, make_resolver
-from auralink.settings import reset_settings
+from tests.support import environment
 
 SECRET = "unit-test-jwt-secret-0123456789-0123456789-0123456789-0123456789"
 ISSUER = "https://issuer.example"
@@ -19,27 +19,18 @@ AUDIENCE = "auralink-api"
 
 
 @pytest.fixture
-def env(monkeypatch):
-    monkeypatch.setenv("ENVIRONMENT", "development")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
-    monkeypatch.setenv("AUTH_ISSUER", ISSUER)
-    monkeypatch.setenv("AUTH_AUDIENCE", AUDIENCE)
-    monkeypatch.setenv("AUTH_ALGORITHMS", "HS256")
-    monkeypatch.setenv("AUTH_JWT_SECRET_ID", "jwt-secret")
-    monkeypatch.setenv("MAX_BODY_BYTES", "2048")
-    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example,https://admin.example")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    reset_settings()
-    secrets.reset_caches()
-    auth.reset_caches()
+def env(service_environment):
+    environment.apply(
+        service_environment,
+        AUTH_ISSUER=ISSUER,
+        AUTH_AUDIENCE=AUDIENCE,
+        AUTH_JWT_SECRET_ID="jwt-secret",
+        MAX_BODY_BYTES="2048",
+        CORS_ALLOW_ORIGINS="https://app.example,https://admin.example",
+    )
     with mock_aws():
         boto3.client("secretsmanager").create_secret(Name="jwt-secret", SecretString=SECRET)
         yield
-    reset_settings()
-    secrets.reset_caches()
 
 
 class Greeting(BaseModel):

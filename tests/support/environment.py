@@ -1,0 +1,58 @@
+"""The environment a function of the service sees, for tests that run library code directly."""
+
+from __future__ import annotations
+
+import pytest
+
+from auralink import auth, config, crypto, secrets
+from auralink.db import reset_connection
+from auralink.settings import reset_settings
+
+# Well-formed settings that touch nothing: the database URL is never connected to unless a
+# test points it at the session database.
+SERVICE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "ENVIRONMENT": "development",
+    "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
+    "AUTH_ISSUER": "https://issuer.test",
+    "AUTH_AUDIENCE": "auralink-test",
+    "AUTH_ALGORITHMS": "HS256",
+    "AUTH_JWT_SECRET_ID": "test/jwt",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
+}
+# Variables of the developer's shell that would change what the code under test talks to.
+UNSET = (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "SECRETS_MAX_AGE_S",
+    "AUTH_JWKS_URL",
+    "DATABASE_SECRET_ID",
+    "DATABASE_OWNER_URL",
+    "DATABASE_OWNER_SECRET_ID",
+    "CREDENTIALS_KEY_SECRET_ID",
+    "CORS_ALLOW_ORIGINS",
+    "MAX_BODY_BYTES",
+    "MCP_CONFIG_PATH",
+    "PUBLIC_API_URL",
+)
+
+
+def forget_caches() -> None:
+    """Drop everything a container caches, so that the next read sees the current environment."""
+    reset_settings()
+    reset_connection()
+    secrets.reset_caches()
+    auth.reset_caches()
+    crypto.reset_caches()
+    config.reset_mcp_config()
+
+
+def apply(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**SERVICE_ENVIRONMENT, **overrides}.items():
+        monkeypatch.setenv(name, value)
+    forget_caches()
