@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from secrets import token_urlsafe
@@ -28,6 +29,7 @@ __all__ = [
     "DEV_CREDENTIALS_KEY_SECRET_NAME",
     "DEV_ISSUER",
     "DEV_JWT_SECRET_NAME",
+    "DEV_SERVICE_TOKEN_SECRET_NAME",
     "DevSecrets",
     "dev_auth_environment",
     "ensure_dev_secrets",
@@ -39,10 +41,12 @@ DEV_AUDIENCE = "auralink-api"
 DEV_JWT_SECRET_NAME = "auralink/dev/jwt-secret"  # noqa: S105  # a secret id, not a value
 DEV_CREDENTIALS_KEY_SECRET_NAME = "auralink/dev/credentials-key"  # noqa: S105  # a secret id
 DEV_CREDENTIALS_KEY_ID = "dev1"
+DEV_SERVICE_TOKEN_SECRET_NAME = "auralink/dev/service-token-secret"  # noqa: S105  # a secret id
 
 ENV_FILE_NAME = ".env"
 JWT_SECRET_VAR = "AURALINK_DEV_JWT_SECRET"  # noqa: S105  # a variable name
 CREDENTIALS_KEY_VAR = "AURALINK_DEV_CREDENTIALS_KEY"
+SERVICE_TOKEN_SECRET_VAR = "AURALINK_DEV_SERVICE_TOKEN_SECRET"  # noqa: S105  # a variable name
 _JWT_SECRET_BYTES = 64
 # token_urlsafe(64) yields 86 characters; anything shorter was not made here.
 _MIN_JWT_SECRET_CHARS = 86
@@ -54,6 +58,7 @@ class DevSecrets:
 
     jwt_secret: str = field(repr=False)
     credentials_key: str = field(repr=False)
+    service_token_secret: str = field(repr=False)
     path: Path
 
 
@@ -69,9 +74,10 @@ def ensure_dev_secrets(project_root: Path) -> DevSecrets:
         fcntl.flock(env_file, fcntl.LOCK_EX)
         text = env_file.read()
         values = _parse_env(text)
-        generators = {
+        generators: dict[str, Callable[[], str]] = {
             JWT_SECRET_VAR: lambda: token_urlsafe(_JWT_SECRET_BYTES),
             CREDENTIALS_KEY_VAR: generate_key_material,
+            SERVICE_TOKEN_SECRET_VAR: lambda: token_urlsafe(_JWT_SECRET_BYTES),
         }
         missing = {name: make() for name, make in generators.items() if not values.get(name)}
         if missing:
@@ -81,7 +87,10 @@ def ensure_dev_secrets(project_root: Path) -> DevSecrets:
             os.fchmod(env_file.fileno(), 0o600)
             values.update(missing)
     dev = DevSecrets(
-        jwt_secret=values[JWT_SECRET_VAR], credentials_key=values[CREDENTIALS_KEY_VAR], path=path
+        jwt_secret=values[JWT_SECRET_VAR],
+        credentials_key=values[CREDENTIALS_KEY_VAR],
+        service_token_secret=values[SERVICE_TOKEN_SECRET_VAR],
+        path=path,
     )
     _check(dev)
     return dev
@@ -96,11 +105,12 @@ def dev_auth_environment() -> dict[str, str]:
         "AUTH_ALGORITHMS": "HS256",
         "AUTH_JWT_SECRET_ID": DEV_JWT_SECRET_NAME,
         "CREDENTIALS_KEY_SECRET_ID": DEV_CREDENTIALS_KEY_SECRET_NAME,
+        "SERVICE_TOKEN_SECRET_ID": DEV_SERVICE_TOKEN_SECRET_NAME,
     }
 
 
 def load_into_secrets_manager(secrets: DevSecrets, client: SecretsManagerClient) -> None:
-    """Create, or overwrite, the two development secrets in ``client``'s Secrets Manager."""
+    """Create, or overwrite, the development secrets in ``client``'s Secrets Manager."""
     credentials_key = {
         ACTIVE_KEY_FIELD: DEV_CREDENTIALS_KEY_ID,
         DEV_CREDENTIALS_KEY_ID: secrets.credentials_key,
@@ -108,6 +118,7 @@ def load_into_secrets_manager(secrets: DevSecrets, client: SecretsManagerClient)
     for name, value in (
         (DEV_JWT_SECRET_NAME, secrets.jwt_secret),
         (DEV_CREDENTIALS_KEY_SECRET_NAME, json.dumps(credentials_key)),
+        (DEV_SERVICE_TOKEN_SECRET_NAME, secrets.service_token_secret),
     ):
         try:
             client.create_secret(Name=name, SecretString=value)
@@ -131,6 +142,10 @@ def _check(dev: DevSecrets) -> None:
     if len(dev.jwt_secret) < _MIN_JWT_SECRET_CHARS:
         raise ConfigurationError(
             f"{JWT_SECRET_VAR} in {dev.path} is shorter than {_MIN_JWT_SECRET_CHARS} characters"
+        )
+    if len(dev.service_token_secret) < _MIN_JWT_SECRET_CHARS:
+        raise ConfigurationError(
+            f"{SERVICE_TOKEN_SECRET_VAR} in {dev.path} is shorter than {_MIN_JWT_SECRET_CHARS} characters"
         )
     if len(dev.credentials_key) < MIN_KEY_MATERIAL_CHARS:
         raise ConfigurationError(
