@@ -189,7 +189,7 @@ class LocalRuntime:
             self._stops.append(self._database.stop)
             dsns = self._database.start()
             aws_ready.result()
-        overrides = self._overrides(dsns.app_dsn, dsns.owner_dsn)
+        overrides = self._overrides(dsns.app_dsn, dsns.owner_dsn) | {"PUBLIC_API_URL": api.url}
         self._apply_environment(
             local_environment(list(self.functions.specs.values()), self._values, overrides)
         )

@@ -81,3 +81,13 @@ def _ref(name: str, template: dict[str, Any], parameters: dict[str, str]) -> Any
     if resource["Type"] == "AWS::SecretsManager::Secret":
         return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf"
     return f"auralink-test-{name}"
+
+
+# Routes that skip API Gateway's JWT authorizer: the health check, and the hosted MCP servers,
+# which the gateway calls with its own service tokens and which verify every token themselves.
+PUBLIC_ROUTES = {
+    ("GET", "/health"),
+    ("ANY", "/mcp/memory"),
+    ("ANY", "/mcp/sequential-thinking"),
+}
+PUBLIC_PATHS = {path for _, path in PUBLIC_ROUTES}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from infra.template import resolve_conditions
-from tests.infra.template_support import DEV_PARAMETERS, MODES
+from tests.infra.template_support import DEV_PARAMETERS, MODES, PUBLIC_PATHS
 
 pytest.importorskip("samtranslator", reason="aws-sam-translator is not installed")
 
@@ -104,7 +104,7 @@ def test_with_an_issuer_every_route_but_health_needs_a_jwt(deployed: dict[str, d
         "audience": [{"Ref": "AuthAudience"}],
     }
     for path, methods in _paths(cloudformation).items():
-        expected = [{"NONE": []}] if path == "/health" else [{"JwtAuthorizer": []}]
+        expected = [{"NONE": []}] if path in PUBLIC_PATHS else [{"JwtAuthorizer": []}]
         assert all(method["security"] == expected for method in methods.values()), path
 
 
@@ -116,7 +116,7 @@ def test_without_an_issuer_the_gateway_checks_no_token(deployed: dict[str, dict[
     assert all(
         "security" not in method for methods in _paths(cloudformation).values() for method in methods.values()
     )
-    assert set(_paths(cloudformation)) == {"/health", "/api/v1/me"}
+    assert PUBLIC_PATHS | {"/api/v1/me", "/api/v1/mcp/connect"} <= set(_paths(cloudformation))
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -187,9 +187,11 @@ def test_a_new_core_layer_publishes_a_new_run_step_version(template: dict[str, A
 def test_the_schedule_becomes_an_eventbridge_rule(deployed: dict[str, dict[str, Any]]) -> None:
     rules = _of_type(deployed["dev-without-issuer"], "AWS::Events::Rule")
 
-    assert [rule["Properties"]["ScheduleExpression"] for rule in rules.values()] == ["rate(15 minutes)"]
-    (rule,) = rules.values()
-    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["RefreshSummariesFunction", "Arn"]}
+    targets = {
+        rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]: rule["Properties"]["ScheduleExpression"]
+        for rule in rules.values()
+    }
+    assert targets == {"RefreshSummariesFunction": "rate(15 minutes)", "McpProbeFunction": "rate(5 minutes)"}
 
 
 def test_the_deployment_rules_survive_the_transform(deployed: dict[str, dict[str, Any]]) -> None:

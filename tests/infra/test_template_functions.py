@@ -15,6 +15,7 @@ import pytest
 
 from auralink.errors import ConfigurationError
 from auralink.settings import get_settings, reset_settings
+from infra.local.routes import RouteTable
 from infra.template import function_properties, functions, load_template, resolve_conditions
 from tests.infra.template_support import MODES, ROOT, TEMPLATE_PATH, function_ids, render
 
@@ -76,10 +77,14 @@ def test_http_events_match_their_routes(template: dict[str, Any]) -> None:
         for route in spec.routes:
             event = json.loads((ROOT / "events" / f"{spec.logical_id}.json").read_text(encoding="utf-8"))
 
+            method = event["requestContext"]["http"]["method"]
+            match = RouteTable([route]).match(method, event["rawPath"])
+
             assert event["version"] == "2.0"
             assert event["routeKey"] == f"{route.method} {route.path}"
-            assert event["rawPath"] == route.path == event["requestContext"]["http"]["path"]
-            assert event["requestContext"]["http"]["method"] == route.method
+            assert event["rawPath"] == event["requestContext"]["http"]["path"]
+            assert match is not None, f"{spec.logical_id}: {method} {event['rawPath']} is not {route.path}"
+            assert (event.get("pathParameters") or {}) == match.path_parameters
             if not route.public:
                 scheme, _, token = event["headers"]["authorization"].partition(" ")
                 assert scheme == "Bearer"

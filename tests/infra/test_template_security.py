@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from infra.template import function_properties, functions, resolve_conditions
-from tests.infra.template_support import DEV_PARAMETERS, PROD_PARAMETERS, function_ids
+from tests.infra.template_support import (
+    DEV_PARAMETERS,
+    PROD_PARAMETERS,
+    PUBLIC_PATHS,
+    PUBLIC_ROUTES,
+    function_ids,
+)
 
 # The secrets each function really reads (the contract of the handlers): a new function gets a row.
 SECRETS_READ = {
@@ -14,6 +20,29 @@ SECRETS_READ = {
     "MigrateFunction": {"DatabaseSecretArn", "DatabaseOwnerSecretArn"},
     "RunStepFunction": {"DatabaseSecretArn"},
     "RefreshSummariesFunction": {"DatabaseSecretArn"},
+    "McpServersFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "McpConnectFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret", "ServiceTokenSecret"},
+    "McpListConnectionsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "McpGetConnectionFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "McpDeleteConnectionFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "McpTestConnectionFunction": {
+        "DatabaseSecretArn",
+        "JwtSecret",
+        "CredentialsKeySecret",
+        "ServiceTokenSecret",
+    },
+    "McpListToolsFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret", "ServiceTokenSecret"},
+    "McpCallToolFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret", "ServiceTokenSecret"},
+    "McpDeepWikiReadFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret"},
+    "McpDeepWikiAskFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret"},
+    "McpMemoryFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret", "ServiceTokenSecret"},
+    "McpThinkingFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret", "ServiceTokenSecret"},
+    "McpSupabaseQueryFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret"},
+    "McpUsageStatsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "McpOperationsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "McpMemoryServerFunction": {"DatabaseSecretArn", "JwtSecret", "ServiceTokenSecret"},
+    "McpSequentialThinkingFunction": {"DatabaseSecretArn", "JwtSecret", "ServiceTokenSecret"},
+    "McpProbeFunction": {"DatabaseSecretArn", "CredentialsKeySecret", "ServiceTokenSecret"},
 }
 # Actions that take no resource ARN: only these may be granted on "*".
 ACTIONS_WITHOUT_RESOURCES = {
@@ -130,7 +159,9 @@ def test_the_state_machine_may_only_invoke_the_run_step_alias(template: dict[str
     assert all(_statements(item) for item in policies), "the state machine gets no policy templates"
 
 
-def test_with_an_issuer_only_health_opts_out_of_the_jwt_authorizer(template: dict[str, Any]) -> None:
+def test_with_an_issuer_only_the_public_routes_opt_out_of_the_jwt_authorizer(
+    template: dict[str, Any],
+) -> None:
     resolved = resolve_conditions(template, PROD_PARAMETERS)
     auth = resolved["Resources"]["HttpApi"]["Properties"]["Auth"]
     authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
@@ -144,8 +175,9 @@ def test_with_an_issuer_only_health_opts_out_of_the_jwt_authorizer(template: dic
         "issuer": {"Ref": "AuthIssuer"},
         "audience": [{"Ref": "AuthAudience"}],
     }
-    assert route_auth == {("GET", "/health"): True, ("GET", "/api/v1/me"): False}
-    assert _route_authorizers(resolved) == {"/health": "NONE"}
+    assert {route for route, public in route_auth.items() if public} == PUBLIC_ROUTES
+    assert route_auth[("GET", "/api/v1/me")] is False
+    assert _route_authorizers(resolved) == dict.fromkeys(PUBLIC_PATHS, "NONE")
 
 
 def test_without_an_issuer_no_route_has_gateway_auth_and_functions_verify_hs256(
@@ -171,13 +203,13 @@ def _route_authorizers(template: dict[str, Any]) -> dict[str, str]:
     return authorizers
 
 
-def test_the_route_helper_sees_health_as_the_only_public_route(template: dict[str, Any]) -> None:
-    # The unresolved template, as the local runtime reads it: /health's Auth is an Fn::If there.
-    public = [
+def test_the_route_helper_sees_only_the_public_routes_as_public(template: dict[str, Any]) -> None:
+    # The unresolved template, as the local runtime reads it: their Auth is an Fn::If there.
+    public = {
         (route.method, route.path) for spec in functions(template) for route in spec.routes if route.public
-    ]
+    }
 
-    assert public == [("GET", "/health")]
+    assert public == PUBLIC_ROUTES
 
 
 def test_production_rules_require_an_issuer_and_explicit_cors_origins(template: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ one service. Everything an HTTP API needs around that lives here, once:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -25,11 +25,13 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from auralink import errors
 from auralink.auth import Identity, identity_from_authorization_header
-from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.observability import MetricName, MetricUnit, logger, metrics, tracer
 from auralink.settings import get_settings
 
 # Most specific class first: the first isinstance match wins.
@@ -50,6 +52,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], HTTPStatus], ...] = (
 )
 
 _IDENTITY_KEY = "identity"
+_API_GATEWAY_LIMIT_MS = 29_000
 
 
 class ErrorDetail(BaseModel):
@@ -175,9 +178,40 @@ def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
     return app
 
 
+def api_base_url(app: APIGatewayHttpResolver) -> str | None:
+    """The API's own public URL: configured, else the domain the request came in on."""
+    configured = get_settings().public_api_url
+    if configured:
+        return configured
+    domain = app.current_event.request_context.domain_name
+    return f"https://{domain}" if domain else None
+
+
+def remaining_ms(app: APIGatewayHttpResolver) -> int:
+    """What is left of the invocation's time (API Gateway itself gives up at 30 s)."""
+    context = app.lambda_context
+    return int(context.get_remaining_time_in_millis()) if context is not None else _API_GATEWAY_LIMIT_MS
+
+
 def current_identity(app: APIGatewayHttpResolver) -> Identity:
     """The verified caller of the request being handled."""
     identity = app.context.get(_IDENTITY_KEY)
     if not isinstance(identity, Identity):
         raise errors.Unauthorized("Authentication required", code="token_missing")
     return identity
+
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def lambda_handler_for(app: APIGatewayHttpResolver) -> LambdaHandler:
+    """The entry point of an API function: its resolver under the service's one decorator stack."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    handler: LambdaHandler = lambda_handler
+    return handler

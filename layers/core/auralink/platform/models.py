@@ -23,12 +23,23 @@ class ConfigurationCheck(BaseModel):
     error: str | None = None
 
 
+class McpServerHealth(BaseModel):
+    """An MCP server as the scheduled probe last saw it (informative: it does not fail /health)."""
+
+    server_name: str
+    status: CheckStatus
+    latency_ms: int | None
+    error_code: str | None
+    checked_at: datetime
+
+
 class HealthReport(BaseModel):
     status: Literal["ok", "unavailable"]
     version: str
     environment: str
     database: DatabaseCheck
     configuration: ConfigurationCheck
+    mcp_servers: list[McpServerHealth]
     checked_at: datetime
 
 

@@ -31,3 +31,12 @@ def record_user_seen(user_id: str, email: str | None, role: str) -> dict[str, An
     first: datetime = row["first_seen_at"]
     last: datetime = row["last_seen_at"]
     return {"first_seen_at": first, "last_seen_at": last}
+
+
+def mcp_server_health() -> list[dict[str, Any]]:
+    """What the scheduled probe last saw of each MCP server."""
+    with system_transaction() as conn:
+        return conn.execute(
+            "SELECT server_name, status, latency_ms, error_code, checked_at FROM mcp_server_health"
+            " ORDER BY server_name"
+        ).fetchall()

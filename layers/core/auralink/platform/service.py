@@ -11,7 +11,7 @@ from auralink.config import get_mcp_config
 from auralink.errors import DomainError
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.platform import repository
-from auralink.platform.models import ConfigurationCheck, DatabaseCheck, HealthReport, Me
+from auralink.platform.models import ConfigurationCheck, DatabaseCheck, HealthReport, McpServerHealth, Me
 from auralink.settings import get_settings
 
 
@@ -36,6 +36,12 @@ def _check_configuration() -> ConfigurationCheck:
     return ConfigurationCheck(status="ok", servers=len(config.servers))
 
 
+def _mcp_servers(database: DatabaseCheck) -> list[McpServerHealth]:
+    if database.status != "ok":
+        return []
+    return [McpServerHealth.model_validate(row) for row in repository.mcp_server_health()]
+
+
 def health() -> HealthReport:
     database = _check_database()
     configuration = _check_configuration()
@@ -52,6 +58,7 @@ def health() -> HealthReport:
         environment=get_settings().environment,
         database=database,
         configuration=configuration,
+        mcp_servers=_mcp_servers(database),
         checked_at=datetime.now(UTC),
     )
 

@@ -1,0 +1,25 @@
+"""POST /api/v1/mcp/deepwiki/ask: ask DeepWiki a question about a public repository."""
+
+from __future__ import annotations
+
+from auralink.http import api_base_url, current_identity, lambda_handler_for, make_resolver, remaining_ms
+from auralink.mcp import tools
+from auralink.mcp.models import DeepWikiAsk, ToolCallResponse
+
+app = make_resolver()
+
+
+@app.post("/api/v1/mcp/deepwiki/ask", summary="Ask DeepWiki about a repository", tags=["mcp shortcuts"])
+def ask(request: DeepWikiAsk) -> ToolCallResponse:
+    return tools.call_server_tool(
+        current_identity(app),
+        "deepwiki",
+        request.connection_id,
+        "ask_question",
+        {"repoName": request.repo_name, "question": request.question},
+        api_base_url=api_base_url(app),
+        remaining_ms=remaining_ms(app),
+    )
+
+
+lambda_handler = lambda_handler_for(app)

@@ -1,0 +1,225 @@
+"""The circuit breaker of each MCP server, shared by every Lambda container through Postgres.
+
+States (`mcp_circuit_breakers`, one row per server, created by its first failure):
+
+- closed: calls pass. When ``failure_threshold`` failures fall within ``window_seconds`` (a
+  sliding window over the latest failures), the circuit opens. Successes do not reset it.
+- open: calls are refused with ``ServiceUnavailable(code="circuit_open")`` and a
+  ``retry_after_seconds`` that ends when the circuit turns half-open, ``open_seconds`` after it
+  opened.
+- half-open: up to ``half_open_max_calls`` trial calls at a time; others are refused (retry
+  after a second: a trial's outcome is due within one call). The first trial to succeed closes
+  the circuit; the first to fail opens it again for another ``open_seconds``. A trial whose
+  outcome is never recorded (its container died) frees its slot after its lease.
+
+The gateway calls `before_call` in one short transaction, calls the server outside any
+transaction, then records the outcome with `record_success` or `record_failure` in another. The
+`Permit` remembers what the call was admitted as: outcomes of calls admitted before the
+circuit last changed state are ignored, so a slow call from before an outage cannot reopen or
+close the circuit after it. Which failures count is the gateway's choice.
+
+A closed circuit costs one indexed read per call and no write; changes happen under the row's
+lock (``SELECT ... FOR UPDATE``), so containers racing on one server see one history.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+
+from auralink.config.models import CircuitBreakerPolicy
+from auralink.errors import ServiceUnavailable
+from auralink.observability import logger
+
+CircuitState = Literal["closed", "open", "half_open"]
+CIRCUIT_OPEN = "circuit_open"
+# How long a half-open trial holds its slot when its outcome is never recorded. The gateway
+# passes its call's deadline instead when it knows it.
+DEFAULT_TRIAL_LEASE_SECONDS = 60.0
+
+_SELECT = """
+SELECT server, state, generation, failure_times, opened_at, half_open_at, trials
+  FROM mcp_circuit_breakers WHERE server = %s
+"""
+_SELECT_FOR_UPDATE = _SELECT + " FOR UPDATE"
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Admission of one call: what it was admitted as, for recording its outcome."""
+
+    server: str
+    state: Literal["closed", "half_open"]
+    generation: int
+    policy: CircuitBreakerPolicy
+    trial_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """The circuit of one server as of ``now`` (for /health and the operators)."""
+
+    server: str
+    state: CircuitState
+    recent_failures: int
+    opened_at: datetime | None
+    half_open_at: datetime | None
+    retry_after_seconds: int | None
+    trials_in_flight: int
+
+
+def before_call(
+    conn: psycopg.Connection[Any],
+    server: str,
+    policy: CircuitBreakerPolicy,
+    now: datetime,
+    *,
+    trial_lease_seconds: float = DEFAULT_TRIAL_LEASE_SECONDS,
+) -> Permit:
+    """Admit a call to ``server`` or raise ``ServiceUnavailable(code="circuit_open")``."""
+    row = _read(conn, server, lock=False)
+    if row is None or row["state"] == "closed":
+        return Permit(server, "closed", row["generation"] if row else 0, policy)
+    row = _read(conn, server, lock=True)
+    if row is None or row["state"] == "closed":  # closed by another container meanwhile
+        return Permit(server, "closed", row["generation"] if row else 0, policy)
+    if row["state"] == "open" and now < row["half_open_at"]:
+        raise _open_error(server, _seconds_until(row["half_open_at"], now), state="open")
+    trials = _live_trials(row["trials"], now)
+    if len(trials) >= policy.half_open_max_calls:
+        raise _open_error(server, 1, state="half_open")
+    trial_id = uuid.uuid4().hex
+    trials[trial_id] = now.timestamp() + trial_lease_seconds
+    if row["state"] == "open":
+        logger.info("circuit half-open", extra={"mcp_server": server})
+    _write(conn, server, state="half_open", trials=Jsonb(trials))
+    return Permit(server, "half_open", row["generation"], policy, trial_id)
+
+
+def record_success(conn: psycopg.Connection[Any], permit: Permit, now: datetime) -> None:
+    """A call admitted by ``permit`` succeeded: a half-open circuit closes."""
+    if permit.state == "closed":
+        return  # successes do not reset the failure window: nothing to write
+    row = _read(conn, permit.server, lock=True)
+    if row is None or row["generation"] != permit.generation or row["state"] != "half_open":
+        return
+    _write(
+        conn,
+        permit.server,
+        state="closed",
+        generation=row["generation"] + 1,
+        failure_times=[],
+        opened_at=None,
+        half_open_at=None,
+        trials=Jsonb({}),
+    )
+    logger.info("circuit closed", extra={"mcp_server": permit.server})
+
+
+def record_failure(conn: psycopg.Connection[Any], permit: Permit, now: datetime) -> None:
+    """A call admitted by ``permit`` failed in a way that counts: the circuit may open."""
+    conn.execute(
+        "INSERT INTO mcp_circuit_breakers (server) VALUES (%s) ON CONFLICT (server) DO NOTHING",
+        (permit.server,),
+    )
+    row = _read(conn, permit.server, lock=True)
+    if row is None or row["generation"] != permit.generation or row["state"] != permit.state:
+        return  # admitted before the circuit last changed: its outcome is old news
+    policy = permit.policy
+    if permit.state == "half_open":
+        _open(conn, row, now, policy, reason="trial call failed")
+        return
+    failures = [*_within_window(row["failure_times"], now, policy), now][-policy.failure_threshold :]
+    if len(failures) >= policy.failure_threshold:
+        _open(conn, row, now, policy, reason=f"{len(failures)} failures within {policy.window_seconds} s")
+    else:
+        _write(conn, permit.server, failure_times=failures)
+
+
+def state(
+    conn: psycopg.Connection[Any], server: str, now: datetime, *, policy: CircuitBreakerPolicy | None = None
+) -> BreakerState:
+    """The circuit as of ``now``; with ``policy``, recent failures count only those in its window."""
+    row = _read(conn, server, lock=False)
+    if row is None:
+        return BreakerState(server, "closed", 0, None, None, None, 0)
+    current: CircuitState = row["state"]
+    retry_after = None
+    if current == "open":
+        if now >= row["half_open_at"]:
+            current = "half_open"
+        else:
+            retry_after = _seconds_until(row["half_open_at"], now)
+    failures = row["failure_times"] if policy is None else _within_window(row["failure_times"], now, policy)
+    return BreakerState(
+        server=server,
+        state=current,
+        recent_failures=len(failures),
+        opened_at=row["opened_at"],
+        half_open_at=row["half_open_at"],
+        retry_after_seconds=retry_after,
+        trials_in_flight=len(_live_trials(row["trials"], now)) if current == "half_open" else 0,
+    )
+
+
+def _open(
+    conn: psycopg.Connection[Any], row: DictRow, now: datetime, policy: CircuitBreakerPolicy, *, reason: str
+) -> None:
+    _write(
+        conn,
+        row["server"],
+        state="open",
+        generation=row["generation"] + 1,
+        failure_times=[],
+        opened_at=now,
+        half_open_at=now + timedelta(seconds=policy.open_seconds),
+        trials=Jsonb({}),
+    )
+    logger.warning(
+        "circuit opened",
+        extra={"mcp_server": row["server"], "reason": reason, "open_seconds": policy.open_seconds},
+    )
+
+
+def _read(conn: psycopg.Connection[Any], server: str, *, lock: bool) -> DictRow | None:
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(_SELECT_FOR_UPDATE if lock else _SELECT, (server,)).fetchone()
+
+
+def _write(conn: psycopg.Connection[Any], server: str, **changes: Any) -> None:
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)) for column in changes
+    )
+    query = sql.SQL("UPDATE mcp_circuit_breakers SET {}, updated_at = now() WHERE server = %(server)s")
+    conn.execute(query.format(assignments), {**changes, "server": server})
+
+
+def _within_window(times: list[datetime], now: datetime, policy: CircuitBreakerPolicy) -> list[datetime]:
+    oldest = now - timedelta(seconds=policy.window_seconds)
+    return sorted(moment for moment in times if moment > oldest)
+
+
+def _live_trials(trials: dict[str, float], now: datetime) -> dict[str, float]:
+    moment = now.timestamp()
+    return {trial: expires for trial, expires in trials.items() if expires > moment}
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def _open_error(server: str, retry_after: int, *, state: CircuitState) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"MCP server {server} is failing; calls are suspended for {retry_after} s",
+        code=CIRCUIT_OPEN,
+        retry_after_seconds=retry_after,
+        details={"server": server, "circuit": state},
+    )

@@ -1,0 +1,432 @@
+"""The MCP protocol client: discover a server, list its tools, call one, over Streamable HTTP.
+
+It speaks both revisions through the official SDK: the 2025-11-25 handshake (initialize,
+session id, SSE replies) and the stateless 2026-07-28 revision (`server/discover`, no session).
+Each public call opens its own client and closes it (a legacy session is ended with DELETE), so
+nothing depends on a session surviving between invocations. A discover result from an earlier
+probe, passed back in the target, lets a warm call skip the probe.
+
+The calls are synchronous because Lambda handlers are: the SDK's async code runs in an event
+loop of its own for the length of one call, under one wall-clock deadline that covers the
+connection, the probe or handshake, the request and the close. Redirects are never followed.
+
+Failures come out as `McpTimeout` or `McpUpstreamError` with a stable code from
+`auralink.mcp.errors`. The SDK turns HTTP failures into generic JSON-RPC errors, so the status
+and content type of each answer are read at the HTTP layer (`_Wire`) to tell them apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    CONNECTION_CLOSED,
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    REQUEST_TIMEOUT,
+    JSONRPCError,
+    jsonrpc_message_adapter,
+)
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+from auralink.errors import DomainError
+from auralink.mcp.errors import (
+    AUTH_FAILED,
+    HTTP_ERROR,
+    OVERLOADED,
+    PROTOCOL_ERROR,
+    SERVER_ERROR,
+    TOOL_NOT_FOUND,
+    UNREACHABLE,
+    McpTimeout,
+    McpUpstreamError,
+)
+from auralink.mcp.results import McpTarget, Protocol, ServerInfo, ToolInfo, ToolResult
+
+__all__ = [
+    "McpTarget",
+    "Protocol",
+    "ServerInfo",
+    "ToolInfo",
+    "ToolResult",
+    "call_tool",
+    "discover",
+    "list_tools",
+]
+
+# The SDK's HTTP client logs every request URL at INFO; a custom endpoint's URL may carry a
+# token in its query string.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+CONNECT_TIMEOUT_S = 5.0
+MAX_TOOL_PAGES = 100
+MAX_SERVER_MESSAGE = 300
+_CLIENT_INFO = types.Implementation(name="auralink-gateway", version="1.0")
+_AUTH_STATUSES = frozenset({401, 403})
+_OVERLOAD_STATUSES = frozenset({429, 502, 503, 504})
+_ANSWER_TYPES = frozenset({"application/json", "text/event-stream"})
+# The spec's answer to an unknown tool is -32602 "Unknown tool: <name>"; servers word it a few ways.
+_UNKNOWN_TOOL = re.compile(r"unknown tool|tool\b.*\bnot found|no such tool", re.IGNORECASE)
+
+
+def discover(
+    target: McpTarget, *, deadline_s: float, connect_timeout_s: float = CONNECT_TIMEOUT_S
+) -> ServerInfo:
+    """Ask the server who it is, always on the wire: a stored discover result is not used here."""
+
+    async def work(client: Client) -> ServerInfo:
+        return _server_info(client)
+
+    return _run("server/discover", target, deadline_s, connect_timeout_s, work, fresh=True)
+
+
+def list_tools(
+    target: McpTarget, *, deadline_s: float, connect_timeout_s: float = CONNECT_TIMEOUT_S
+) -> tuple[ServerInfo, list[ToolInfo]]:
+    """Every tool of the server, following pagination cursors."""
+
+    async def work(client: Client) -> tuple[ServerInfo, list[ToolInfo]]:
+        return _server_info(client), [_tool_info(tool) for tool in await _all_tools(client)]
+
+    return _run("tools/list", target, deadline_s, connect_timeout_s, work)
+
+
+def call_tool(
+    target: McpTarget,
+    name: str,
+    arguments: Mapping[str, Any],
+    *,
+    deadline_s: float,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+) -> ToolResult:
+    """Call one tool. A result with `isError` is a `ToolResult` with `is_error=True`, not an exception."""
+
+    async def work(client: Client) -> ToolResult:
+        return _tool_result(await _call(client, name, dict(arguments)))
+
+    return _run("tools/call", target, deadline_s, connect_timeout_s, work)
+
+
+def _run[T](
+    operation: str,
+    target: McpTarget,
+    deadline_s: float,
+    connect_timeout_s: float,
+    work: Callable[[Client], Awaitable[T]],
+    *,
+    fresh: bool = False,
+) -> T:
+    if deadline_s <= 0:
+        raise McpTimeout(f"No time was left for {operation}")
+    wire = _Wire()
+
+    async def main() -> T:
+        with anyio.fail_after(deadline_s):
+            async with _connected(target, wire, deadline_s, connect_timeout_s, fresh=fresh) as client:
+                return await work(client)
+
+    try:
+        return anyio.run(main)
+    except TimeoutError as exc:
+        raise _timeout(operation, deadline_s) from exc
+    except (Exception, BaseExceptionGroup) as exc:
+        leaves = _leaves(exc)
+        if any(isinstance(leaf, TimeoutError | asyncio.CancelledError) for leaf in leaves):
+            raise _timeout(operation, deadline_s) from exc
+        error = _translate(leaves, wire, operation)
+        if error is None:
+            raise
+        raise error from exc
+
+
+@asynccontextmanager
+async def _connected(
+    target: McpTarget, wire: _Wire, deadline_s: float, connect_timeout_s: float, *, fresh: bool
+) -> AsyncIterator[Client]:
+    timeout = httpx2.Timeout(deadline_s, connect=min(connect_timeout_s, deadline_s))
+    async with httpx2.AsyncClient(
+        headers=dict(target.headers),
+        timeout=timeout,
+        verify=_tls_context(),
+        follow_redirects=False,
+        event_hooks={"response": [wire.on_response]},
+    ) as http:
+        stored = None if fresh else _stored_discover(target.discover_result)
+        if target.protocol == "2025-11-25":
+            mode = "legacy"
+        elif target.protocol == "2026-07-28" or stored is not None:
+            mode = "2026-07-28"
+        else:
+            mode = "auto"
+        transport = streamable_http_client(target.url, http_client=http)
+        async with Client(
+            transport, mode=mode, prior_discover=stored, cache=None, client_info=_CLIENT_INFO
+        ) as client:
+            if mode == "2026-07-28" and stored is None:
+                # Pinned to the stateless revision with nothing stored: the SDK would adopt a
+                # made-up result; ask the server instead.
+                raw = await client.session.send_discover(mode)
+                client.session.adopt(types.DiscoverResult.model_validate(raw))
+            yield client
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~20 ms: once per container, not once per call.
+    return httpx2.create_ssl_context()
+
+
+def _stored_discover(stored: Mapping[str, Any] | None) -> types.DiscoverResult | None:
+    """A discover result kept from an earlier probe, if it still parses and names a version we speak."""
+    if stored is None:
+        return None
+    try:
+        result = types.DiscoverResult.model_validate(dict(stored))
+    except ValidationError:
+        return None
+    if not any(version in result.supported_versions for version in MODERN_PROTOCOL_VERSIONS):
+        return None
+    return result
+
+
+async def _all_tools(client: Client) -> list[types.Tool]:
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_TOOL_PAGES):
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools
+        if cursor in seen:
+            raise McpUpstreamError("The MCP server repeated a tools/list cursor", code=PROTOCOL_ERROR)
+        seen.add(cursor)
+    raise McpUpstreamError(
+        f"The MCP server listed more than {MAX_TOOL_PAGES} pages of tools", code=PROTOCOL_ERROR
+    )
+
+
+async def _call(client: Client, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+    # Sent directly rather than through `Client.call_tool`, which lists the server's tools to
+    # validate structured output: a second round trip on every call of a fresh client.
+    request = types.CallToolRequest(params=types.CallToolRequestParams(name=name, arguments=arguments))
+    try:
+        return await client.session.send_request(request, types.CallToolResult)
+    except MCPError as error:
+        if error.code != HEADER_MISMATCH or client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            raise
+    # The server wants some arguments mirrored into Mcp-Param-* headers, which the SDK does for
+    # tools it has listed: list them, then send once more.
+    await _all_tools(client)
+    return await client.session.send_request(request, types.CallToolResult)
+
+
+def _server_info(client: Client) -> ServerInfo:
+    implementation = client.server_info
+    discovered = client.session.discover_result
+    return ServerInfo(
+        protocol_version=client.protocol_version,
+        name=None if implementation is None else implementation.name,
+        version=None if implementation is None else implementation.version or None,
+        capabilities=client.server_capabilities.model_dump(by_alias=True, mode="json", exclude_none=True),
+        instructions=client.instructions,
+        discover_result=None
+        if discovered is None
+        else discovered.model_dump(by_alias=True, mode="json", exclude_none=True),
+    )
+
+
+def _tool_info(tool: types.Tool) -> ToolInfo:
+    annotations = tool.annotations
+    return ToolInfo(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        input_schema=tool.input_schema,
+        output_schema=tool.output_schema,
+        annotations=None
+        if annotations is None
+        else annotations.model_dump(by_alias=True, mode="json", exclude_none=True),
+    )
+
+
+def _tool_result(result: types.CallToolResult) -> ToolResult:
+    return ToolResult(
+        content=[block.model_dump(by_alias=True, mode="json", exclude_none=True) for block in result.content],
+        structured_content=result.structured_content,
+        is_error=result.is_error,
+    )
+
+
+class _Refused(Exception):
+    """An HTTP answer that ends the call whatever its body says: a redirect, a refusal, overload."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+class _Reply:
+    def __init__(self, status: int, content_type: str, jsonrpc_error: bool) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.jsonrpc_error = jsonrpc_error
+
+
+class _Wire:
+    """What the HTTP layer saw of the last answer to a POST (the request being served).
+
+    One client sends one request at a time, so when the SDK reports an error, the last POST
+    answer is the one that carried it.
+    """
+
+    def __init__(self) -> None:
+        self.last_reply: _Reply | None = None
+
+    async def on_response(self, response: httpx2.Response) -> None:
+        status = response.status_code
+        # Raised here, so that the SDK neither follows a redirect on the same origin nor takes
+        # a refusal of the discover probe for a legacy server and retries with the handshake.
+        if 300 <= status < 400 or status in _AUTH_STATUSES or status in _OVERLOAD_STATUSES:
+            raise _Refused(status)
+        if response.request.method != "POST":
+            return
+        content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        jsonrpc_error = False
+        if status >= 400 and content_type == "application/json":
+            jsonrpc_error = _is_jsonrpc_error(await response.aread())
+        self.last_reply = _Reply(status, content_type, jsonrpc_error)
+
+
+def _is_jsonrpc_error(body: bytes) -> bool:
+    try:
+        return isinstance(jsonrpc_message_adapter.validate_json(body, by_name=False), JSONRPCError)
+    except ValidationError:
+        return False
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _first[E: BaseException](leaves: list[BaseException], kind: type[E]) -> E | None:
+    return next((leaf for leaf in leaves if isinstance(leaf, kind)), None)
+
+
+def _timeout(operation: str, deadline_s: float | None = None) -> McpTimeout:
+    within = "in time" if deadline_s is None else f"within {deadline_s:.3g} s"
+    return McpTimeout(f"The MCP server did not complete {operation} {within}")
+
+
+def _translate(leaves: list[BaseException], wire: _Wire, operation: str) -> DomainError | None:
+    """The domain error for what went wrong, most telling cause first; None for a bug of ours."""
+    if (own := _first(leaves, DomainError)) is not None:
+        return own
+    if (refused := _first(leaves, _Refused)) is not None:
+        return _refusal(refused.status)
+    if (failure := _first(leaves, httpx2.RequestError)) is not None:
+        return _transport_failure(failure, operation)
+    if (error := _first(leaves, MCPError)) is not None:
+        return _from_jsonrpc(error, wire.last_reply, operation)
+    if _first(leaves, ValidationError) or _first(leaves, RuntimeError):
+        return McpUpstreamError(
+            f"The MCP server's answer to {operation} is not valid MCP", code=PROTOCOL_ERROR
+        )
+    return None
+
+
+def _transport_failure(failure: httpx2.RequestError, operation: str) -> DomainError:
+    if isinstance(failure, httpx2.ConnectError | httpx2.ConnectTimeout):
+        return McpUpstreamError("The MCP server cannot be reached", code=UNREACHABLE, retryable=True)
+    if isinstance(failure, httpx2.TimeoutException):
+        return _timeout(operation)
+    if isinstance(failure, httpx2.RemoteProtocolError | httpx2.DecodingError):
+        return McpUpstreamError("The MCP server's HTTP answer is malformed", code=PROTOCOL_ERROR)
+    # The request may have reached the server before the connection broke: not retryable.
+    return McpUpstreamError("The connection to the MCP server broke during the call", code=UNREACHABLE)
+
+
+def _refusal(status: int) -> McpUpstreamError:
+    details = {"http_status": status}
+    if status < 400:
+        return McpUpstreamError(
+            f"The MCP server redirected the request (HTTP {status}); redirects are not followed",
+            code=HTTP_ERROR,
+            details=details,
+        )
+    if status in _AUTH_STATUSES:
+        return McpUpstreamError(
+            f"The MCP server refused the connection's credentials (HTTP {status})",
+            code=AUTH_FAILED,
+            details=details,
+        )
+    return McpUpstreamError(
+        f"The MCP server is overloaded or unavailable (HTTP {status})",
+        code=OVERLOADED,
+        retryable=True,
+        details=details,
+    )
+
+
+def _from_jsonrpc(error: MCPError, reply: _Reply | None, operation: str) -> DomainError:
+    """A JSON-RPC error: either the server's own answer or the SDK's account of a broken one."""
+    if error.code == REQUEST_TIMEOUT:
+        return _timeout(operation)
+    if reply is None:
+        return McpUpstreamError(f"The MCP server gave no answer to {operation}", code=PROTOCOL_ERROR)
+    if reply.status >= 400 and not reply.jsonrpc_error:
+        return McpUpstreamError(
+            f"The MCP server answered HTTP {reply.status}",
+            code=HTTP_ERROR,
+            details={"http_status": reply.status},
+        )
+    if reply.status < 400 and _broken_answer(error, reply):
+        return McpUpstreamError(
+            f"The MCP server's answer to {operation} is not valid MCP",
+            code=PROTOCOL_ERROR,
+            details={"http_status": reply.status, "content_type": reply.content_type or None},
+        )
+    details: dict[str, Any] = {
+        "server_code": error.code,
+        "server_message": error.message[:MAX_SERVER_MESSAGE],
+    }
+    if reply.status >= 400:
+        details["http_status"] = reply.status
+    if operation == "tools/call" and _names_unknown_tool(error):
+        return McpUpstreamError(
+            "The MCP server does not know this tool", code=TOOL_NOT_FOUND, details=details
+        )
+    return McpUpstreamError(
+        f"The MCP server answered an error to {operation}", code=SERVER_ERROR, details=details
+    )
+
+
+def _broken_answer(error: MCPError, reply: _Reply) -> bool:
+    """Whether the SDK made this error up from a 2xx answer that carried no JSON-RPC reply."""
+    if error.code == PARSE_ERROR or reply.status == 202 or reply.content_type not in _ANSWER_TYPES:
+        return True
+    # An event stream that closed before the reply arrived.
+    return reply.content_type == "text/event-stream" and error.code == CONNECTION_CLOSED
+
+
+def _names_unknown_tool(error: MCPError) -> bool:
+    return error.code in (INVALID_PARAMS, METHOD_NOT_FOUND) and bool(_UNKNOWN_TOOL.search(error.message))

@@ -1,0 +1,188 @@
+"""Connecting to an MCP server, and testing a connection: both talk to the server for real.
+
+Connecting runs discovery or the handshake, then `tools/list`, before anything is stored: a
+server that cannot be reached gives a 502/504 and no connection.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from auralink import config
+from auralink.auth import Identity
+from auralink.clock import SYSTEM_CLOCK, Clock
+from auralink.db import system_transaction, tenant_transaction
+from auralink.errors import Conflict, ValidationFailed
+from auralink.mcp import client, gateway, repository
+from auralink.mcp.client import ServerInfo, ToolInfo
+from auralink.mcp.connections import CUSTOM, to_connection
+from auralink.mcp.errors import McpTimeout, McpUpstreamError
+from auralink.mcp.models import Connection, ConnectionTest, ConnectRequest
+from auralink.mcp.oplog import OperationRecord
+from auralink.mcp.registry import server_config
+from auralink.mcp.targets import (
+    check_custom_endpoint,
+    encrypt_credentials,
+    upstream_for,
+    upstream_for_row,
+)
+
+
+def _server_info(info: ServerInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "version": info.version,
+        "capabilities": info.capabilities,
+        "instructions": info.instructions,
+    }
+
+
+def tool_document(tool: ToolInfo) -> dict[str, Any]:
+    return tool.model_dump(mode="json")
+
+
+def _default_name(request: ConnectRequest, endpoint: str | None) -> str:
+    if request.server_type != CUSTOM:
+        return request.server_type
+    host = urlsplit(endpoint or "").hostname or "server"
+    return ("custom-" + re.sub(r"[^A-Za-z0-9_.-]", "-", host))[:63]
+
+
+def _check_server(request: ConnectRequest) -> tuple[UUID | None, str | None]:
+    """The registry id and the endpoint to store (custom servers only)."""
+    if request.server_type == CUSTOM:
+        if request.endpoint is None:
+            raise ValidationFailed("endpoint is required for a custom server", code="endpoint_required")
+        return None, check_custom_endpoint(request.endpoint)
+    if request.endpoint is not None:
+        raise ValidationFailed("endpoint can only be set for a custom server", code="endpoint_not_allowed")
+    server = server_config(request.server_type)
+    with system_transaction() as conn:
+        rows = {row["name"]: row for row in repository.registry_rows(conn)}
+    row = rows.get(request.server_type)
+    if row is None or not row["enabled"] or not server.enabled:
+        raise Conflict(f"The {request.server_type} server is not enabled here", code="mcp_server_disabled")
+    needs_key = server.auth.kind != "none" and not server.hosted and request.credentials.is_empty
+    if needs_key and config.api_key(request.server_type) is None:
+        raise ValidationFailed(
+            f"The {request.server_type} server needs credentials (a token)", code="credentials_required"
+        )
+    return UUID(str(row["id"])), None
+
+
+def connect(
+    identity: Identity,
+    request: ConnectRequest,
+    *,
+    api_base_url: str | None,
+    remaining_ms: int,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Connection:
+    server_id, endpoint = _check_server(request)
+    name = request.name or _default_name(request, endpoint)
+    with tenant_transaction(identity.sub) as conn:
+        if repository.name_taken(conn, name):
+            raise Conflict(f"A connection named {name!r} exists already", code="connection_name_taken")
+    connection_id = uuid.uuid4()
+    upstream = upstream_for(
+        request.server_type,
+        user_id=identity.sub,
+        credentials=request.credentials,
+        endpoint=endpoint,
+        api_base_url=api_base_url,
+    )
+    record = OperationRecord(user_id=identity.sub, server_name=upstream.server_name, operation="connect")
+    outcome = gateway.execute(
+        upstream,
+        record,
+        lambda target, deadline_s: client.list_tools(target, deadline_s=deadline_s),
+        remaining_ms=remaining_ms,
+        clock=clock,
+    )
+    info, tools = outcome.value
+    with tenant_transaction(identity.sub) as conn:
+        repository.insert(
+            conn,
+            {
+                "id": connection_id,
+                "user_id": identity.sub,
+                "server_id": server_id,
+                "name": name,
+                "endpoint": endpoint,
+                "credentials": encrypt_credentials(
+                    request.credentials, user_id=identity.sub, connection_id=connection_id
+                ),
+                "tools": [tool_document(tool) for tool in tools],
+                "now": clock.now(),
+                "latency_ms": outcome.latency_ms,
+                "protocol_version": info.protocol_version,
+                "discover_result": info.discover_result,
+                "server_info": _server_info(info),
+            },
+        )
+        row = repository.get(conn, connection_id)
+    return to_connection(row)
+
+
+def test_connection(
+    identity: Identity,
+    connection_id: UUID,
+    *,
+    api_base_url: str | None,
+    remaining_ms: int,
+    clock: Clock = SYSTEM_CLOCK,
+) -> ConnectionTest:
+    """Talk to the server now (a fresh discovery or handshake) and record what happened."""
+    with tenant_transaction(identity.sub) as conn:
+        row = repository.get(conn, connection_id)
+    upstream = upstream_for_row({**row, "discover_result": None}, api_base_url=api_base_url)
+    record = OperationRecord(
+        user_id=identity.sub, server_name=upstream.server_name, operation="test", connection_id=connection_id
+    )
+    started = clock.monotonic()
+    try:
+        outcome = gateway.execute(
+            upstream,
+            record,
+            lambda target, deadline_s: client.discover(target, deadline_s=deadline_s),
+            remaining_ms=remaining_ms,
+            clock=clock,
+        )
+    except (McpUpstreamError, McpTimeout) as exc:
+        # The server failing is the test's answer, not a failure of the request; refusals
+        # (rate limit, open circuit) are raised: no test took place.
+        latency_ms = round((clock.monotonic() - started) * 1000)
+        with tenant_transaction(identity.sub) as conn:
+            repository.record_test(
+                conn, connection_id, ok=False, latency_ms=latency_ms, error_code=exc.code, now=clock.now()
+            )
+        return ConnectionTest(
+            connection_id=connection_id,
+            status="error",
+            latency_ms=latency_ms,
+            error_code=exc.code,
+            message=exc.message,
+        )
+    info = outcome.value
+    with tenant_transaction(identity.sub) as conn:
+        repository.record_test(
+            conn,
+            connection_id,
+            ok=True,
+            latency_ms=outcome.latency_ms,
+            error_code=None,
+            now=clock.now(),
+            protocol_version=info.protocol_version,
+            discover_result=info.discover_result,
+            server_info=_server_info(info),
+        )
+    return ConnectionTest(
+        connection_id=connection_id,
+        status="ok",
+        latency_ms=outcome.latency_ms,
+        protocol_version=info.protocol_version,
+    )

@@ -1,0 +1,54 @@
+"""A user's connections to MCP servers, as stored: list, read, delete.
+
+Nothing here talks to a server (connecting and testing do, in `auralink.mcp.connect`), so the
+functions that only read connections do not load the MCP SDK.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from auralink.auth import Identity
+from auralink.db import tenant_transaction
+from auralink.mcp import repository
+from auralink.mcp.models import Connection, ConnectionList
+
+CUSTOM = "custom"
+
+
+def to_connection(row: dict[str, Any]) -> Connection:
+    server_name = row["server_name"] or CUSTOM
+    return Connection(
+        connection_id=row["id"],
+        name=row["name"],
+        status=row["status"],
+        server_type=server_name,
+        server_name=server_name if server_name != CUSTOM else (urlsplit(row["endpoint"]).hostname or CUSTOM),
+        endpoint=row["endpoint"] or "",
+        protocol_version=row["protocol_version"],
+        capabilities=(row["server_info"] or {}).get("capabilities") or {},
+        tool_count=len(row["tools"] or []),
+        has_credentials=row["credentials"] is not None,
+        last_tested_at=row["last_tested_at"],
+        last_latency_ms=row["last_latency_ms"],
+        last_error_code=row["last_error_code"],
+        created_at=row["created_at"],
+    )
+
+
+def list_connections(identity: Identity) -> ConnectionList:
+    with tenant_transaction(identity.sub) as conn:
+        rows = repository.list_all(conn)
+    return ConnectionList(connections=[to_connection(row) for row in rows])
+
+
+def get_connection(identity: Identity, connection_id: UUID) -> Connection:
+    with tenant_transaction(identity.sub) as conn:
+        return to_connection(repository.get(conn, connection_id))
+
+
+def delete_connection(identity: Identity, connection_id: UUID) -> None:
+    with tenant_transaction(identity.sub) as conn:
+        repository.delete(conn, connection_id)

@@ -1,0 +1,200 @@
+"""Every call to an MCP server goes through here: admission, deadline, retries, record.
+
+1. Admission, in one short transaction: the per-user and per-server rate limits, the server's
+   circuit breaker, and the operation's `pending` row in the log — committed before the server is
+   contacted. A rejection is logged as `rejected` and raised (429 / 503).
+2. The call, outside any transaction, with a deadline shorter than the function's remaining
+   time, retried (with jitter) only when the failure says it is safe to repeat.
+3. The record, in a second transaction: the breaker learns the outcome and the log row is
+   completed. Metrics per server and tool.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NoReturn, TypeVar
+from uuid import UUID
+
+from aws_lambda_powertools.metrics import single_metric
+
+from auralink.clock import SYSTEM_CLOCK, Clock
+from auralink.config import Limits
+from auralink.db import tenant_transaction
+from auralink.errors import DomainError, RateLimited, ServiceUnavailable
+from auralink.mcp import breaker, limits, oplog, retry
+from auralink.mcp import errors as mcp_errors
+from auralink.mcp.client import McpTarget
+from auralink.mcp.oplog import OperationRecord
+from auralink.observability import NAMESPACE, MetricName, MetricUnit, logger
+
+T = TypeVar("T")
+
+# Time kept back from the function's remaining time to record the outcome and answer.
+SAFETY_MARGIN_S = 1.5
+# Failures that say the server is unwell (they open its circuit); the others say the request was wrong.
+_BREAKER_FAILURES = frozenset(
+    {
+        mcp_errors.UNREACHABLE,
+        mcp_errors.OVERLOADED,
+        mcp_errors.PROTOCOL_ERROR,
+        mcp_errors.HTTP_ERROR,
+        "mcp_timeout",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where a call goes: the server's name (as logged and limited), how to reach it, its limits."""
+
+    server_name: str
+    target: McpTarget
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class Outcome[T]:
+    value: T
+    operation_id: UUID
+    latency_ms: int
+    attempts: int
+
+
+def execute[T](
+    upstream: Upstream,
+    record: OperationRecord,
+    action: Callable[[McpTarget, float], T],
+    *,
+    remaining_ms: int,
+    response_size: Callable[[T], int] = lambda _: 0,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Outcome[T]:
+    deadline_s = min(upstream.limits.timeout_seconds, remaining_ms / 1000 - SAFETY_MARGIN_S)
+    if deadline_s <= 0:
+        _reject(
+            record, clock, ServiceUnavailable("Not enough time left for the call", code="deadline_exhausted")
+        )
+    operation_id, permit = _admit(upstream, record, clock)
+    started = clock.monotonic()
+    deadline_at = started + deadline_s
+    attempts = retry.Attempts()
+    try:
+        value = retry.call_with_retries(
+            # Each attempt gets what is left of the one deadline, never a fresh one.
+            lambda: action(upstream.target, max(deadline_at - clock.monotonic(), 0.01)),
+            upstream.limits.retries,
+            clock=clock,
+            rng=random.Random(),  # noqa: S311  # jitter, not cryptography
+            deadline_at=deadline_at,
+            attempts=attempts,
+        )
+    except DomainError as exc:
+        _record_failure(
+            upstream,
+            record=record,
+            operation_id=operation_id,
+            permit=permit,
+            error=exc,
+            latency_ms=round((clock.monotonic() - started) * 1000),
+            attempts=attempts.count,
+            clock=clock,
+        )
+        raise
+    latency_ms = round((clock.monotonic() - started) * 1000)
+    with tenant_transaction(record.user_id) as conn:
+        breaker.record_success(conn, permit, clock.now())
+        oplog.finish(
+            conn,
+            operation_id,
+            status="success",
+            now=clock.now(),
+            latency_ms=latency_ms,
+            attempts=attempts.count,
+            response_bytes=response_size(value),
+        )
+    _emit(record, latency_ms, failed=False)
+    return Outcome(value, operation_id, latency_ms, attempts.count)
+
+
+def _admit(upstream: Upstream, record: OperationRecord, clock: Clock) -> tuple[UUID, breaker.Permit]:
+    try:
+        with tenant_transaction(record.user_id) as conn:
+            now = clock.now()
+            limits.check_and_consume(
+                conn,
+                user_id=record.user_id,
+                server=upstream.server_name,
+                limits=upstream.limits.rate_limits,
+                now=now,
+            )
+            permit = breaker.before_call(conn, upstream.server_name, upstream.limits.circuit_breaker, now)
+            operation_id = oplog.start(conn, record, now=now)
+    except (RateLimited, ServiceUnavailable) as exc:
+        _reject(record, clock, exc)
+    return operation_id, permit
+
+
+def _reject(record: OperationRecord, clock: Clock, error: DomainError) -> NoReturn:
+    """Log the refusal (its own transaction: the admission's was rolled back) and raise it."""
+    with tenant_transaction(record.user_id) as conn:
+        operation_id = oplog.start(conn, record, now=clock.now())
+        oplog.finish(conn, operation_id, status="rejected", now=clock.now(), error_code=error.code)
+    logger.info("mcp operation rejected", extra={"server": record.server_name, "error_code": error.code})
+    _emit(record, None, failed=True)
+    raise error
+
+
+def _record_failure(
+    upstream: Upstream,
+    *,
+    record: OperationRecord,
+    operation_id: UUID,
+    permit: breaker.Permit,
+    error: DomainError,
+    latency_ms: int,
+    attempts: int,
+    clock: Clock,
+) -> None:
+    with tenant_transaction(record.user_id) as conn:
+        if error.code in _BREAKER_FAILURES:
+            breaker.record_failure(conn, permit, clock.now())
+        else:
+            breaker.record_success(conn, permit, clock.now())
+        oplog.finish(
+            conn,
+            operation_id,
+            status="error",
+            now=clock.now(),
+            latency_ms=latency_ms,
+            attempts=attempts,
+            error_code=error.code,
+            error_message=error.message,
+        )
+    logger.warning(
+        "mcp operation failed",
+        extra={
+            "server": upstream.server_name,
+            "tool": record.tool,
+            "error_code": error.code,
+            "attempts": attempts,
+        },
+    )
+    _emit(record, latency_ms, failed=True)
+
+
+def _emit(record: OperationRecord, latency_ms: int | None, *, failed: bool) -> None:
+    # Per server and tool: each metric is its own EMF document with those dimensions, so that
+    # the function's other metrics keep theirs.
+    dimensions = {"server": record.server_name, "tool": record.tool or record.operation}
+    points: list[tuple[str, MetricUnit, float]] = [(MetricName.MCP_OPERATIONS, MetricUnit.Count, 1)]
+    if latency_ms is not None:
+        points.append((MetricName.MCP_OPERATION_DURATION, MetricUnit.Milliseconds, latency_ms))
+    if failed:
+        points.append((MetricName.MCP_ERRORS, MetricUnit.Count, 1))
+    for name, unit, value in points:
+        with single_metric(
+            name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=dimensions
+        ):
+            pass

@@ -1,0 +1,204 @@
+"""Requests and answers of the MCP gateway's HTTP API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ServerType = Literal["deepwiki", "memory", "sequential-thinking", "supabase", "custom"]
+
+CONNECTION_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+# Headers a connection may not set: they belong to HTTP itself or to the MCP transport.
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "accept",
+        "connection",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "mcp-method",
+        "mcp-name",
+        "last-event-id",
+    }
+)
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Credentials(_Input):
+    """What a user gives to reach a server: a bearer token, or named headers (API keys)."""
+
+    token: str | None = Field(default=None, min_length=1, max_length=8192)
+    headers: dict[str, str] = Field(default_factory=dict, max_length=16)
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"invalid header name {name[:64]!r}")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"header {name} cannot be set by a connection")
+            if len(value) > 8192 or any(char in value for char in "\r\n\x00"):
+                raise ValueError(f"invalid value for header {name}")
+        return headers
+
+    @property
+    def is_empty(self) -> bool:
+        return self.token is None and not self.headers
+
+
+class ConnectRequest(_Input):
+    server_type: ServerType
+    credentials: Credentials = Field(default_factory=Credentials)
+    endpoint: str | None = Field(default=None, max_length=2048)
+    name: str | None = Field(default=None, pattern=CONNECTION_NAME)
+
+
+class Connection(BaseModel):
+    connection_id: UUID
+    name: str
+    status: Literal["pending", "connected", "error", "disabled"]
+    server_type: ServerType
+    server_name: str
+    endpoint: str
+    protocol_version: str | None
+    capabilities: dict[str, Any]
+    tool_count: int
+    has_credentials: bool
+    last_tested_at: datetime | None
+    last_latency_ms: int | None
+    last_error_code: str | None
+    created_at: datetime
+
+
+class ConnectionList(BaseModel):
+    connections: list[Connection]
+
+
+class ConnectionTest(BaseModel):
+    connection_id: UUID
+    status: Literal["ok", "error"]
+    latency_ms: int
+    protocol_version: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+
+
+class Tool(BaseModel):
+    name: str
+    description: str | None
+    input_schema: dict[str, Any]
+
+
+class ToolList(BaseModel):
+    tools: list[Tool]
+    fetched_at: datetime | None
+
+
+class ToolCallRequest(_Input):
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCallResult(BaseModel):
+    content: list[dict[str, Any]]
+    structured_content: dict[str, Any] | None
+    is_error: bool
+
+
+class ToolCallResponse(BaseModel):
+    operation_id: UUID
+    latency_ms: int
+    result: ToolCallResult
+
+
+class RegistryServer(BaseModel):
+    name: str
+    type: Literal["remote", "self-hosted"]
+    display_name: str
+    description: str
+    endpoint: str | None
+    auth_kind: str
+    enabled: bool
+    protocol: str
+    capabilities: list[str]
+    tools: list[str]
+
+
+class RegistryServerList(BaseModel):
+    servers: list[RegistryServer]
+
+
+class Operation(BaseModel):
+    operation_id: UUID
+    connection_id: UUID | None
+    server_name: str
+    tool: str | None
+    operation: str
+    status: Literal["pending", "success", "error", "rejected"]
+    error_code: str | None
+    latency_ms: int | None
+    attempts: int | None
+    request_bytes: int | None
+    response_bytes: int | None
+    created_at: datetime
+
+
+class OperationPage(BaseModel):
+    operations: list[Operation]
+    next_cursor: str | None
+
+
+class ToolUsage(BaseModel):
+    server_name: str
+    tool: str | None
+    calls: int
+    errors: int
+    rejected: int
+    error_rate: float
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+
+
+class UsageStats(BaseModel):
+    window_hours: int
+    since: datetime
+    usage: list[ToolUsage]
+
+
+# Shortcuts: thin requests over the generic tool call.
+class DeepWikiRead(_Input):
+    connection_id: UUID
+    repo_name: str = Field(min_length=3, max_length=200, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class DeepWikiAsk(DeepWikiRead):
+    question: str = Field(min_length=1, max_length=4000)
+
+
+class HostedToolRequest(_Input):
+    """A call to a tool of a hosted server; the connection is found when it is not named."""
+
+    connection_id: UUID | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class SupabaseQuery(_Input):
+    connection_id: UUID
+    query: str = Field(min_length=1, max_length=100_000)
+    project_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+$")

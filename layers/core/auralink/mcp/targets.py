@@ -1,0 +1,130 @@
+"""How to reach the server of a connection: URL, auth headers, protocol, limits.
+
+Credentials are decrypted here, only to build the headers of the outbound call; they never
+leave this module in any other form. The caller's own token is never forwarded: hosted servers
+get a short-lived service token for the caller, other servers the connection's credentials (or
+the deployment's service-wide key for that server).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from auralink import config, crypto, ssrf
+from auralink.config import Limits
+from auralink.errors import ConfigurationError
+from auralink.mcp import service_token
+from auralink.mcp.client import McpTarget, Protocol
+from auralink.mcp.connections import CUSTOM
+from auralink.mcp.gateway import Upstream
+from auralink.mcp.models import Credentials
+from auralink.mcp.registry import server_config
+from auralink.settings import get_settings
+
+CREDENTIALS_PURPOSE = "mcp-connection-credentials"
+
+
+def encrypt_credentials(credentials: Credentials, *, user_id: str, connection_id: UUID) -> str | None:
+    if credentials.is_empty:
+        return None
+    return crypto.encrypt_credential(
+        credentials.model_dump_json(exclude_none=True),
+        owner_id=user_id,
+        record_id=str(connection_id),
+        purpose=CREDENTIALS_PURPOSE,
+    )
+
+
+def _decrypt(token: str | None, *, user_id: str, connection_id: UUID) -> Credentials:
+    if token is None:
+        return Credentials()
+    plain = crypto.decrypt_credential_text(
+        token, owner_id=user_id, record_id=str(connection_id), purpose=CREDENTIALS_PURPOSE
+    )
+    return Credentials.model_validate_json(plain)
+
+
+def check_custom_endpoint(url: str) -> str:
+    """A user's own endpoint, refused unless it is a public https address (loopback in development)."""
+    return ssrf.check_endpoint(url, allow_loopback=not get_settings().is_production).url
+
+
+def _headers(server_name: str, credentials: Credentials, *, user_id: str) -> dict[str, str]:
+    if server_name != CUSTOM and server_config(server_name).hosted:
+        return {"Authorization": f"Bearer {service_token.mint(user_id)}"}
+    auth = server_config(server_name).auth if server_name != CUSTOM else None
+    headers = dict(credentials.headers)
+    token = credentials.token
+    if token is None and auth is not None and not credentials.headers:
+        default = config.api_key(server_name)
+        token = None if default is None else default.get_secret_value()
+    if token is not None:
+        if auth is not None and auth.kind == "header" and auth.header_name:
+            headers[auth.header_name] = token
+        else:
+            headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def endpoint_for(server_name: str, endpoint: str | None, *, api_base_url: str | None) -> str:
+    if server_name == CUSTOM:
+        if endpoint is None:
+            raise ConfigurationError("a custom connection has no endpoint")
+        return endpoint
+    server = server_config(server_name)
+    if server.hosted:
+        base = get_settings().public_api_url or api_base_url
+        if not base:
+            raise ConfigurationError(f"servers.{server_name} is hosted but the API's URL is unknown")
+        return base.rstrip("/") + (server.path or "")
+    if endpoint is not None:
+        return endpoint
+    if server.endpoint is None:
+        raise ConfigurationError(f"servers.{server_name}.endpoint is not configured")
+    return str(server.endpoint)
+
+
+def upstream_for(
+    server_name: str,
+    *,
+    user_id: str,
+    credentials: Credentials,
+    endpoint: str | None,
+    api_base_url: str | None,
+    discover_result: dict[str, Any] | None = None,
+) -> Upstream:
+    url = endpoint_for(server_name, endpoint, api_base_url=api_base_url)
+    if server_name == CUSTOM:
+        # Checked again at every call: the name may resolve elsewhere since the connection was made.
+        check_custom_endpoint(url)
+        protocol: Protocol = "auto"
+        limits: Limits = config.get_mcp_config().defaults
+        # Each custom server is its own server for limits, breaker and statistics: one user's
+        # broken server must not open the circuit of everyone else's.
+        upstream_name = f"{CUSTOM}:{urlsplit(url).hostname}:{urlsplit(url).port or ''}".rstrip(":")
+    else:
+        protocol = server_config(server_name).protocol
+        limits = config.limits_for(server_name)
+        upstream_name = server_name
+    target = McpTarget(
+        url=url,
+        headers=_headers(server_name, credentials, user_id=user_id),
+        protocol=protocol,
+        discover_result=discover_result,
+    )
+    return Upstream(server_name=upstream_name, target=target, limits=limits)
+
+
+def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstream:
+    connection_id = UUID(str(row["id"]))
+    credentials = _decrypt(row["credentials"], user_id=row["user_id"], connection_id=connection_id)
+    return upstream_for(
+        row["server_name"] or CUSTOM,
+        user_id=row["user_id"],
+        credentials=credentials,
+        endpoint=row["endpoint"],
+        api_base_url=api_base_url,
+        discover_result=row["discover_result"],
+    )

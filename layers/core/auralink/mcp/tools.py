@@ -1,0 +1,178 @@
+"""The tools of a connection: the cached list, and calls with arguments checked first."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from auralink.auth import Identity
+from auralink.clock import SYSTEM_CLOCK, Clock
+from auralink.db import tenant_transaction
+from auralink.errors import NotFound, ValidationFailed
+from auralink.mcp import arguments, client, gateway, repository
+from auralink.mcp.connect import tool_document
+from auralink.mcp.connections import CUSTOM
+from auralink.mcp.models import Tool, ToolCallResponse, ToolCallResult, ToolList
+from auralink.mcp.oplog import OperationRecord
+from auralink.mcp.targets import upstream_for_row
+
+# A cached list older than this is refreshed when a call names a tool it does not know.
+_STALE_AFTER = timedelta(minutes=5)
+
+
+def _tools(row: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(row["tools"] or [])
+
+
+def _refresh(
+    identity: Identity, row: dict[str, Any], *, api_base_url: str | None, remaining_ms: int, clock: Clock
+) -> list[dict[str, Any]]:
+    upstream = upstream_for_row(row, api_base_url=api_base_url)
+    record = OperationRecord(
+        user_id=identity.sub,
+        server_name=upstream.server_name,
+        operation="list_tools",
+        connection_id=row["id"],
+    )
+    outcome = gateway.execute(
+        upstream,
+        record,
+        lambda target, deadline_s: client.list_tools(target, deadline_s=deadline_s),
+        remaining_ms=remaining_ms,
+        clock=clock,
+    )
+    tools = [tool_document(tool) for tool in outcome.value[1]]
+    with tenant_transaction(identity.sub) as conn:
+        repository.store_tools(conn, row["id"], tools, clock.now())
+    return tools
+
+
+def list_tools(
+    identity: Identity,
+    connection_id: UUID,
+    *,
+    refresh: bool,
+    api_base_url: str | None,
+    remaining_ms: int,
+    clock: Clock = SYSTEM_CLOCK,
+) -> ToolList:
+    with tenant_transaction(identity.sub) as conn:
+        row = repository.get(conn, connection_id)
+    tools, fetched_at = _tools(row), row["tools_fetched_at"]
+    if refresh or row["tools"] is None:
+        tools = _refresh(identity, row, api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock)
+        fetched_at = clock.now()
+    return ToolList(
+        tools=[
+            Tool(
+                name=tool["name"],
+                description=tool.get("description"),
+                input_schema=tool.get("input_schema") or {},
+            )
+            for tool in tools
+        ],
+        fetched_at=fetched_at,
+    )
+
+
+def _find_tool(
+    identity: Identity,
+    row: dict[str, Any],
+    name: str,
+    *,
+    api_base_url: str | None,
+    remaining_ms: int,
+    clock: Clock,
+) -> dict[str, Any]:
+    tools = _tools(row)
+    found = next((tool for tool in tools if tool["name"] == name), None)
+    stale = row["tools_fetched_at"] is None or clock.now() - row["tools_fetched_at"] > _STALE_AFTER
+    if found is None and stale:
+        tools = _refresh(identity, row, api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock)
+        found = next((tool for tool in tools if tool["name"] == name), None)
+    if found is None:
+        raise NotFound(f"The server of this connection has no tool named {name!r}", code="tool_not_found")
+    return found
+
+
+def call_tool(
+    identity: Identity,
+    connection_id: UUID,
+    tool: str,
+    tool_arguments: dict[str, Any],
+    *,
+    api_base_url: str | None,
+    remaining_ms: int,
+    expected_server: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> ToolCallResponse:
+    with tenant_transaction(identity.sub) as conn:
+        row = repository.get(conn, connection_id)
+    if expected_server is not None and (row["server_name"] or CUSTOM) != expected_server:
+        raise ValidationFailed(
+            f"Connection {connection_id} is not a {expected_server} connection",
+            code="connection_server_mismatch",
+        )
+    definition = _find_tool(
+        identity, row, tool, api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock
+    )
+    arguments.check(tool_arguments, definition.get("input_schema") or {}, tool=tool)
+    upstream = upstream_for_row(row, api_base_url=api_base_url)
+    record = OperationRecord(
+        user_id=identity.sub,
+        server_name=upstream.server_name,
+        operation="call_tool",
+        connection_id=connection_id,
+        tool=tool,
+        request_bytes=len(json.dumps(tool_arguments).encode()),
+    )
+    outcome = gateway.execute(
+        upstream,
+        record,
+        lambda target, deadline_s: client.call_tool(target, tool, tool_arguments, deadline_s=deadline_s),
+        remaining_ms=remaining_ms,
+        response_size=lambda result: len(result.model_dump_json().encode()),
+        clock=clock,
+    )
+    result = outcome.value
+    return ToolCallResponse(
+        operation_id=outcome.operation_id,
+        latency_ms=outcome.latency_ms,
+        result=ToolCallResult(
+            content=result.content, structured_content=result.structured_content, is_error=result.is_error
+        ),
+    )
+
+
+def call_server_tool(
+    identity: Identity,
+    server_name: str,
+    connection_id: UUID | None,
+    tool: str,
+    tool_arguments: dict[str, Any],
+    *,
+    api_base_url: str | None,
+    remaining_ms: int,
+) -> ToolCallResponse:
+    """A tool of a given registry server, on the named connection or the caller's first one to it."""
+    if connection_id is None:
+        with tenant_transaction(identity.sub) as conn:
+            row = repository.find_by_server(conn, server_name)
+        if row is None:
+            raise NotFound(
+                f"No {server_name} connection: connect one with POST /api/v1/mcp/connect",
+                code="connection_not_found",
+            )
+        connection_id = row["id"]
+    assert connection_id is not None
+    return call_tool(
+        identity,
+        connection_id,
+        tool,
+        tool_arguments,
+        api_base_url=api_base_url,
+        remaining_ms=remaining_ms,
+        expected_server=server_name,
+    )

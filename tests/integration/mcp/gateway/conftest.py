@@ -1,0 +1,133 @@
+"""The MCP gateway's functions against real MCP servers on loopback, on the session database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from auralink.crypto import generate_key_material
+from tests.fakes.mcp_servers import LoopbackServer, canned_app, require_bearer, slow_app, tools_app
+from tests.support import environment
+from tests.support.handlers import invoke, sample_event
+
+CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
+SERVICE_TOKEN_SECRET_ID = "auralink/test/service-token"  # a secret id
+BEARER = "sk-test-bearer-0123456789"  # the test server's expected token
+
+
+def write_config(path: Path, *, per_user: int = 1000, per_server: int = 1000, threshold: int = 50) -> Path:
+    path.write_text(
+        f"""
+version: 1
+defaults:
+  timeout_seconds: 2
+  connect_timeout_seconds: 1
+  retries: {{max_attempts: 3, base_delay_ms: 10, max_delay_ms: 50}}
+  rate_limits: {{per_user_per_minute: {per_user}, per_server_per_minute: {per_server}}}
+  circuit_breaker: {{failure_threshold: {threshold}, window_seconds: 60, open_seconds: 30}}
+servers:
+  deepwiki:
+    display_name: DeepWiki
+    endpoint: https://mcp.deepwiki.com/mcp
+  memory:
+    display_name: Memory
+    hosted: true
+    path: /mcp/memory
+  sequential-thinking:
+    display_name: Sequential Thinking
+    hosted: true
+    path: /mcp/sequential-thinking
+  supabase:
+    display_name: Supabase
+    endpoint: https://mcp.supabase.com/mcp
+    auth: {{kind: bearer}}
+"""
+    )
+    return path
+
+
+@pytest.fixture
+def gateway(service: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """The service's environment with credential and service-token keys and a test mcp-config."""
+    secrets_manager = boto3.client("secretsmanager")
+    secrets_manager.create_secret(
+        Name=CREDENTIALS_KEY_SECRET_ID,
+        SecretString=json.dumps({"active_key_id": "k1", "k1": generate_key_material()}),
+    )
+    secrets_manager.create_secret(Name=SERVICE_TOKEN_SECRET_ID, SecretString=generate_key_material())
+    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
+    service.setenv("SERVICE_TOKEN_SECRET_ID", SERVICE_TOKEN_SECRET_ID)
+    service.setenv("MCP_CONFIG_PATH", str(write_config(tmp_path / "mcp-config.yaml")))
+    environment.forget_caches()
+    yield service
+
+
+@pytest.fixture(scope="module")
+def stateless_server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(tools_app(stateless=True), name="stateless") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def legacy_server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(tools_app(stateless=False), name="legacy") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def bearer_server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(require_bearer(tools_app(stateless=True), BEARER), name="bearer") as server:
+        yield server
+
+
+@pytest.fixture
+def canned_server() -> Iterator[LoopbackServer]:
+    # Per test: its failures feed a circuit breaker that other tests must not inherit.
+    with LoopbackServer(canned_app(), name="canned") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def slow_server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(slow_app(), name="slow") as server:
+        yield server
+
+
+Api = Callable[..., tuple[int, Any, dict[str, str]]]
+
+
+@pytest.fixture
+def api(gateway: pytest.MonkeyPatch, token_for: Callable[..., str]) -> Api:
+    """Call a function of the template as API Gateway would: api("McpConnectFunction", "alice", body=...)."""
+
+    def call(
+        function_id: str,
+        user: str | None,
+        *,
+        body: Any = None,
+        path: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        event = sample_event(function_id)
+        event["headers"].pop("authorization", None)
+        if user is not None:
+            event["headers"]["authorization"] = f"Bearer {token_for(user)}"
+        event["body"] = None if body is None else json.dumps(body)
+        if path is not None:
+            event["pathParameters"] = path
+            raw = event["routeKey"].split(" ", 1)[1]
+            for name, value in path.items():
+                raw = raw.replace("{" + name + "}", value)
+            event["rawPath"] = event["requestContext"]["http"]["path"] = raw
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+        response = invoke(function_id, event)
+        text = response.get("body") or "null"
+        return response["statusCode"], json.loads(text), response.get("headers", {})
+
+    return call
