@@ -9,6 +9,9 @@ UV_VERSION := 0.13.9
 DEV_LOCK   := requirements/dev.lock
 LAYER_REQS := layers/core/requirements.txt
 STAMP      := $(VENV)/.installed
+# MCP servers published by others (npm), run by the interoperability tests.
+NPM_DIR    := tests/fakes/npm
+NPM_STAMP  := $(NPM_DIR)/node_modules/.installed
 ENV        ?= dev
 
 .PHONY: help dev test lint typecheck cfn-lint pytest token openapi lock build deploy bench clean
@@ -48,8 +51,13 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NPM_STAMP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the interoperability tests" >&2; exit 1; }
+	@npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
 
 token: $(STAMP)
 	@test -n "$(SUB)" || { echo "usage: make token SUB=<subject> [EMAIL=...] [ROLE=...]" >&2; exit 2; }

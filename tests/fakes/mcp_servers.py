@@ -46,6 +46,7 @@ PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
 FAILURE_TEXT = "the tool failed on purpose"
+PROTECTED_TOKEN = "sk-loopback-0123456789abcdef"
 LONG_ERROR_MESSAGE = "the server says no. " * 50
 
 
@@ -267,6 +268,9 @@ class LoopbackServer:
     def url(self) -> str:
         """The MCP endpoint."""
         return self.base_url + MCP_PATH
+
+    def url_for(self, path: str) -> str:
+        return self.base_url + path
 
     def start(self, timeout_s: float = 10.0) -> LoopbackServer:
         self._thread.start()

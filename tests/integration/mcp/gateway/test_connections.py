@@ -132,7 +132,7 @@ def test_credentials_reach_the_server_and_never_come_back(api, make_user_id, bea
 
 def test_credentials_are_stored_encrypted(api, make_user_id, bearer_server, owner_conn):
     user = make_user_id()
-    _, body, _ = connect(api, user, bearer_server, credentials={"token": BEARER})
+    assert connect(api, user, bearer_server, credentials={"token": BEARER})[0] == 201
     with owner_conn.transaction():
         owner_conn.execute("SELECT set_config('app.current_user_id', %s, true)", (user,))
         row = owner_conn.execute("SELECT credentials FROM user_mcp_connections").fetchone()

@@ -1,0 +1,68 @@
+"""The `mcp` SDK costs about 0.6 s of cold start: functions that never speak MCP must not import it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from infra.template import functions
+from tests.infra.template_support import ROOT
+
+# Functions that answer from the database alone.
+WITHOUT_MCP = {
+    "HealthFunction",
+    "MeFunction",
+    "MigrateFunction",
+    "RunStepFunction",
+    "RefreshSummariesFunction",
+    "McpServersFunction",
+    "McpListConnectionsFunction",
+    "McpGetConnectionFunction",
+    "McpDeleteConnectionFunction",
+    "McpUsageStatsFunction",
+    "McpOperationsFunction",
+}
+
+_PROBE = """
+import importlib.util, json, sys
+loaded = {}
+for name, path in json.loads(sys.argv[1]).items():
+    before = set(sys.modules)
+    spec = importlib.util.spec_from_file_location("fn_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    loaded[name] = sorted(m for m in set(sys.modules) - before if m == "mcp" or m.startswith(("mcp.", "langgraph")))
+print(json.dumps(loaded))
+"""
+
+
+def test_functions_that_do_not_speak_mcp_do_not_import_it(template: dict[str, Any]) -> None:
+    paths = {
+        spec.logical_id: str(ROOT / spec.code_uri / spec.module_path)
+        for spec in functions(template)
+        if spec.logical_id in WITHOUT_MCP
+    }
+    assert set(paths) == WITHOUT_MCP
+    environment = {
+        **os.environ,
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": "postgresql://unused@127.0.0.1:9/unused",
+        "AUTH_ISSUER": "https://issuer.test",
+        "AUTH_AUDIENCE": "auralink-test",
+        "AUTH_ALGORITHMS": "HS256",
+        "AUTH_JWT_SECRET_ID": "unused",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(paths)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    heavy = {name: modules for name, modules in json.loads(result.stdout).items() if modules}
+    assert heavy == {}
