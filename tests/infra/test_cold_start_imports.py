@@ -34,7 +34,8 @@ for name, path in json.loads(sys.argv[1]).items():
     spec = importlib.util.spec_from_file_location("fn_" + name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    loaded[name] = sorted(m for m in set(sys.modules) - before if m == "mcp" or m.startswith(("mcp.", "langgraph")))
+    new = set(sys.modules) - before
+    loaded[name] = sorted(m for m in new if m == "mcp" or m.startswith(("mcp.", "langgraph")))
 print(json.dumps(loaded))
 """
 

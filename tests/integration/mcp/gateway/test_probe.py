@@ -43,7 +43,9 @@ def test_the_probe_checks_enabled_servers_and_health_shows_them(gateway, tmp_pat
     assert shown["deepwiki"] == "ok" and shown["memory"] == "error"
 
 
-def test_the_probe_closes_operations_left_pending(gateway, tmp_path, stateless_server, owner_conn, make_user_id):
+def test_the_probe_closes_operations_left_pending(
+    gateway, tmp_path, stateless_server, owner_conn, make_user_id
+):
     configure(gateway, tmp_path, stateless_server.url)
     user = make_user_id()
     with owner_conn.transaction():
