@@ -37,7 +37,7 @@ class EverythingServer:
 
     def __init__(self) -> None:
         self.port = _free_port()
-        self._output = tempfile.TemporaryFile()
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115  # open for the life of the server
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,12 +48,16 @@ class EverythingServer:
         node = shutil.which("node")
         if node is None or not ENTRY.exists():
             raise RuntimeError(
-                "the npm reference server is not installed: run `npm ci --prefix tests/fakes/npm` (needs node)"
+                "the npm reference server is missing: run `npm ci --prefix tests/fakes/npm` (needs node)"
             )
         # Only what node needs: the server has a tool that returns its environment.
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(NPM_DIR), "PORT": str(self.port)}
         self._process = subprocess.Popen(
-            [node, str(ENTRY), "streamableHttp"], cwd=NPM_DIR, env=env, stdout=self._output, stderr=subprocess.STDOUT
+            [node, str(ENTRY), "streamableHttp"],
+            cwd=NPM_DIR,
+            env=env,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout_s
         while not _answers(self.port):

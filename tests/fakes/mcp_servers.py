@@ -6,7 +6,8 @@
 - `tools_app(stateless=True)`: the same tools on the stateless 2026-07-28 revision, JSON replies.
 - `slow_app()`: a handshake server whose only tool sleeps as long as it is asked to.
 - `canned_app()`: HTTP answers chosen by path: error statuses, garbage, redirects, silence.
-- `require_bearer(app, token)`: any of them behind a bearer token.
+- `require_bearer(app, token)`: any of them behind a bearer token; `slow_close(app, delay_s)`:
+  a session whose closing DELETE takes its time.
 
 `LoopbackServer` runs an app on 127.0.0.1 in a thread and records what it received (`log`), so
 tests can count requests by JSON-RPC method and check the headers that arrived. Tests that
@@ -19,16 +20,16 @@ import asyncio
 import base64
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import uvicorn
 from mcp.server import MCPServer
-from mcp.server.context import CallNext, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, ListToolsResult
+from mcp_types import INVALID_PARAMS
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
@@ -103,21 +104,23 @@ def _filler(index: int) -> Callable[[], str]:
     return noop
 
 
-async def _paginate_tools(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
+async def _paginate_tools(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     """tools/list in pages of PAGE_SIZE; the cursor is the index of the next tool."""
     result = await call_next(ctx)
-    if ctx.method != "tools/list" or not isinstance(result, ListToolsResult):
+    if ctx.method != "tools/list" or not isinstance(result, dict):
         return result
     start = int((ctx.params or {}).get("cursor") or 0)
     end = start + PAGE_SIZE
-    more = end < len(result.tools)
-    return ListToolsResult(tools=result.tools[start:end], next_cursor=str(end) if more else None)
+    page = {**result, "tools": result["tools"][start:end]}
+    if end < len(result["tools"]):
+        page["nextCursor"] = str(end)
+    return page
 
 
-def _reject_unknown_tools(server: MCPServer) -> Callable[..., Awaitable[Any]]:
+def _reject_unknown_tools(server: MCPServer) -> ServerMiddleware[Any]:
     """An unknown tool gets the spec's JSON-RPC error, where MCPServer would answer isError."""
 
-    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/call":
             name = (ctx.params or {}).get("name")
             if name not in {tool.name for tool in await server.list_tools()}:
@@ -158,6 +161,17 @@ def handshake_only(app: App) -> App:
         await app(scope, receive, send)
 
     return guarded
+
+
+def slow_close(app: App, delay_s: float) -> App:
+    """Answer the DELETE that ends a session only after `delay_s`."""
+
+    async def delayed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "DELETE":
+            await asyncio.sleep(delay_s)
+        await app(scope, receive, send)
+
+    return delayed
 
 
 def require_bearer(app: App, token: str) -> App:
@@ -251,6 +265,7 @@ class LoopbackServer:
             port=0,
             log_level="warning",
             lifespan="auto",
+            # Requests still in flight at the end (a stalled answer, a sleeping tool) get a second.
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)

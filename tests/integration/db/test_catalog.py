@@ -25,7 +25,10 @@ PRODUCT_TABLES = {
     "memory_entities",
     "memory_relations",
     "idempotency_keys",
+    "sequential_thoughts",
 }
+# State of the service itself, shared by every container: no user data, no row-level security.
+SERVICE_STATE = {"mcp_rate_windows", "mcp_circuit_breakers", "mcp_server_health"}
 REGISTRIES = {"mcp_servers", "llm_providers", "llm_models"}
 MATERIALIZED = {"agent_performance_summary", "mcp_usage_summary", "llm_comparison_view"}
 CALLER_VIEWS = {"my_agent_performance_summary", "my_mcp_usage_summary", "my_llm_comparison"}
@@ -45,8 +48,8 @@ def _tables(conn: psycopg.Connection) -> dict[str, dict]:
     return {row["name"]: row for row in rows}
 
 
-def test_the_schema_has_the_eighteen_product_tables(owner_conn: psycopg.Connection) -> None:
-    assert set(_tables(owner_conn)) == PRODUCT_TABLES | {"schema_migrations"}
+def test_the_schema_has_the_product_tables_and_nothing_else(owner_conn: psycopg.Connection) -> None:
+    assert set(_tables(owner_conn)) == PRODUCT_TABLES | SERVICE_STATE | {"schema_migrations"}
 
 
 def test_every_table_with_user_id_has_forced_row_level_security(owner_conn: psycopg.Connection) -> None:
@@ -75,7 +78,7 @@ def test_every_tenant_table_filters_every_command_on_the_caller(owner_conn: psyc
         assert policy["with_check"] == "(user_id = app_current_user_id())", table
 
 
-def test_the_only_other_policies_let_the_owner_read_the_summary_sources(
+def test_the_only_other_policies_serve_the_owners_summaries_and_log_cleanup(
     owner_conn: psycopg.Connection,
 ) -> None:
     rows = owner_conn.execute(
@@ -86,13 +89,14 @@ def test_the_only_other_policies_let_the_owner_read_the_summary_sources(
         """
     ).fetchall()
 
-    assert {row["tablename"] for row in rows} == {
-        "workflow_executions",
-        "mcp_operation_logs",
-        "llm_performance_metrics",
+    assert {(row["tablename"], row["cmd"]) for row in rows} == {
+        ("workflow_executions", "SELECT"),
+        ("mcp_operation_logs", "SELECT"),
+        ("llm_performance_metrics", "SELECT"),
+        # close_abandoned_mcp_operations() completes rows left pending by a dead function.
+        ("mcp_operation_logs", "UPDATE"),
     }
     for row in rows:
-        assert row["cmd"] == "SELECT"
         assert row["roles"] == [row["owner"]]
 
 
@@ -141,6 +145,13 @@ def test_the_application_role_has_only_the_grants_it_needs(owner_conn: psycopg.C
         assert can("SELECT", view) and not can("INSERT", view)
     for log in ("mcp_operation_logs", "llm_performance_metrics"):
         assert can("INSERT", log) and not can("UPDATE", log) and not can("DELETE", log)
+    # The service completes an operation's outcome, never who, what or when.
+    column = owner_conn.execute(
+        "SELECT has_column_privilege('auralink_app', 'public.mcp_operation_logs', 'status', 'UPDATE')"
+        " AS status, has_column_privilege('auralink_app', 'public.mcp_operation_logs', 'user_id', 'UPDATE')"
+        " AS user_id"
+    ).fetchone()
+    assert column == {"status": True, "user_id": False}
     for table in PRODUCT_TABLES:
         assert not can("TRUNCATE", table) and not can("REFERENCES", table), table
     row = owner_conn.execute(
@@ -154,7 +165,11 @@ def test_privileged_functions_pin_their_search_path(owner_conn: psycopg.Connecti
         "SELECT proname, proconfig FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosecdef"
     ).fetchall()
 
-    assert {row["proname"] for row in rows} == {"schema_version", "refresh_summary_views"}
+    assert {row["proname"] for row in rows} == {
+        "schema_version",
+        "refresh_summary_views",
+        "close_abandoned_mcp_operations",
+    }
     for row in rows:
         assert "search_path=pg_catalog, pg_temp" in row["proconfig"]
 
@@ -174,6 +189,7 @@ def test_only_the_service_functions_are_executable_by_the_application_role(
         "app_current_user_id",
         "schema_version",
         "refresh_summary_views",
+        "close_abandoned_mcp_operations",
     }
 
 

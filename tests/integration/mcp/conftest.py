@@ -64,7 +64,9 @@ def garbage_mcp() -> Iterator[LoopbackServer]:
 
 @pytest.fixture(scope="session")
 def protected_mcp() -> Iterator[LoopbackServer]:
-    with LoopbackServer(require_bearer(tools_app(stateless=True), PROTECTED_TOKEN), name="protected") as server:
+    with LoopbackServer(
+        require_bearer(tools_app(stateless=True), PROTECTED_TOKEN), name="protected"
+    ) as server:
         yield server
 
 

@@ -137,7 +137,8 @@ def record_failure(conn: psycopg.Connection[Any], permit: Permit, now: datetime)
     if permit.state == "half_open":
         _open(conn, row, now, policy, reason="trial call failed")
         return
-    failures = [*_within_window(row["failure_times"], now, policy), now][-policy.failure_threshold :]
+    # Sorted again: another container may have recorded a later failure than this one.
+    failures = sorted([*_within_window(row["failure_times"], now, policy), now])[-policy.failure_threshold :]
     if len(failures) >= policy.failure_threshold:
         _open(conn, row, now, policy, reason=f"{len(failures)} failures within {policy.window_seconds} s")
     else:

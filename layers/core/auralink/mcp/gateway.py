@@ -76,7 +76,7 @@ def execute[T](
         _reject(
             record, clock, ServiceUnavailable("Not enough time left for the call", code="deadline_exhausted")
         )
-    operation_id, permit = _admit(upstream, record, clock)
+    operation_id, permit = _admit(upstream, record, clock, lease_s=deadline_s + SAFETY_MARGIN_S)
     started = clock.monotonic()
     deadline_at = started + deadline_s
     attempts = retry.Attempts()
@@ -118,7 +118,9 @@ def execute[T](
     return Outcome(value, operation_id, latency_ms, attempts.count)
 
 
-def _admit(upstream: Upstream, record: OperationRecord, clock: Clock) -> tuple[UUID, breaker.Permit]:
+def _admit(
+    upstream: Upstream, record: OperationRecord, clock: Clock, *, lease_s: float
+) -> tuple[UUID, breaker.Permit]:
     try:
         with tenant_transaction(record.user_id) as conn:
             now = clock.now()
@@ -129,7 +131,10 @@ def _admit(upstream: Upstream, record: OperationRecord, clock: Clock) -> tuple[U
                 limits=upstream.limits.rate_limits,
                 now=now,
             )
-            permit = breaker.before_call(conn, upstream.server_name, upstream.limits.circuit_breaker, now)
+            # A half-open trial slot is held no longer than the call can last.
+            permit = breaker.before_call(
+                conn, upstream.server_name, upstream.limits.circuit_breaker, now, trial_lease_seconds=lease_s
+            )
             operation_id = oplog.start(conn, record, now=now)
     except (RateLimited, ServiceUnavailable) as exc:
         _reject(record, clock, exc)

@@ -18,7 +18,7 @@ from auralink import config
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import system_transaction
 from auralink.errors import ConfigurationError, DomainError
-from auralink.mcp import client, oplog, repository
+from auralink.mcp import client, limits, oplog, repository
 from auralink.mcp.models import Credentials
 from auralink.mcp.targets import upstream_for
 from auralink.observability import logger
@@ -84,6 +84,7 @@ def run(*, api_base_url: str | None, remaining_ms: int, clock: Clock = SYSTEM_CL
     with system_transaction() as conn:
         rows = repository.registry_rows(conn)
         closed = oplog.close_abandoned(conn, older_than_s=ABANDONED_AFTER_S)
+        limits.purge_expired_windows(conn, now=clock.now())
     if closed:
         logger.warning("closed abandoned MCP operations", extra={"count": closed})
     targets = [row["name"] for row in rows if _probeable(row["name"], row)]

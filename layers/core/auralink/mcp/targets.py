@@ -15,9 +15,11 @@ from uuid import UUID
 from auralink import config, crypto, ssrf
 from auralink.config import Limits
 from auralink.errors import ConfigurationError
+from auralink.mcp import errors as mcp_errors
 from auralink.mcp import service_token
 from auralink.mcp.client import McpTarget, Protocol
 from auralink.mcp.connections import CUSTOM
+from auralink.mcp.errors import McpUpstreamError
 from auralink.mcp.gateway import Upstream
 from auralink.mcp.models import Credentials
 from auralink.mcp.registry import server_config
@@ -118,13 +120,22 @@ def upstream_for(
 
 
 def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstream:
+    """The upstream of a stored connection, at call time."""
     connection_id = UUID(str(row["id"]))
     credentials = _decrypt(row["credentials"], user_id=row["user_id"], connection_id=connection_id)
-    return upstream_for(
-        row["server_name"] or CUSTOM,
-        user_id=row["user_id"],
-        credentials=credentials,
-        endpoint=row["endpoint"],
-        api_base_url=api_base_url,
-        discover_result=row["discover_result"],
-    )
+    try:
+        return upstream_for(
+            row["server_name"] or CUSTOM,
+            user_id=row["user_id"],
+            credentials=credentials,
+            endpoint=row["endpoint"],
+            api_base_url=api_base_url,
+            discover_result=row["discover_result"],
+        )
+    except ssrf.EndpointNotAllowed as exc:
+        if exc.reason == "unresolvable":
+            # The name resolved when the connection was made: now it is a server that cannot be reached.
+            raise McpUpstreamError(
+                "The server's name does not resolve", code=mcp_errors.UNREACHABLE, retryable=False
+            ) from None
+        raise

@@ -60,5 +60,7 @@ def test_the_probe_closes_operations_left_pending(
 
     with owner_conn.transaction():
         owner_conn.execute("SELECT set_config('app.current_user_id', %s, true)", (user,))
-        row = owner_conn.execute("SELECT status, error_code FROM mcp_operation_logs").fetchone()
+        row = owner_conn.execute(
+            "SELECT status, error_code FROM mcp_operation_logs WHERE user_id = %s", (user,)
+        ).fetchone()
     assert (row["status"], row["error_code"]) == ("error", "abandoned")

@@ -9,17 +9,19 @@ local runtime's own servers are reachable too, through ``http`` or ``https`` to 
 
 Two checks, because DNS answers can change between them (DNS rebinding):
 
-- `check_endpoint` parses and normalises the URL and checks the host and its addresses. It is
-  cheap (an IP literal costs microseconds, a name one resolution), so callers run it when a
+- `check_endpoint` (here) parses and normalises the URL and checks the host and its addresses.
+  It is cheap (an IP literal costs microseconds, a name one resolution), so callers run it when a
   connection is created and again before each call. Connect to ``CheckedEndpoint.url``, not to
   the raw input: it is the spelling that was checked.
-- `guarded_transport` builds the HTTP transport for outbound calls: every TCP connection it opens
-  resolves the host itself, checks every address again and connects to a checked address, so
-  nothing between the check and the connection can change where the request goes.
+- `auralink.ssrf.transport.guarded_transport` builds the HTTP transport for outbound calls:
+  every TCP connection it opens resolves the host itself, checks every address again with
+  `screen_host` and connects to a checked address, so nothing between the check and the
+  connection can change where the request goes. It lives apart because it imports the HTTP
+  stack, which functions that only validate URLs do not need.
 
-Our clients never follow redirects: the transport is built for clients with
-``follow_redirects=False``, and the MCP SDK follows only redirects that stay on the endpoint's
-origin (same scheme, host and port), whose connections the transport checks like any other.
+Our clients never follow redirects: they use ``follow_redirects=False``, and the MCP SDK follows
+only redirects that stay on the endpoint's origin (same scheme, host and port), whose
+connections the guarded transport checks like any other.
 """
 
 from __future__ import annotations
@@ -28,15 +30,10 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
 
 from auralink.errors import ValidationFailed
-
-if TYPE_CHECKING:
-    import httpcore2
-    import httpx2
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses the host resolves to, as strings.
@@ -349,92 +346,3 @@ def _resolved(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
         except ValueError:
             raise EndpointNotAllowed(f"{host} resolves to an unreadable address", reason="address") from None
     return addresses
-
-
-def guarded_transport(
-    *, allow_loopback: bool, resolver: Resolver = resolve, **options: Any
-) -> httpx2.AsyncHTTPTransport:
-    """An httpx2 transport whose every connection goes only to addresses the guard allows.
-
-    ``options`` are `httpx2.AsyncHTTPTransport`'s (verify, limits, retries...), except ``proxy``
-    and ``uds``: the guard checks the address a connection goes to, so neither may redirect it.
-    A refused address fails the request with `httpx2.ConnectError` naming the address class.
-    Use it with ``httpx2.AsyncClient(transport=..., follow_redirects=False)``; a client given a
-    transport also ignores proxy variables of the environment.
-    """
-    import httpcore2  # noqa: PLC0415  # only functions that call out pay for the HTTP stack
-    import httpx2  # noqa: PLC0415
-
-    if "proxy" in options or "uds" in options:
-        raise ValueError("a guarded transport connects directly: proxy and uds are not supported")
-    transport = httpx2.AsyncHTTPTransport(**options)
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore2.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
-        raise RuntimeError("this httpx2 version does not let the SSRF guard see its connections")
-    # The pool hands its backend to every connection it opens; no public setting exposes it.
-    pool._network_backend = cast(
-        "httpcore2.AsyncNetworkBackend",
-        _GuardedBackend(httpcore2.AnyIOBackend(), allow_loopback=allow_loopback, resolver=resolver),
-    )
-    return transport
-
-
-class _GuardedBackend:
-    """An httpcore2 network backend that resolves and screens the host before connecting."""
-
-    def __init__(
-        self, inner: httpcore2.AsyncNetworkBackend, *, allow_loopback: bool, resolver: Resolver
-    ) -> None:
-        self._inner = inner
-        self._allow_loopback = allow_loopback
-        self._resolver = resolver
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        import anyio  # noqa: PLC0415
-        import httpcore2  # noqa: PLC0415
-
-        deadline = None if timeout is None else anyio.current_time() + timeout
-        with anyio.move_on_after(timeout) as scope:
-            # A resolver stuck past the timeout is left behind rather than waited for.
-            addresses = await anyio.to_thread.run_sync(self._screen, host, port, abandon_on_cancel=True)
-        if scope.cancelled_caught:
-            raise httpcore2.ConnectTimeout(f"resolving {host} timed out")
-        last_error: Exception = httpcore2.ConnectError(f"{host} has no address")
-        for address in addresses:
-            remaining = None if deadline is None else max(deadline - anyio.current_time(), 0.0)
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=remaining,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                last_error = exc
-        raise last_error
-
-    def _screen(self, host: str, port: int) -> tuple[str, ...]:
-        import httpcore2  # noqa: PLC0415
-
-        try:
-            return screen_host(host, port, allow_loopback=self._allow_loopback, resolver=self._resolver)
-        except EndpointNotAllowed as exc:
-            if exc.reason == "unresolvable":
-                raise httpcore2.ConnectError(f"{host} does not resolve") from None
-            raise httpcore2.ConnectError(f"refused by the SSRF guard: {exc.message}") from None
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore2.AsyncNetworkStream:
-        raise RuntimeError("unix sockets are never used for outbound calls")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)

@@ -1,0 +1,312 @@
+"""The Lambda side of the MCP servers AuraLink hosts: one API Gateway request, one MCP exchange.
+
+Each invocation is one HTTP request of MCP's streamable HTTP transport, served statelessly with
+JSON replies (API Gateway's HTTP APIs do not stream): the 2026-07-28 revision (``server/discover``,
+every request self-contained) and legacy clients' ``initialize`` handshake both work, since a
+stateless server keeps nothing between requests. GET and DELETE answer 405, as the SDK does.
+
+The route has no API Gateway authorizer (the gateway calls it with its own service tokens), so
+every request is authenticated here, before the SDK sees it: a gateway token or a user's JWT,
+else 401 with a JSON-RPC body and ``WWW-Authenticate: Bearer``. The caller's identity is then
+available to the tools through `current_caller()`.
+
+The `MCPServer` (its tool registrations) lives for the container; its ASGI app is built per
+invocation, because the SDK's session manager runs once per app and a warm container serves
+many invocations.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, MutableMapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import anyio
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
+
+from auralink import errors
+from auralink.auth import Identity
+from auralink.mcp import service_token
+from auralink.observability import MetricName, MetricUnit, logger, metrics, tracer
+from auralink.settings import get_settings
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+_caller: ContextVar[Identity | None] = ContextVar("hosted_mcp_caller", default=None)
+
+_TEXT_TYPES = ("application/json", "text/")
+
+
+def current_caller() -> Identity:
+    """The verified caller of the MCP request being served."""
+    identity = _caller.get()
+    if identity is None:
+        raise errors.Unauthorized("no caller identity", code="identity_missing")
+    return identity
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """The HTTP request an API Gateway payload 2.0 event describes."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    host: str
+    source_ip: str
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> HttpRequest:
+        context = event.get("requestContext") or {}
+        http = context.get("http") or {}
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        if event.get("cookies"):
+            # Payload 2.0 moves cookies out of the headers.
+            headers["cookie"] = "; ".join(event["cookies"])
+        raw_body = event.get("body") or ""
+        body = base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+        return cls(
+            method=str(http.get("method") or "GET").upper(),
+            path=event.get("rawPath") or http.get("path") or "/",
+            query=event.get("rawQueryString") or "",
+            headers=headers,
+            body=body,
+            host=headers.get("host") or context.get("domainName") or "",
+            source_ip=str(http.get("sourceIp") or "0.0.0.0"),  # noqa: S104  # an address, not a bind
+        )
+
+    def asgi_scope(self) -> dict[str, Any]:
+        host, _, port = self.host.partition(":")
+        scheme = self.headers.get("x-forwarded-proto", "https")
+        default_port = 443 if scheme == "https" else 80
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": self.method,
+            "scheme": scheme,
+            "path": self.path,
+            "raw_path": self.path.encode("utf-8"),
+            "query_string": self.query.encode("utf-8"),
+            "root_path": "",
+            "headers": [
+                (name.encode("latin-1"), value.encode("utf-8")) for name, value in self.headers.items()
+            ],
+            "server": (host, int(port) if port.isdigit() else default_port),
+            "client": (self.source_ip, 0),
+            "state": {},
+        }
+
+    def jsonrpc_message(self) -> dict[str, Any]:
+        """The JSON-RPC message in the body, or an empty dict when the body is not one."""
+        try:
+            message = json.loads(self.body)
+        except ValueError:
+            return {}
+        return message if isinstance(message, dict) else {}
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def to_lambda_response(self) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        for name, value in self.headers:
+            # HTTP APIs take one value per header: repeated headers are joined, as HTTP allows.
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        content_type = headers.get("content-type", "")
+        if not self.body or any(kind in content_type for kind in _TEXT_TYPES):
+            return {"statusCode": self.status, "headers": headers, "body": self.body.decode("utf-8")}
+        encoded = base64.b64encode(self.body).decode("ascii")
+        return {"statusCode": self.status, "headers": headers, "body": encoded, "isBase64Encoded": True}
+
+
+def jsonrpc_error_reply(
+    status: HTTPStatus,
+    code: int,
+    message: str,
+    *,
+    request_id: Any = None,
+    data: Any = None,
+    headers: list[tuple[str, str]] | None = None,
+) -> HttpReply:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    body = {"jsonrpc": "2.0", "id": request_id if isinstance(request_id, str | int) else None, "error": error}
+    return HttpReply(
+        int(status),
+        [("content-type", "application/json"), *(headers or [])],
+        json.dumps(body, separators=(",", ":")).encode("utf-8"),
+    )
+
+
+class _Exchange:
+    """The ASGI side of one request: hands the body over once, collects the response."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self._body_sent = False
+        self._finished = anyio.Event()
+        self.reply: HttpReply | None = None
+        self._chunks: list[bytes] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._body_sent:
+            self._body_sent = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        # Lambda has no connection to lose: the client "disconnects" once the answer is complete.
+        await self._finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = [
+                (name.decode("latin-1"), value.decode("latin-1")) for name, value in message["headers"]
+            ]
+            self.reply = HttpReply(int(message["status"]), headers)
+        elif message["type"] == "http.response.body":
+            self._chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.finish()
+
+    def finish(self) -> None:
+        if self.reply is not None:
+            self.reply.body = b"".join(self._chunks)
+        self._finished.set()
+
+
+async def _serve(server: MCPServer, request: HttpRequest, identity: Identity) -> HttpReply:
+    # Set inside the event loop: every task and worker thread the SDK starts from here inherits it.
+    _caller.set(identity)
+    settings = get_settings()
+    app = server.streamable_http_app(
+        streamable_http_path=request.path,
+        stateless_http=True,
+        json_response=True,
+        max_request_body_size=settings.max_body_bytes,
+        # API Gateway's own domain (or the local runtime's) is the only host this request can
+        # carry; browsers may call only from the service's CORS origins.
+        transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[request.host],
+            allowed_origins=list(settings.cors_allow_origins),
+        ),
+    )
+    exchange = _Exchange(request.body)
+    async with app.router.lifespan_context(app):
+        try:
+            await app(request.asgi_scope(), exchange.receive, exchange.send)
+        finally:
+            exchange.finish()
+    if exchange.reply is None:
+        raise RuntimeError("the MCP server sent no response")
+    return exchange.reply
+
+
+def _unauthorized(error: errors.Unauthorized, request_id: Any) -> HttpReply:
+    metrics.add_metric(name=MetricName.AUTH_FAILURES, unit=MetricUnit.Count, value=1)
+    logger.info("MCP request rejected", extra={"error_code": error.code, "status": 401})
+    challenge = f'Bearer error="invalid_token", error_description="{error.code}"'
+    return jsonrpc_error_reply(
+        HTTPStatus.UNAUTHORIZED,
+        INVALID_REQUEST,
+        f"Unauthorized: {error.message}",
+        request_id=request_id,
+        data={"code": error.code},
+        headers=[("www-authenticate", challenge)],
+    )
+
+
+def _service_failure(error: errors.DomainError, request_id: Any) -> HttpReply:
+    # The service cannot check the token: its secret or the issuer's keys are out of reach.
+    unavailable = isinstance(error, errors.ServiceUnavailable)
+    status = HTTPStatus.SERVICE_UNAVAILABLE if unavailable else HTTPStatus.INTERNAL_SERVER_ERROR
+    logger.error("MCP request failed", extra={"error_code": error.code, "status": int(status)})
+    message = error.message if unavailable else "Internal error"
+    return jsonrpc_error_reply(
+        status, INTERNAL_ERROR, message, request_id=request_id, data={"code": error.code}
+    )
+
+
+def handle(server: MCPServer, event: dict[str, Any]) -> dict[str, Any]:
+    """Answer one API Gateway event with ``server``, for the caller its bearer token names."""
+    request = HttpRequest.from_event(event)
+    message = request.jsonrpc_message()
+    request_id = message.get("id")
+    limit = get_settings().max_body_bytes
+    if len(request.body) > limit:
+        return jsonrpc_error_reply(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            INVALID_REQUEST,
+            f"Request body exceeds {limit} bytes",
+            request_id=request_id,
+            data={"code": "payload_too_large"},
+        ).to_lambda_response()
+    try:
+        identity = service_token.identity_from_authorization_header(request.headers.get("authorization"))
+    except errors.Unauthorized as exc:
+        return _unauthorized(exc, request_id).to_lambda_response()
+    except errors.DomainError as exc:
+        return _service_failure(exc, request_id).to_lambda_response()
+    return _answer(server, request, identity, message).to_lambda_response()
+
+
+def _answer(
+    server: MCPServer, request: HttpRequest, identity: Identity, message: dict[str, Any]
+) -> HttpReply:
+    params = message.get("params")
+    tool = params.get("name") if isinstance(params, dict) and message.get("method") == "tools/call" else None
+    logger.append_keys(user_id=identity.sub)
+    started = time.perf_counter()
+    try:
+        try:
+            reply = anyio.run(_serve, server, request, identity)
+        except Exception:
+            logger.exception("MCP request crashed", extra={"mcp_method": message.get("method")})
+            reply = jsonrpc_error_reply(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                INTERNAL_ERROR,
+                "Internal error",
+                request_id=message.get("id"),
+            )
+        logger.info(
+            "MCP request served",
+            extra={
+                "http_method": request.method,
+                "mcp_method": message.get("method"),
+                "tool": tool if isinstance(tool, str) else None,
+                "status": reply.status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return reply
+    finally:
+        logger.remove_keys(["user_id"])
+
+
+def lambda_handler_for(server: MCPServer) -> LambdaHandler:
+    """The entry point of a hosted MCP server's function, under the service's decorator stack."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return handle(server, event)
+
+    handler: LambdaHandler = lambda_handler
+    return handler
