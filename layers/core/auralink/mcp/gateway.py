@@ -19,11 +19,12 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import single_metric
 
+from auralink import retry
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import Limits
 from auralink.db import tenant_transaction
 from auralink.errors import DomainError, RateLimited, ServiceUnavailable
-from auralink.mcp import breaker, limits, oplog, retry
+from auralink.mcp import breaker, limits, oplog
 from auralink.mcp import errors as mcp_errors
 from auralink.mcp.client import McpTarget
 from auralink.mcp.oplog import OperationRecord

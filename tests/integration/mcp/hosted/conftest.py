@@ -8,7 +8,9 @@ legacy (``initialize``) or 2026-07-28 (stateless) mode.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
+from auralink.observability import logger
 from infra.local.apigw import IncomingRequest, build_event, response_from_result
 from infra.local.routes import RouteTable
 from tests.support import environment, handlers
@@ -39,7 +42,9 @@ API_HOST = "k3x9q2w7e1.execute-api.us-east-1.amazonaws.com"
 def hosted(service: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """The environment of the hosted servers' functions: the service's, plus the gateway's token key."""
     service.setenv("SERVICE_TOKEN_SECRET_ID", SERVICE_TOKEN_SECRET_ID)
-    boto3.client("secretsmanager").create_secret(Name=SERVICE_TOKEN_SECRET_ID, SecretString=SERVICE_TOKEN_SECRET)
+    boto3.client("secretsmanager").create_secret(
+        Name=SERVICE_TOKEN_SECRET_ID, SecretString=SERVICE_TOKEN_SECRET
+    )
     environment.forget_caches()
     yield service
 
@@ -87,7 +92,7 @@ class Endpoint:
         transport = _in_process(self.function_id) if self.base_url is None else None
         return httpx2.AsyncClient(headers=sent, transport=transport, timeout=httpx2.Timeout(30.0))
 
-    def session[T](self, token: str, mode: str, work: Callable[[Client], Awaitable[T]]) -> T:
+    def session[T](self, token: str | None, mode: str, work: Callable[[Client], Awaitable[T]]) -> T:
         """Run ``work`` on a client connected in ``mode`` (a fresh event loop, as a test is sync)."""
 
         async def run() -> T:
@@ -96,9 +101,15 @@ class Endpoint:
                 async with Client(transport, mode=mode) as client:
                     return await work(client)
 
-        return anyio.run(run)
+        try:
+            return anyio.run(run)
+        except BaseExceptionGroup as group:
+            # The client's task groups wrap what the work raised: a test wants the error itself.
+            raise _only_leaf(group) from None
 
-    def calls(self, token: str, mode: str, steps: Sequence[tuple[str, dict[str, Any]]]) -> list[CallToolResult]:
+    def calls(
+        self, token: str, mode: str, steps: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[CallToolResult]:
         """Call the tools in order, on one client."""
 
         async def work(client: Client) -> list[CallToolResult]:
@@ -109,7 +120,9 @@ class Endpoint:
     def call(self, token: str, mode: str, name: str, arguments: dict[str, Any]) -> CallToolResult:
         return self.calls(token, mode, [(name, arguments)])[0]
 
-    def post(self, token: str | None, method: str = "POST", body: Any = None, **headers: str) -> httpx2.Response:
+    def post(
+        self, token: str | None, method: str = "POST", body: Any = None, **headers: str
+    ) -> httpx2.Response:
         """One raw HTTP request, outside any client."""
 
         async def run() -> httpx2.Response:
@@ -122,6 +135,18 @@ class Endpoint:
         return anyio.run(run)
 
 
+def _only_leaf(group: BaseExceptionGroup) -> BaseException:
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            leaves.append(error)
+    return leaves[0] if len(leaves) == 1 else group
+
+
 def text(result: CallToolResult) -> str:
     assert len(result.content) == 1 and result.content[0].type == "text"
     return result.content[0].text
@@ -130,6 +155,21 @@ def text(result: CallToolResult) -> str:
 def parsed(result: CallToolResult) -> Any:
     assert not result.is_error, text(result)
     return json.loads(text(result))
+
+
+@pytest.fixture
+def logged(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], str]]:
+    """Everything logged while the test runs: the service's lines as Lambda would print them
+    (with the keys of the invocation, such as the caller), and every other logger's records."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    service_logger = logging.getLogger(logger.name)
+    service_logger.addHandler(handler)
+    try:
+        yield lambda: stream.getvalue() + "\n".join(str(vars(record)) for record in caplog.records)
+    finally:
+        service_logger.removeHandler(handler)
 
 
 @pytest.fixture(params=MODES)

@@ -3,7 +3,8 @@
 Each invocation is one HTTP request of MCP's streamable HTTP transport, served statelessly with
 JSON replies (API Gateway's HTTP APIs do not stream): the 2026-07-28 revision (``server/discover``,
 every request self-contained) and legacy clients' ``initialize`` handshake both work, since a
-stateless server keeps nothing between requests. GET and DELETE answer 405, as the SDK does.
+stateless server keeps nothing between requests. GET and DELETE answer 405: there is no stream to
+open and no session to end.
 
 The route has no API Gateway authorizer (the gateway calls it with its own service tokens), so
 every request is authenticated here, before the SDK sees it: a gateway token or a user's JWT,
@@ -263,6 +264,15 @@ def handle(server: MCPServer, event: dict[str, Any]) -> dict[str, Any]:
         return _unauthorized(exc, request_id).to_lambda_response()
     except errors.DomainError as exc:
         return _service_failure(exc, request_id).to_lambda_response()
+    if request.method == "GET":
+        # The SDK would open a server-to-client SSE stream, which a stateless server has no use
+        # for and Lambda could not hold open: MCP's answer for "no stream here" is 405.
+        return jsonrpc_error_reply(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            INVALID_REQUEST,
+            "Method Not Allowed: this server offers no SSE stream",
+            headers=[("allow", "POST")],
+        ).to_lambda_response()
     return _answer(server, request, identity, message).to_lambda_response()
 
 

@@ -1,6 +1,6 @@
-"""Retries of MCP calls: only failures that are safe to repeat, with full-jitter backoff.
+"""Retries of outbound calls (MCP servers, LLM providers): only failures safe to repeat, with jitter.
 
-A failure is retried only when the raised error says ``retryable=True`` (see
+A failure is retried only when the raised error says ``retryable=True`` (for MCP see
 `auralink.mcp.errors`: the server was never reached, or it said it is overloaded), so a tool
 that may have acted is never called twice. The delay before retry ``n`` (1-based) is drawn
 uniformly from ``[0, min(max_delay_ms, base_delay_ms * 2**(n-1))]`` ("full jitter"), which

@@ -12,7 +12,7 @@ from auralink.config.models import RetryPolicy
 from auralink.errors import NotFound
 from auralink.mcp import errors as mcp_errors
 from auralink.mcp.errors import McpTimeout, McpUpstreamError
-from auralink.mcp.retry import (
+from auralink.retry import (
     Attempts,
     backoff_ceiling,
     call_with_retries,
