@@ -93,7 +93,7 @@ build-CoreLayer:
 	python3.13 -m pip install --quiet --no-compile --no-deps -r $(LAYER_REQS) -t "$(ARTIFACTS_DIR)/python" \
 		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13 --implementation cp
 	cp -R layers/core/auralink "$(ARTIFACTS_DIR)/python/auralink"
-	cp shared/configs/mcp-config.yaml "$(ARTIFACTS_DIR)/python/auralink/config/mcp-config.yaml"
+	cp shared/configs/*.yaml "$(ARTIFACTS_DIR)/python/auralink/config/"
 	mkdir -p "$(ARTIFACTS_DIR)/python/auralink/db/sql"
 	cp -R infra/db/migrations infra/db/seeds "$(ARTIFACTS_DIR)/python/auralink/db/sql/"
 	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python" >/dev/null

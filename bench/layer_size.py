@@ -41,7 +41,8 @@ def build(target: Path) -> Path:
         check=True,
     )
     shutil.copytree(ROOT / "layers/core/auralink", python / "auralink", dirs_exist_ok=True)
-    shutil.copy(ROOT / "shared/configs/mcp-config.yaml", python / "auralink/config/mcp-config.yaml")
+    for config in (ROOT / "shared/configs").glob("*.yaml"):
+        shutil.copy(config, python / "auralink/config" / config.name)
     for folder in ("migrations", "seeds"):
         shutil.copytree(ROOT / "infra/db" / folder, python / "auralink/db/sql" / folder, dirs_exist_ok=True)
     compileall.compile_dir(python, quiet=1, workers=0)

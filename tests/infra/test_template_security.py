@@ -42,6 +42,10 @@ SECRETS_READ = {
     "McpOperationsFunction": {"DatabaseSecretArn", "JwtSecret"},
     "McpMemoryServerFunction": {"DatabaseSecretArn", "JwtSecret", "ServiceTokenSecret"},
     "McpSequentialThinkingFunction": {"DatabaseSecretArn", "JwtSecret", "ServiceTokenSecret"},
+    "LlmProvidersFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "LlmModelsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "LlmGetPreferencesFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "LlmPutPreferencesFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret"},
     "McpProbeFunction": {"DatabaseSecretArn", "CredentialsKeySecret", "ServiceTokenSecret"},
 }
 # Actions that take no resource ARN: only these may be granted on "*".

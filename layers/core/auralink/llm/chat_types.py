@@ -1,0 +1,58 @@
+"""The provider-neutral shape of a chat: what goes to a provider and what comes back."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = Field(default=None, max_length=1_000_000)
+    # An assistant turn that asked for tools; a tool turn answers one of them by id.
+    tool_calls: list[ToolCall] = Field(default_factory=list, max_length=128)
+    tool_call_id: str | None = Field(default=None, max_length=256)
+    name: str | None = Field(default=None, max_length=128)
+
+
+class ToolSpec(BaseModel):
+    """A function the model may call: its JSON-schema parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str = Field(default="", max_length=4096)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class Usage(BaseModel):
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+
+
+class ProviderRequest(BaseModel):
+    """One chat call to one provider's model (its own model name, not our `<provider>/<model>` id)."""
+
+    model: str
+    messages: list[ChatMessage]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+
+
+class ProviderReply(BaseModel):
+    content: str | None
+    tool_calls: list[ToolCall]
+    usage: Usage
+    finish_reason: str | None = None
+    # What the provider says it answered with (it may differ from the model asked for).
+    model: str | None = None
