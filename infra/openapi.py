@@ -47,7 +47,10 @@ def api_handler_files(root: Path = ROOT) -> list[Path]:
         events = properties.get("Events", {}).values()
         if any(event.get("Type") == "HttpApi" for event in events):
             module = str(properties["Handler"]).rsplit(".", 1)[0]
-            files.append(root / str(properties["CodeUri"]) / f"{module}.py")
+            path = root / str(properties["CodeUri"]) / f"{module}.py"
+            # The hosted MCP servers speak MCP (JSON-RPC), not REST: docs/hosted-mcp-servers.md.
+            if "make_resolver(" in path.read_text(encoding="utf-8"):
+                files.append(path)
     return files
 
 

@@ -65,10 +65,16 @@ def test_routes_and_schedules_come_from_the_template(local_functions: LocalFunct
 
     assert routes[("GET", "/health")].public is True
     assert routes[("GET", "/api/v1/me")].public is False
-    assert [path for (_, path), route in routes.items() if route.public] == ["/health"]
-    assert [(s.function_id, s.expression) for s in schedules] == [
-        ("RefreshSummariesFunction", "rate(15 minutes)")
-    ]
+    # /health, and the hosted MCP servers, which verify the gateway's service tokens themselves.
+    assert {path for (_, path), route in routes.items() if route.public} == {
+        "/health",
+        "/mcp/memory",
+        "/mcp/sequential-thinking",
+    }
+    assert {(s.function_id, s.expression) for s in schedules} == {
+        ("RefreshSummariesFunction", "rate(15 minutes)"),
+        ("McpProbeFunction", "rate(5 minutes)"),
+    }
     assert local_functions.specs["RunStepFunction"].timeout == 900
 
 

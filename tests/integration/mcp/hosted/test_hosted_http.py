@@ -7,6 +7,7 @@ short-lived service token.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -79,3 +80,21 @@ def test_without_a_token_the_answer_is_401_and_get_is_405(memory_http, user):
     assert refused.headers["www-authenticate"].startswith("Bearer ")
     assert refused.json()["error"]["data"] == {"code": "token_missing"}
     assert not_allowed.status_code == 405
+
+
+def test_concurrent_callers_each_get_their_own_answer(memory_http, user):
+    users = [f"{user}-{index}" for index in range(16)]
+
+    def create_and_read(sub: str) -> list[str]:
+        entity = {**ADA, "name": sub}
+        results = memory_http.calls(
+            mint_dev_token(sub),
+            "2026-07-28",
+            [("create_entities", {"entities": [entity]}), ("read_graph", {})],
+        )
+        return [item["name"] for item in parsed(results[1])["entities"]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        graphs = list(pool.map(create_and_read, users))
+
+    assert graphs == [[sub] for sub in users]

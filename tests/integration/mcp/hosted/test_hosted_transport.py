@@ -148,6 +148,22 @@ def test_a_request_without_a_valid_token_is_refused_with_401(memory, alice_id, a
         assert token not in logged() and token not in response.text
 
 
+def test_a_token_that_cannot_be_checked_is_a_server_error_not_a_401(memory, alice_id, hosted, logged):
+    gateway_token = service_token.mint(alice_id)
+    hosted.delenv("SERVICE_TOKEN_SECRET_ID")
+    environment.forget_caches()
+
+    response = memory.post(gateway_token, "POST", TOOLS_LIST, **{"Content-Type": "application/json"})
+
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": -32603,
+        "message": "Internal error",
+        "data": {"code": "service_token_unconfigured"},
+    }
+    assert '"error_code":"service_token_unconfigured"' in logged()
+
+
 def test_the_sdk_client_without_a_token_cannot_connect(memory, mode):
     async def listing(client):
         return await client.list_tools()

@@ -415,13 +415,13 @@ def test_an_answer_too_large_for_lambda_points_to_partial_reads(memory, seeded, 
     assert not part.is_error
 
 
-def test_the_database_down_is_a_json_rpc_error_without_secrets(memory, alice, hosted, logged):
+def test_the_database_down_is_a_json_rpc_error_without_secrets(memory, mode, alice, hosted, logged):
     password = "db-password-never-shown"
     hosted.setenv("DATABASE_URL", make_conninfo(host="127.0.0.1", port=1, user="app", password=password))
     environment.forget_caches()
 
     with pytest.raises(MCPError) as raised:
-        memory.call(alice, "2026-07-28", "read_graph", {})
+        memory.call(alice, mode, "read_graph", {})
 
     assert raised.value.message == "the database is unavailable"
     assert raised.value.data == {"code": "database_unavailable"}

@@ -113,7 +113,7 @@ class HttpRequest:
         """The JSON-RPC message in the body, or an empty dict when the body is not one."""
         try:
             message = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return message if isinstance(message, dict) else {}
 
@@ -131,7 +131,10 @@ class HttpReply:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         content_type = headers.get("content-type", "")
         if not self.body or any(kind in content_type for kind in _TEXT_TYPES):
-            return {"statusCode": self.status, "headers": headers, "body": self.body.decode("utf-8")}
+            try:
+                return {"statusCode": self.status, "headers": headers, "body": self.body.decode("utf-8")}
+            except UnicodeDecodeError:
+                pass  # text in another charset travels as bytes
         encoded = base64.b64encode(self.body).decode("ascii")
         return {"statusCode": self.status, "headers": headers, "body": encoded, "isBase64Encoded": True}
 
@@ -247,17 +250,16 @@ def _service_failure(error: errors.DomainError, request_id: Any) -> HttpReply:
 def handle(server: MCPServer, event: dict[str, Any]) -> dict[str, Any]:
     """Answer one API Gateway event with ``server``, for the caller its bearer token names."""
     request = HttpRequest.from_event(event)
-    message = request.jsonrpc_message()
-    request_id = message.get("id")
     limit = get_settings().max_body_bytes
     if len(request.body) > limit:
         return jsonrpc_error_reply(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             INVALID_REQUEST,
             f"Request body exceeds {limit} bytes",
-            request_id=request_id,
             data={"code": "payload_too_large"},
         ).to_lambda_response()
+    message = request.jsonrpc_message()
+    request_id = message.get("id")
     try:
         identity = service_token.identity_from_authorization_header(request.headers.get("authorization"))
     except errors.Unauthorized as exc:
