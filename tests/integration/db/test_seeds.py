@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 
 from auralink.db import system_transaction
 from auralink.db.migrate import apply_migrations
+from auralink.llm.registry import default_models_file
 from infra.local.postgres import LocalDatabase
 
 
@@ -74,23 +75,31 @@ def test_reseeding_changes_nothing_that_did_not_change(fresh: LocalDatabase) -> 
         assert conn.execute("SELECT name, updated_at FROM llm_models ORDER BY name").fetchall() == before
 
 
-def test_reseeding_updates_prices_but_keeps_an_operators_switch(fresh: LocalDatabase, sql_copy: Path) -> None:
-    apply_migrations(fresh.owner_dsn, sql_root=sql_copy)
+def test_reseeding_updates_prices_but_keeps_an_operators_switch(
+    fresh: LocalDatabase, sql_copy: Path, tmp_path: Path
+) -> None:
+    models = tmp_path / "llm-models.yaml"
+    models.write_text(default_models_file().read_text())
+    apply_migrations(fresh.owner_dsn, sql_root=sql_copy, models_file=models)
     with psycopg.connect(fresh.owner_dsn, autocommit=True) as conn:
         conn.execute("UPDATE mcp_servers SET enabled = false WHERE name = 'supabase'")
-    models = sql_copy / "seeds" / "0003_llm_models.sql"
+        conn.execute("UPDATE llm_models SET enabled = false WHERE name = 'gpt-4o-mini'")
     models.write_text(
         models.read_text().replace(
-            "'gpt-4o', 'GPT-4o', 128000, 2.50, 10.00", "'gpt-4o', 'GPT-4o', 128000, 2.00, 8.00"
+            "name: gpt-4o\n    display_name: GPT-4o\n    context_window: 128000\n"
+            "    input_price_per_mtok: 2.50\n    output_price_per_mtok: 10.00",
+            "name: gpt-4o\n    display_name: GPT-4o\n    context_window: 128000\n"
+            "    input_price_per_mtok: 2.00\n    output_price_per_mtok: 8.00",
         )
     )
 
-    apply_migrations(fresh.owner_dsn, sql_root=sql_copy)
+    apply_migrations(fresh.owner_dsn, sql_root=sql_copy, models_file=models)
 
     with psycopg.connect(fresh.owner_dsn) as conn:
         enabled = conn.execute("SELECT enabled FROM mcp_servers WHERE name = 'supabase'").fetchone()
+        model_enabled = conn.execute("SELECT enabled FROM llm_models WHERE name = 'gpt-4o-mini'").fetchone()
         price = conn.execute(
             "SELECT input_price_per_mtok, output_price_per_mtok FROM llm_models WHERE name = 'gpt-4o'"
         ).fetchone()
-    assert enabled == (False,)
+    assert enabled == (False,) and model_enabled == (False,)
     assert price == (Decimal("2.00"), Decimal("8.00"))

@@ -184,7 +184,9 @@ class UsageStats(BaseModel):
 # Shortcuts: thin requests over the generic tool call.
 class DeepWikiRead(_Input):
     connection_id: UUID
-    repo_name: str = Field(min_length=3, max_length=200, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    repo_name: str = Field(
+        min_length=3, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$"
+    )
 
 
 class DeepWikiAsk(DeepWikiRead):
