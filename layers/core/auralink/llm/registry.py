@@ -225,4 +225,3 @@ def _entry(row: dict[str, Any]) -> ModelEntry:
         capabilities=tuple(row["capabilities"]),
         enabled=bool(row["enabled"]) and bool(row["provider_enabled"]),
     )
-

@@ -103,4 +103,3 @@ def upsert_models(conn: psycopg.Connection[Any], models: Sequence[dict[str, Any]
             _UPSERT_MODEL,
             [{**model, "capabilities": list(model["capabilities"])} for model in models],
         )
-

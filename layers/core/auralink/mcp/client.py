@@ -60,6 +60,8 @@ from auralink.mcp.errors import (
 )
 from auralink.mcp.results import McpTarget, Protocol, ServerInfo, ToolInfo, ToolResult
 from auralink.observability import logger
+from auralink.settings import get_settings
+from auralink.ssrf.transport import guarded_transport, refusal_of
 
 __all__ = [
     "McpTarget",
@@ -169,9 +171,9 @@ async def _connected(
     async with httpx2.AsyncClient(
         headers=dict(target.headers),
         timeout=timeout,
-        verify=_tls_context(),
         follow_redirects=False,
         event_hooks={"response": [wire.on_response]},
+        **_connection_options(target),
     ) as http:
         stored = None if fresh else _stored_discover(target.discover_result)
         if target.protocol == "2025-11-25":
@@ -190,6 +192,13 @@ async def _connected(
                 raw = await client.session.send_discover(mode)
                 client.session.adopt(types.DiscoverResult.model_validate(raw))
             yield client
+
+
+def _connection_options(target: McpTarget) -> dict[str, Any]:
+    if target.ssrf_guard:
+        allow_loopback = not get_settings().is_production
+        return {"transport": guarded_transport(allow_loopback=allow_loopback, verify=_tls_context())}
+    return {"verify": _tls_context()}
 
 
 @functools.cache
@@ -361,6 +370,10 @@ def _translate(leaves: list[BaseException], wire: _Wire, operation: str) -> Doma
 
 
 def _transport_failure(failure: httpx2.RequestError, operation: str) -> DomainError:
+    refusal = refusal_of(failure)
+    if refusal is not None:
+        # The name now resolves to an address the guard refuses: never retried.
+        return refusal
     if isinstance(failure, httpx2.ConnectError | httpx2.ConnectTimeout):
         return McpUpstreamError("The MCP server cannot be reached", code=UNREACHABLE, retryable=True)
     if isinstance(failure, httpx2.TimeoutException):

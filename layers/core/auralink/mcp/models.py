@@ -117,7 +117,8 @@ class ToolCallRequest(_Input):
 
 class ToolCallResult(BaseModel):
     content: list[dict[str, Any]]
-    structured_content: dict[str, Any] | None
+    # Any JSON value: the 2026-07-28 revision no longer requires an object.
+    structured_content: Any
     is_error: bool
 
 

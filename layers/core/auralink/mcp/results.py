@@ -31,6 +31,9 @@ class McpTarget:
     headers: Mapping[str, str] = field(repr=False)
     protocol: Protocol = "auto"
     discover_result: Mapping[str, Any] | None = field(default=None, repr=False)
+    # A user's own endpoint: every connection is checked by the SSRF guard as it is opened, so a
+    # name that now resolves to a private address (DNS rebinding) is never reached.
+    ssrf_guard: bool = False
 
 
 class ServerInfo(BaseModel):

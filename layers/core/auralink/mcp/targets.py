@@ -8,6 +8,7 @@ the deployment's service-wide key for that server).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -26,6 +27,7 @@ from auralink.mcp.registry import server_config
 from auralink.settings import get_settings
 
 CREDENTIALS_PURPOSE = "mcp-connection-credentials"
+LEGACY_PROTOCOL: Protocol = "2025-11-25"
 
 
 def encrypt_credentials(credentials: Credentials, *, user_id: str, connection_id: UUID) -> str | None:
@@ -115,6 +117,7 @@ def upstream_for(
         headers=_headers(server_name, credentials, user_id=user_id),
         protocol=protocol,
         discover_result=discover_result,
+        ssrf_guard=server_name == CUSTOM,
     )
     return Upstream(server_name=upstream_name, target=target, limits=limits)
 
@@ -124,7 +127,7 @@ def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstre
     connection_id = UUID(str(row["id"]))
     credentials = _decrypt(row["credentials"], user_id=row["user_id"], connection_id=connection_id)
     try:
-        return upstream_for(
+        upstream = upstream_for(
             row["server_name"] or CUSTOM,
             user_id=row["user_id"],
             credentials=credentials,
@@ -139,3 +142,7 @@ def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstre
                 "The server's name does not resolve", code=mcp_errors.UNREACHABLE, retryable=False
             ) from None
         raise
+    if upstream.target.protocol == "auto" and row["protocol_version"] == LEGACY_PROTOCOL:
+        # The connection showed a server on the handshake: skip the discovery probe it refuses.
+        return replace(upstream, target=replace(upstream.target, protocol=LEGACY_PROTOCOL))
+    return upstream

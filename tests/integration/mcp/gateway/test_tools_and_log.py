@@ -205,3 +205,27 @@ def test_the_registry_lists_the_seeded_servers(api, make_user_id):
         "/mcp/memory"
     )
     assert "ask_question" in servers["deepwiki"]["tools"] and servers["supabase"]["auth_kind"] == "bearer"
+
+
+def test_a_server_on_the_handshake_is_not_probed_again(api, make_user_id, legacy_server):
+    user = make_user_id()
+    _, body, _ = api(
+        "McpConnectFunction", user, body={"server_type": "custom", "endpoint": legacy_server.url}
+    )
+    before = len(legacy_server.log.requests)
+
+    status, _, _ = call(api, user, body["connection_id"], "echo", {"text": "hi"})
+
+    methods = [seen.rpc_method for seen in legacy_server.log.requests[before:]]
+    assert status == 200
+    assert "server/discover" not in methods and "initialize" in methods
+
+
+def test_a_stateless_server_is_called_without_a_new_probe(api, connection, stateless_server):
+    user, connection_id = connection
+    before = len(stateless_server.log.requests)
+
+    call(api, user, connection_id, "echo", {"text": "hi"})
+
+    methods = [seen.rpc_method for seen in stateless_server.log.requests[before:]]
+    assert methods == ["tools/call"]

@@ -1,0 +1,78 @@
+"""Resolving model ids for the chat gateway, and what calls cost at the registry's prices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from auralink.errors import Conflict, NotFound
+from auralink.llm.registry import cost_usd, resolve_model
+
+
+@pytest.fixture
+def disabled_model(service, owner_conn):
+    name = f"retired-{uuid4().hex[:8]}"
+    owner_conn.execute(
+        "INSERT INTO llm_models (provider_id, name, display_name, context_window, input_price_per_mtok,"
+        " output_price_per_mtok, enabled) SELECT id, %s, 'Retired', 1000, 1, 1, false FROM llm_providers"
+        " WHERE name = 'anthropic'",
+        (name,),
+    )
+    yield f"anthropic/{name}"
+    owner_conn.execute("DELETE FROM llm_models WHERE name = %s", (name,))
+
+
+def test_a_model_resolves_with_what_the_gateway_needs(service):
+    model = resolve_model("meta/meta.llama3-1-8b-instruct-v1:0")
+
+    assert model.id == "meta/meta.llama3-1-8b-instruct-v1:0"
+    assert (model.provider, model.name, model.api_style, model.provider_base_url) == (
+        "meta",
+        "meta.llama3-1-8b-instruct-v1:0",
+        "bedrock",
+        None,
+    )
+    assert (model.input_price_per_mtok, model.output_price_per_mtok) == (Decimal("0.22"), Decimal("0.22"))
+    assert model.enabled and model.supports_tools and "tools" in model.capabilities
+
+
+def test_openai_models_carry_the_providers_endpoint(service):
+    model = resolve_model("openai/gpt-4.1-mini")
+
+    assert (model.api_style, model.provider_base_url) == ("openai", "https://api.openai.com/v1")
+
+
+@pytest.mark.parametrize("model_id", ["openai/gpt-9", "nobody/gpt-4o", "gpt-4o", "openai/", "/gpt-4o"])
+def test_unknown_models_are_404_model_not_found(service, model_id):
+    with pytest.raises(NotFound) as caught:
+        resolve_model(model_id)
+
+    assert caught.value.code == "model_not_found"
+
+
+def test_a_disabled_model_is_409_model_disabled(disabled_model):
+    with pytest.raises(Conflict) as caught:
+        resolve_model(disabled_model)
+
+    assert caught.value.code == "model_disabled"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "input_tokens", "output_tokens", "expected"),
+    [
+        ("openai/gpt-4o", 1_000_000, 1_000_000, Decimal("12.5")),
+        ("openai/gpt-4o", 1234, 567, Decimal("0.008755")),
+        ("openai/gpt-4o-mini", 1, 1, Decimal("0.00000075")),
+        ("anthropic/claude-opus-4-20250514", 10_000, 2_000, Decimal("0.3")),
+        ("google/gemini-2.0-flash-lite", 1, 0, Decimal("0.000000075")),
+        ("google/gemini-2.5-pro", 0, 0, Decimal("0")),
+        ("meta/meta.llama3-1-70b-instruct-v1:0", 333_333, 333_333, Decimal("0.47999952")),
+    ],
+)
+def test_cost_is_exact_at_the_registry_prices(service, model_id, input_tokens, output_tokens, expected):
+    cost = cost_usd(resolve_model(model_id), input_tokens, output_tokens)
+
+    assert isinstance(cost, Decimal)
+    assert cost == expected
