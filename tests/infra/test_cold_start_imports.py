@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from infra.template import functions
+from infra.template import function_properties, functions
 from tests.infra.template_support import ROOT
 
 # Functions that answer from the database alone.
@@ -67,3 +67,14 @@ def test_functions_that_do_not_speak_mcp_do_not_import_it(template: dict[str, An
     )
     heavy = {name: modules for name, modules in json.loads(result.stdout).items() if modules}
     assert heavy == {}
+
+
+def test_functions_that_speak_mcp_restore_a_snapshot_instead_of_importing(template: dict[str, Any]) -> None:
+    # The scheduled probe's cold start matters to no one; every other MCP function answers users.
+    for spec in functions(template):
+        if not spec.logical_id.startswith("Mcp") or spec.logical_id in WITHOUT_MCP | {"McpProbeFunction"}:
+            continue
+        properties = function_properties(template, spec.logical_id)
+        assert properties.get("SnapStart") == {"ApplyOn": "PublishedVersions"}, spec.logical_id
+        assert properties.get("AutoPublishAlias") == "live", spec.logical_id
+        assert properties.get("AutoPublishAliasAllProperties") is True, spec.logical_id

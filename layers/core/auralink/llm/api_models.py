@@ -13,6 +13,7 @@ Capability = Literal["chat", "tools", "vision", "reasoning", "json"]
 CAPABILITIES: tuple[Capability, ...] = ("chat", "tools", "vision", "reasoning", "json")
 
 PROVIDER_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+ProviderName = Annotated[str, Field(pattern=PROVIDER_NAME)]
 # "<provider>/<model>": the model part is the provider's own identifier and may hold '/', ':' or '.'.
 MODEL_ID = r"^[a-z0-9][a-z0-9-]{0,62}/[A-Za-z0-9._:/-]{1,200}$"
 
@@ -67,7 +68,7 @@ class PreferencesUpdate(_Input):
     `default_model` left out is kept; null clears it."""
 
     default_model: str | None = Field(default=None, pattern=MODEL_ID, max_length=300)
-    providers: dict[str, ProviderSettingsUpdate | None] = Field(default_factory=dict, max_length=32)
+    providers: dict[ProviderName, ProviderSettingsUpdate | None] = Field(default_factory=dict, max_length=32)
 
 
 class ProviderSettings(BaseModel):

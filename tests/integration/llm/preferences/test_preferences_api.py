@@ -241,6 +241,7 @@ def test_a_disabled_default_model_is_refused(put, make_user_id, owner_conn):
         ({"providers": {"openai": {"token": "x"}}}, "body.providers.openai.token"),
         ({"providers": {"openai": "sk-plain"}}, "body.providers.openai"),
         ({"colour": "blue"}, "body.colour"),
+        ({"providers": {"Open AI": {}}}, "body.providers.Open AI.[key]"),
     ],
 )
 def test_malformed_bodies_name_the_field(put, make_user_id, body, field):

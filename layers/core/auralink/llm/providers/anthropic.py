@@ -99,14 +99,21 @@ def _blocks(messages: list[ChatMessage]) -> Iterator[tuple[str, dict[str, Any]]]
         if message.role == "tool":
             yield (
                 "user",
-                {"type": "tool_result", "tool_use_id": tool_call_id(message), "content": message.content or ""},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": tool_call_id(message),
+                    "content": message.content or "",
+                },
             )
             continue
         if message.content:
             yield message.role, {"type": "text", "text": message.content}
         if message.role == "assistant":
             for call in message.tool_calls:
-                yield "assistant", {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+                yield (
+                    "assistant",
+                    {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments},
+                )
 
 
 class _Lenient(BaseModel):

@@ -108,7 +108,10 @@ def _parts(messages: list[ChatMessage]) -> Iterator[tuple[str, dict[str, Any]]]:
         if message.role == "system":
             continue
         if message.role == "tool":
-            yield "user", {"functionResponse": {"name": _answered(message, called), "response": _result(message)}}
+            yield (
+                "user",
+                {"functionResponse": {"name": _answered(message, called), "response": _result(message)}},
+            )
             continue
         role = "model" if message.role == "assistant" else "user"
         if message.content:
@@ -183,21 +186,30 @@ def parse_reply(answer: dict[str, Any]) -> ProviderReply:
     response = read_answer(_Response, answer, GeminiProvider.name)
     usage = Usage(
         input_tokens=response.usage_metadata.prompt_token_count,
-        output_tokens=response.usage_metadata.candidates_token_count + response.usage_metadata.thoughts_token_count,
+        output_tokens=response.usage_metadata.candidates_token_count
+        + response.usage_metadata.thoughts_token_count,
     )
     if not response.candidates:
         if response.prompt_feedback is None or response.prompt_feedback.block_reason is None:
             raise unreadable(GeminiProvider.name, "candidates is empty")
         # The prompt itself was blocked: an answer without content, not a failure of the call.
         return ProviderReply(
-            content=None, tool_calls=[], usage=usage, finish_reason=CONTENT_FILTER, model=response.model_version
+            content=None,
+            tool_calls=[],
+            usage=usage,
+            finish_reason=CONTENT_FILTER,
+            model=response.model_version,
         )
     candidate = response.candidates[0]
     parts = candidate.content.parts if candidate.content is not None else []
     texts = [part.text for part in parts if part.text is not None and not part.thought]
     calls = [
         # Gemini ids its calls only sometimes; ours must be unique within the conversation.
-        ToolCall(id=part.function_call.id or f"call_{uuid.uuid4().hex}", name=part.function_call.name, arguments=part.function_call.args)
+        ToolCall(
+            id=part.function_call.id or f"call_{uuid.uuid4().hex}",
+            name=part.function_call.name,
+            arguments=part.function_call.args,
+        )
         for part in parts
         if part.function_call is not None
     ]

@@ -176,7 +176,9 @@ def _json_object(provider: str, raw: bytes) -> dict[str, Any]:
     return answer
 
 
-def failure_for_status(provider: str, answer: HttpAnswer, secret: str | None, *, now: datetime) -> LlmUpstreamError:
+def failure_for_status(
+    provider: str, answer: HttpAnswer, secret: str | None, *, now: datetime
+) -> LlmUpstreamError:
     """The domain error for a non-2xx answer (see the module's docstring for the mapping)."""
     status = answer.status
     body = _maybe_json(answer.raw)

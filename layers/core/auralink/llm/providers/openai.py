@@ -148,7 +148,9 @@ def parse_reply(answer: dict[str, Any], *, provider: str = "OpenAI") -> Provider
         ToolCall(
             id=call.id,
             name=call.function.name,
-            arguments=arguments_from_json(call.function.arguments, provider=provider, tool=call.function.name),
+            arguments=arguments_from_json(
+                call.function.arguments, provider=provider, tool=call.function.name
+            ),
         )
         for call in choice.message.tool_calls or []
         if call.type == "function"
