@@ -1,4 +1,8 @@
-"""The MCP gateway's functions against real MCP servers on loopback, on the session database."""
+"""The MCP gateway's functions against real MCP servers on loopback, on the session database.
+
+The servers themselves are the session's (`tests/integration/mcp/conftest.py`), except the canned
+one, which each test gets fresh because its failures feed a circuit breaker.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import boto3
 import pytest
 
 from auralink.crypto import generate_key_material
-from tests.fakes.mcp_servers import LoopbackServer, canned_app, require_bearer, slow_app, tools_app
+from tests.fakes.mcp_servers import LoopbackServer, canned_app
 from tests.support import environment
 from tests.support.handlers import invoke, sample_event
 
@@ -67,34 +71,10 @@ def gateway(service: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.Monk
     yield service
 
 
-@pytest.fixture(scope="module")
-def stateless_server() -> Iterator[LoopbackServer]:
-    with LoopbackServer(tools_app(stateless=True), name="stateless") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def legacy_server() -> Iterator[LoopbackServer]:
-    with LoopbackServer(tools_app(stateless=False), name="legacy") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def bearer_server() -> Iterator[LoopbackServer]:
-    with LoopbackServer(require_bearer(tools_app(stateless=True), BEARER), name="bearer") as server:
-        yield server
-
-
 @pytest.fixture
 def canned_server() -> Iterator[LoopbackServer]:
     # Per test: its failures feed a circuit breaker that other tests must not inherit.
     with LoopbackServer(canned_app(), name="canned") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def slow_server() -> Iterator[LoopbackServer]:
-    with LoopbackServer(slow_app(), name="slow") as server:
         yield server
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from auralink.errors import ValidationFailed
 from auralink.mcp.targets import check_custom_endpoint
-from tests.integration.mcp.gateway.conftest import BEARER
+from tests.fakes.mcp_servers import PROTECTED_TOKEN as BEARER
 from tests.support.environment import forget_caches
 
 
@@ -16,7 +16,7 @@ def connect(api, user, server, **extra):
     return api("McpConnectFunction", user, body={"server_type": "custom", "endpoint": server.url, **extra})
 
 
-@pytest.mark.parametrize("fixture", ["stateless_server", "legacy_server"])
+@pytest.mark.parametrize("fixture", ["stateless_mcp", "legacy_mcp"])
 def test_connecting_talks_to_the_server_and_stores_its_tools(api, make_user_id, request, fixture):
     server = request.getfixturevalue(fixture)
     user = make_user_id()
@@ -27,7 +27,7 @@ def test_connecting_talks_to_the_server_and_stores_its_tools(api, make_user_id, 
     assert body["status"] == "connected" and body["server_type"] == "custom" and body["name"] == "tools"
     assert body["server_name"] == "127.0.0.1"
     assert body["tool_count"] >= 60 and "tools" in body["capabilities"]
-    assert body["protocol_version"] == ("2026-07-28" if fixture == "stateless_server" else "2025-11-25")
+    assert body["protocol_version"] == ("2026-07-28" if fixture == "stateless_mcp" else "2025-11-25")
     _, listed, _ = api("McpListConnectionsFunction", user)
     assert [c["connection_id"] for c in listed["connections"]] == [body["connection_id"]]
 
@@ -66,14 +66,14 @@ def test_custom_endpoints_pass_the_ssrf_guard(api, make_user_id, endpoint, code)
     assert (status, body["error"]["code"]) == (422, code)
 
 
-def test_in_production_loopback_endpoints_are_refused(api, gateway, make_user_id, stateless_server):
+def test_in_production_loopback_endpoints_are_refused(api, gateway, make_user_id, stateless_mcp):
     gateway.setenv("ENVIRONMENT", "production")
     gateway.setenv("AUTH_ALGORITHMS", "RS256")
     gateway.setenv("AUTH_JWKS_URL", "https://issuer.test/jwks")
     forget_caches()
 
     with pytest.raises(ValidationFailed) as caught:
-        check_custom_endpoint(stateless_server.url)
+        check_custom_endpoint(stateless_mcp.url)
     assert caught.value.code == "endpoint_not_allowed"
 
 
@@ -109,19 +109,19 @@ def test_supabase_needs_a_token(api, make_user_id):
     assert (status, body["error"]["code"]) == (422, "credentials_required")
 
 
-def test_names_are_unique_per_user(api, make_user_id, stateless_server):
+def test_names_are_unique_per_user(api, make_user_id, stateless_mcp):
     alice, bob = make_user_id("alice"), make_user_id("bob")
-    assert connect(api, alice, stateless_server, name="same")[0] == 201
-    status, body, _ = connect(api, alice, stateless_server, name="same")
+    assert connect(api, alice, stateless_mcp, name="same")[0] == 201
+    status, body, _ = connect(api, alice, stateless_mcp, name="same")
     assert (status, body["error"]["code"]) == (409, "connection_name_taken")
-    assert connect(api, bob, stateless_server, name="same")[0] == 201
+    assert connect(api, bob, stateless_mcp, name="same")[0] == 201
 
 
-def test_credentials_reach_the_server_and_never_come_back(api, make_user_id, bearer_server, capsys):
+def test_credentials_reach_the_server_and_never_come_back(api, make_user_id, protected_mcp, capsys):
     user = make_user_id()
 
-    refused = connect(api, user, bearer_server)
-    status, body, _ = connect(api, user, bearer_server, credentials={"token": BEARER})
+    refused = connect(api, user, protected_mcp)
+    status, body, _ = connect(api, user, protected_mcp, credentials={"token": BEARER})
     _, read, _ = api("McpGetConnectionFunction", user, path={"connection_id": body["connection_id"]})
 
     assert (refused[0], refused[1]["error"]["code"]) == (502, "mcp_auth_failed")
@@ -130,18 +130,18 @@ def test_credentials_reach_the_server_and_never_come_back(api, make_user_id, bea
     assert BEARER not in capsys.readouterr().out
 
 
-def test_credentials_are_stored_encrypted(api, make_user_id, bearer_server, owner_conn):
+def test_credentials_are_stored_encrypted(api, make_user_id, protected_mcp, owner_conn):
     user = make_user_id()
-    assert connect(api, user, bearer_server, credentials={"token": BEARER})[0] == 201
+    assert connect(api, user, protected_mcp, credentials={"token": BEARER})[0] == 201
     with owner_conn.transaction():
         owner_conn.execute("SELECT set_config('app.current_user_id', %s, true)", (user,))
         row = owner_conn.execute("SELECT credentials FROM user_mcp_connections").fetchone()
     assert row["credentials"].startswith("v1.") and BEARER not in row["credentials"]
 
 
-def test_a_connection_test_reports_status_and_latency(api, make_user_id, stateless_server, canned_server):
+def test_a_connection_test_reports_status_and_latency(api, make_user_id, stateless_mcp, canned_server):
     user = make_user_id()
-    _, good, _ = connect(api, user, stateless_server)
+    _, good, _ = connect(api, user, stateless_mcp)
 
     status, result, _ = api("McpTestConnectionFunction", user, path={"connection_id": good["connection_id"]})
 
@@ -152,9 +152,9 @@ def test_a_connection_test_reports_status_and_latency(api, make_user_id, statele
     assert read["last_tested_at"] is not None and read["status"] == "connected"
 
 
-def test_another_user_cannot_see_test_call_or_delete_a_connection(api, make_user_id, stateless_server):
+def test_another_user_cannot_see_test_call_or_delete_a_connection(api, make_user_id, stateless_mcp):
     alice, mallory = make_user_id("alice"), make_user_id("mallory")
-    _, body, _ = connect(api, alice, stateless_server)
+    _, body, _ = connect(api, alice, stateless_mcp)
     path = {"connection_id": body["connection_id"]}
 
     for function_id in ("McpGetConnectionFunction", "McpTestConnectionFunction", "McpListToolsFunction"):
@@ -170,9 +170,9 @@ def test_another_user_cannot_see_test_call_or_delete_a_connection(api, make_user
     assert api("McpGetConnectionFunction", alice, path=path)[0] == 200
 
 
-def test_deleting_a_connection(api, make_user_id, stateless_server):
+def test_deleting_a_connection(api, make_user_id, stateless_mcp):
     user = make_user_id()
-    _, body, _ = connect(api, user, stateless_server)
+    _, body, _ = connect(api, user, stateless_mcp)
     path = {"connection_id": body["connection_id"]}
 
     assert api("McpDeleteConnectionFunction", user, path=path)[0] == 204

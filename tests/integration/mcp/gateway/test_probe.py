@@ -27,8 +27,8 @@ servers:
     forget_caches()
 
 
-def test_the_probe_checks_enabled_servers_and_health_shows_them(gateway, tmp_path, stateless_server):
-    configure(gateway, tmp_path, stateless_server.url)
+def test_the_probe_checks_enabled_servers_and_health_shows_them(gateway, tmp_path, stateless_mcp):
+    configure(gateway, tmp_path, stateless_mcp.url)
 
     result = invoke("McpProbeFunction", sample_event("McpProbeFunction"))
     status, health = call_http("HealthFunction")
@@ -43,10 +43,8 @@ def test_the_probe_checks_enabled_servers_and_health_shows_them(gateway, tmp_pat
     assert shown["deepwiki"] == "ok" and shown["memory"] == "error"
 
 
-def test_the_probe_closes_operations_left_pending(
-    gateway, tmp_path, stateless_server, owner_conn, make_user_id
-):
-    configure(gateway, tmp_path, stateless_server.url)
+def test_the_probe_closes_operations_left_pending(gateway, tmp_path, stateless_mcp, owner_conn, make_user_id):
+    configure(gateway, tmp_path, stateless_mcp.url)
     user = make_user_id()
     with owner_conn.transaction():
         owner_conn.execute("SELECT set_config('app.current_user_id', %s, true)", (user,))

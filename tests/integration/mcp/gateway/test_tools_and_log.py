@@ -12,10 +12,10 @@ from tests.support.environment import forget_caches
 
 
 @pytest.fixture
-def connection(api, make_user_id, stateless_server):
+def connection(api, make_user_id, stateless_mcp):
     user = make_user_id()
     status, body, _ = api(
-        "McpConnectFunction", user, body={"server_type": "custom", "endpoint": stateless_server.url}
+        "McpConnectFunction", user, body={"server_type": "custom", "endpoint": stateless_mcp.url}
     )
     assert status == 201, body
     return user, body["connection_id"]
@@ -30,19 +30,19 @@ def call(api, user, connection_id, tool, arguments):
     )
 
 
-def test_tools_are_listed_from_the_cache_and_refetched_on_request(api, connection, stateless_server):
+def test_tools_are_listed_from_the_cache_and_refetched_on_request(api, connection, stateless_mcp):
     user, connection_id = connection
-    before = len(stateless_server.log.requests)
+    before = len(stateless_mcp.log.requests)
 
     status, cached, _ = api("McpListToolsFunction", user, path={"connection_id": connection_id})
-    assert status == 200 and len(stateless_server.log.requests) == before
+    assert status == 200 and len(stateless_mcp.log.requests) == before
     echo = next(tool for tool in cached["tools"] if tool["name"] == "echo")
     assert echo["input_schema"]["properties"]["text"]["type"] == "string"
 
     _, refreshed, _ = api(
         "McpListToolsFunction", user, path={"connection_id": connection_id}, query={"refresh": "true"}
     )
-    assert len(stateless_server.log.requests) > before
+    assert len(stateless_mcp.log.requests) > before
     assert refreshed["fetched_at"] > cached["fetched_at"]
 
 
@@ -67,15 +67,15 @@ def test_a_tool_call_keeps_mcps_result_shape(api, connection):
     ("arguments", "field"),
     [({"a": "two", "b": 3}, "arguments.a"), ({"a": 1}, "arguments")],
 )
-def test_arguments_are_checked_against_the_input_schema(api, connection, stateless_server, arguments, field):
+def test_arguments_are_checked_against_the_input_schema(api, connection, stateless_mcp, arguments, field):
     user, connection_id = connection
-    before = len(stateless_server.log.requests)
+    before = len(stateless_mcp.log.requests)
 
     status, body, _ = call(api, user, connection_id, "add", arguments)
 
     assert (status, body["error"]["code"]) == (422, "invalid_tool_arguments")
     assert body["error"]["details"][0]["field"] == field
-    assert len(stateless_server.log.requests) == before  # nothing was sent
+    assert len(stateless_mcp.log.requests) == before  # nothing was sent
 
 
 def test_an_unknown_tool_is_404(api, connection):
@@ -84,9 +84,9 @@ def test_an_unknown_tool_is_404(api, connection):
     assert (status, body["error"]["code"]) == (404, "tool_not_found")
 
 
-def test_a_slow_tool_times_out_with_504(api, make_user_id, slow_server):
+def test_a_slow_tool_times_out_with_504(api, make_user_id, slow_mcp):
     user = make_user_id()
-    _, body, _ = api("McpConnectFunction", user, body={"server_type": "custom", "endpoint": slow_server.url})
+    _, body, _ = api("McpConnectFunction", user, body={"server_type": "custom", "endpoint": slow_mcp.url})
 
     status, answer, _ = call(api, user, body["connection_id"], "sleep", {"seconds": 5})
 
@@ -207,25 +207,23 @@ def test_the_registry_lists_the_seeded_servers(api, make_user_id):
     assert "ask_question" in servers["deepwiki"]["tools"] and servers["supabase"]["auth_kind"] == "bearer"
 
 
-def test_a_server_on_the_handshake_is_not_probed_again(api, make_user_id, legacy_server):
+def test_a_server_on_the_handshake_is_not_probed_again(api, make_user_id, legacy_mcp):
     user = make_user_id()
-    _, body, _ = api(
-        "McpConnectFunction", user, body={"server_type": "custom", "endpoint": legacy_server.url}
-    )
-    before = len(legacy_server.log.requests)
+    _, body, _ = api("McpConnectFunction", user, body={"server_type": "custom", "endpoint": legacy_mcp.url})
+    before = len(legacy_mcp.log.requests)
 
     status, _, _ = call(api, user, body["connection_id"], "echo", {"text": "hi"})
 
-    methods = [seen.rpc_method for seen in legacy_server.log.requests[before:]]
+    methods = [seen.rpc_method for seen in legacy_mcp.log.requests[before:]]
     assert status == 200
     assert "server/discover" not in methods and "initialize" in methods
 
 
-def test_a_stateless_server_is_called_without_a_new_probe(api, connection, stateless_server):
+def test_a_stateless_mcp_is_called_without_a_new_probe(api, connection, stateless_mcp):
     user, connection_id = connection
-    before = len(stateless_server.log.requests)
+    before = len(stateless_mcp.log.requests)
 
     call(api, user, connection_id, "echo", {"text": "hi"})
 
-    methods = [seen.rpc_method for seen in stateless_server.log.requests[before:]]
+    methods = [seen.rpc_method for seen in stateless_mcp.log.requests[before:]]
     assert methods == ["tools/call"]
