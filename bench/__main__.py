@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bench import cold_start, layer_size
+from bench import cold_start, layer_size, mcp_gateway
 
 
 def main() -> None:
     cold_start.main()
     layer_size.main()
+    mcp_gateway.main()
 
 
 if __name__ == "__main__":

@@ -216,7 +216,9 @@ class LlmServer:
         async def endpoint(request: Request) -> Response:
             return await answer(self.script, self.flavour, self.api_key, request)
 
-        return Starlette(routes=[*self.flavour.extra_routes(), Route("/{path:path}", endpoint, methods=["POST"])])
+        return Starlette(
+            routes=[*self.flavour.extra_routes(), Route("/{path:path}", endpoint, methods=["POST"])]
+        )
 
     @property
     def base_url(self) -> str:
@@ -241,7 +243,9 @@ class OpenAIFlavour:
         if request.url.path != self.PATH:
             return self.render_error(Fail(404, f"Unknown path {request.url.path}"))
         if body.get("stream") is True:
-            return self.render_error(Fail(400, "stream=true is not supported by this server: send stream=false"))
+            return self.render_error(
+                Fail(400, "stream=true is not supported by this server: send stream=false")
+            )
         if not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list):
             return self.render_error(Fail(400, "model and messages are required"))
         return None
@@ -255,7 +259,9 @@ class OpenAIFlavour:
 
     def render_text(self, reply: Text, body: Any, request: Request) -> dict[str, Any]:
         message = {"role": "assistant", "content": reply.content, "refusal": None}
-        return self._completion(body, message, reply.finish or "stop", reply.input_tokens, reply.output_tokens)
+        return self._completion(
+            body, message, reply.finish or "stop", reply.input_tokens, reply.output_tokens
+        )
 
     def render_calls(self, reply: Calls, body: Any, request: Request) -> dict[str, Any]:
         calls = [
@@ -298,7 +304,9 @@ class OpenAIFlavour:
 
     def extra_routes(self) -> list[Route]:
         async def models(request: Request) -> Response:
-            data = [{"id": name, "object": "model", "created": 0, "owned_by": "loopback"} for name in FAKE_MODELS]
+            data = [
+                {"id": name, "object": "model", "created": 0, "owned_by": "loopback"} for name in FAKE_MODELS
+            ]
             return JSONResponse({"object": "list", "data": data})
 
         return [Route("/v1/models", models, methods=["GET"])]

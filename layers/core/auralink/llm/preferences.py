@@ -13,6 +13,8 @@ or none.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import SecretStr
@@ -66,15 +68,12 @@ def put_preferences(identity: Identity, update: PreferencesUpdate) -> Preference
         record_id = str(row["id"])
         stored: dict[str, Any] = dict(row["providers"])
         for name, entry in update.providers.items():
-            merged = None if entry is None else _merged(stored.get(name), entry, base_urls[name])
-            if merged is None:
+            seal = partial(_seal, user_id=identity.sub, record_id=record_id, provider=name)
+            settings = None if entry is None else _settings(stored.get(name), entry, base_urls[name], seal)
+            if settings is None:
                 stored.pop(name, None)
-                continue
-            if entry is not None and entry.api_key is not None:
-                merged["api_key"] = crypto.encrypt_credential(
-                    entry.api_key, owner_id=identity.sub, record_id=record_id, purpose=_purpose(name)
-                )
-            stored[name] = merged
+            else:
+                stored[name] = settings
         default_model = (
             update.default_model if "default_model" in update.model_fields_set else row["default_model"]
         )
@@ -181,19 +180,29 @@ def _check_default_model(model_id: str) -> None:
         raise _invalid("default_model", f"model {model_id} is disabled", code="model_disabled")
 
 
-def _merged(
-    previous: dict[str, Any] | None, entry: ProviderSettingsUpdate, base_url: str | None
+def _seal(api_key: str, *, user_id: str, record_id: str, provider: str) -> str:
+    return crypto.encrypt_credential(
+        api_key, owner_id=user_id, record_id=record_id, purpose=_purpose(provider)
+    )
+
+
+def _settings(
+    previous: dict[str, Any] | None,
+    entry: ProviderSettingsUpdate,
+    base_url: str | None,
+    seal: Callable[[str], str],
 ) -> dict[str, Any] | None:
-    """The provider's new stored values, without the new key (sealed by the caller); None: nothing left."""
-    merged: dict[str, Any] = {}
-    if "api_key" not in entry.model_fields_set and previous and previous.get("api_key"):
-        merged["api_key"] = previous["api_key"]
-        merged["api_key_hint"] = previous.get("api_key_hint")
-    elif entry.api_key is not None:
-        merged["api_key_hint"] = key_hint(entry.api_key)
+    """A provider's new stored values; None when nothing is left of it."""
+    settings: dict[str, Any] = {}
+    if entry.api_key is not None:
+        settings["api_key"] = seal(entry.api_key)
+        settings["api_key_hint"] = key_hint(entry.api_key)
+    elif "api_key" not in entry.model_fields_set and previous and previous.get("api_key"):
+        settings["api_key"] = previous["api_key"]
+        settings["api_key_hint"] = previous.get("api_key_hint")
     if base_url is not None:
-        merged["base_url"] = base_url
-    return merged or None
+        settings["base_url"] = base_url
+    return settings or None
 
 
 def _with_keys(stored: dict[str, Any]) -> list[str]:

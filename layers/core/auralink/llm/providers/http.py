@@ -52,6 +52,8 @@ MAX_PROVIDER_MESSAGE = 300
 _AUTH_STATUSES = frozenset({401, 403})
 # Statuses that say "try again" although they are 4xx (OpenAI's own SDK retries these too).
 _TRANSIENT_4XX = frozenset({408, 409})
+# Google answers a refused key with 400 and says so in an ErrorInfo detail.
+_GOOGLE_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"})
 _GOOGLE_RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
@@ -183,7 +185,7 @@ def failure_for_status(
     status = answer.status
     body = _maybe_json(answer.raw)
     details: dict[str, Any] = {"http_status": status}
-    if status in _AUTH_STATUSES:
+    if status in _AUTH_STATUSES or _google_reason(body) in _GOOGLE_KEY_REASONS:
         # The provider's text may quote part of the key: it is left out altogether.
         return LlmUpstreamError(
             f"{provider} refused the API key (HTTP {status})", code=AUTH_FAILED, details=details
@@ -278,12 +280,22 @@ def _finite(value: str | None) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-def _google_retry_delay(body: Any) -> float | None:
+def _google_detail(body: Any, kind: str) -> dict[str, Any] | None:
+    """The first ``google.rpc.<kind>`` detail of a Google error body."""
     error = body.get("error") if isinstance(body, dict) else None
     details = error.get("details") if isinstance(error, dict) else None
     for detail in details if isinstance(details, list) else []:
-        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            match = _GOOGLE_RETRY_DELAY.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith(f"google.rpc.{kind}"):
+            return detail
     return None
+
+
+def _google_retry_delay(body: Any) -> float | None:
+    detail = _google_detail(body, "RetryInfo")
+    match = _GOOGLE_RETRY_DELAY.match(str(detail.get("retryDelay", ""))) if detail else None
+    return float(match.group(1)) if match else None
+
+
+def _google_reason(body: Any) -> str | None:
+    detail = _google_detail(body, "ErrorInfo")
+    return str(detail.get("reason")) if detail else None

@@ -1,0 +1,75 @@
+"""Latency of a tool call through the whole gateway, over HTTP against the local runtime.
+
+A user connects an MCP server on loopback (both protocol revisions) and calls one of its tools
+repeatedly through `POST /api/v1/mcp/connections/{id}/tools/{tool}/call`: authentication, the
+database transactions of admission and record, the rate limits, the breaker, the SSRF-guarded
+client, and the server itself. Reported against the same tool called with the client alone.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from auralink.mcp import client
+from auralink.mcp.results import McpTarget
+from infra.local.runtime import LocalRuntime
+from infra.local.token import mint_dev_token
+from tests.fakes.mcp_servers import LoopbackServer, tools_app
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = 100
+
+
+def _percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[int(len(ordered) * 0.95) - 1]
+    return f"median {statistics.median(ordered):6.1f} ms, p95 {p95:6.1f} ms"
+
+
+def _through_gateway(api: httpx.Client, url: str, token: str) -> list[float]:
+    headers = {"Authorization": f"Bearer {token}"}
+    connected = api.post("/api/v1/mcp/connect", headers=headers, json={"server_type": "custom", "endpoint": url})
+    connected.raise_for_status()
+    path = f"/api/v1/mcp/connections/{connected.json()['connection_id']}/tools/add/call"
+    samples = []
+    for _ in range(CALLS):
+        started = time.perf_counter()
+        api.post(path, headers=headers, json={"arguments": {"a": 1, "b": 2}}).raise_for_status()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _client_alone(url: str, protocol: str) -> list[float]:
+    target = McpTarget(url=url, headers={}, protocol=protocol)  # type: ignore[arg-type]
+    samples = []
+    for _ in range(CALLS):
+        started = time.perf_counter()
+        client.call_tool(target, "add", {"a": 1, "b": 2}, deadline_s=10)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data:
+        runtime = LocalRuntime(ROOT, port=0, schedules=False, data_dir=Path(data))
+        runtime.start()
+        try:
+            with httpx.Client(base_url=runtime.url, timeout=30) as api:
+                for stateless, protocol in ((True, "2026-07-28"), (False, "2025-11-25")):
+                    with LoopbackServer(tools_app(stateless=stateless), name=protocol) as server:
+                        gateway = _through_gateway(api, server.url, mint_dev_token(f"bench-{protocol}"))
+                        alone = _client_alone(server.url, protocol)
+                    print(f"tool call, {protocol}, {CALLS} calls:")
+                    print(f"  through the gateway (HTTP, local runtime): {_percentiles(gateway)}")
+                    print(f"  client alone:                              {_percentiles(alone)}")
+        finally:
+            runtime.stop()
+
+
+if __name__ == "__main__":
+    main()
