@@ -33,7 +33,8 @@ def _percentiles(samples: list[float]) -> str:
 
 def _through_gateway(api: httpx.Client, url: str, token: str) -> list[float]:
     headers = {"Authorization": f"Bearer {token}"}
-    connected = api.post("/api/v1/mcp/connect", headers=headers, json={"server_type": "custom", "endpoint": url})
+    body = {"server_type": "custom", "endpoint": url}
+    connected = api.post("/api/v1/mcp/connect", headers=headers, json=body)
     connected.raise_for_status()
     path = f"/api/v1/mcp/connections/{connected.json()['connection_id']}/tools/add/call"
     samples = []
