@@ -69,11 +69,10 @@ def generate(root: Path = ROOT) -> dict[str, Any]:
     with warnings.catch_warnings():
         # A handler that fails to import must fail the generation, not vanish from the document.
         warnings.simplefilter("error")
-        schema = merge.get_openapi_schema()
-    _require_auth_on_private_routes(schema)
-    _document_errors(schema)
+        merge.get_openapi_schema()
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
-    document["paths"] = schema["paths"]
+    _require_auth_on_private_routes(document)
+    _document_errors(document)
     return document
 
 

@@ -24,6 +24,10 @@ WITHOUT_MCP = {
     "McpDeleteConnectionFunction",
     "McpUsageStatsFunction",
     "McpOperationsFunction",
+    "LlmProvidersFunction",
+    "LlmModelsFunction",
+    "LlmGetPreferencesFunction",
+    "LlmPutPreferencesFunction",
 }
 
 _PROBE = """

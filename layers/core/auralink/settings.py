@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     credentials_key_secret_id: str | None = None
     # Secret (HS256 key) of the short-lived tokens the gateway mints to call the hosted MCP servers.
     service_token_secret_id: str | None = None
+    # Secret with the service's own LLM keys, used when a user brings none: {"openai": "...", ...}.
+    llm_service_keys_secret_id: str | None = None
     secrets_max_age_s: int = Field(default=300, ge=0, le=86_400)
 
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -226,7 +226,7 @@ def _to_preferences(row: dict[str, Any] | None) -> Preferences:
 def _service_key(provider: str) -> str | None:
     """The deployment's own key for ``provider``, from the secret ``LLM_SERVICE_KEYS_SECRET_ID``
     (a JSON object ``{"openai": "...", "anthropic": "..."}``); None when there is none."""
-    secret_id = getattr(get_settings(), "llm_service_keys_secret_id", None)
+    secret_id = get_settings().llm_service_keys_secret_id
     if not isinstance(secret_id, str) or not secret_id:
         return None
     value = secrets.get_secret_json(secret_id).get(provider)
