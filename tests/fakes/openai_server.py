@@ -179,7 +179,8 @@ async def answer(script: Script, flavour: Flavour, api_key: str | None, request:
 
 async def _render(reply: Reply, flavour: Flavour, body: Any, request: Request) -> Response:
     if isinstance(reply, Slow):
-        await asyncio.sleep(reply.seconds)
+        if not await _pause(reply.seconds, request):
+            return Response(status_code=499)  # nobody is listening any more
         return await _render(reply.then, flavour, body, request)
     if isinstance(reply, Text):
         return JSONResponse(flavour.render_text(reply, body, request))
@@ -190,6 +191,17 @@ async def _render(reply: Reply, flavour: Flavour, body: Any, request: Request) -
     if isinstance(reply, Raw):
         return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
     return StreamingResponse(_trickle(reply), media_type="application/json")
+
+
+async def _pause(seconds: float, request: Request) -> bool:
+    """Wait, unless the client leaves first (so that a stopping server has nothing in flight)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while (left := until - loop.time()) > 0:
+        if await request.is_disconnected():
+            return False
+        await asyncio.sleep(min(left, 0.05))
+    return True
 
 
 async def _trickle(reply: Trickle) -> AsyncIterator[bytes]:

@@ -28,6 +28,9 @@ WITHOUT_MCP = {
     "LlmModelsFunction",
     "LlmGetPreferencesFunction",
     "LlmPutPreferencesFunction",
+    "LlmChatFunction",
+    "LlmMetricsFunction",
+    "LlmComparisonFunction",
 }
 
 _PROBE = """

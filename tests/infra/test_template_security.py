@@ -46,6 +46,9 @@ SECRETS_READ = {
     "LlmModelsFunction": {"DatabaseSecretArn", "JwtSecret"},
     "LlmGetPreferencesFunction": {"DatabaseSecretArn", "JwtSecret"},
     "LlmPutPreferencesFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret"},
+    "LlmChatFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret"},
+    "LlmMetricsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "LlmComparisonFunction": {"DatabaseSecretArn", "JwtSecret"},
     "McpProbeFunction": {"DatabaseSecretArn", "CredentialsKeySecret", "ServiceTokenSecret"},
 }
 # Actions that take no resource ARN: only these may be granted on "*".

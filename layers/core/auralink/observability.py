@@ -28,6 +28,14 @@ class MetricName:
     AGENT_EXECUTIONS = "AgentExecutions"
     CREWAI_CONVERSATIONS = "CrewAIConversations"
 
+    # LLM calls (dimensions: provider, model).
+    LLM_CALLS = "LLMCalls"
+    LLM_ERRORS = "LLMErrors"
+    LLM_LATENCY = "LLMLatency"
+    LLM_INPUT_TOKENS = "LLMInputTokens"
+    LLM_OUTPUT_TOKENS = "LLMOutputTokens"
+    LLM_COST = "LLMCostUSD"
+
     # Platform.
     HEALTH_CHECK_FAILURES = "HealthCheckFailures"
     AUTH_FAILURES = "AuthFailures"

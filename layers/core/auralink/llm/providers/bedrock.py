@@ -1,7 +1,8 @@
 """Amazon Bedrock Converse (Meta Llama and any other Converse model), through boto3.
 
 Bedrock signs with the function's AWS credentials (its IAM role), not with a user's key. The
-region comes from `ProviderAccess.region`, else from the environment (``AWS_REGION``).
+region comes from `ProviderAccess.region`, else from the environment (``AWS_DEFAULT_REGION``,
+which Lambda sets).
 
 boto3 clients cost tens of milliseconds to build, so they are cached per container, per region
 and per read timeout. The read timeout must not outlast the call's deadline, and botocore sets it
@@ -58,7 +59,7 @@ from auralink.llm.providers.http import MAX_PROVIDER_MESSAGE
 
 NAME = "Amazon Bedrock"
 CONNECT_TIMEOUT_S = 5.0
-TIMEOUT_STEPS_S = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+TIMEOUT_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 _FINISH_REASONS = {
     "end_turn": STOP,
     "stop_sequence": STOP,
@@ -95,7 +96,8 @@ ClientFactory = Callable[[str | None, float], ConverseClient]
 
 
 def timeout_step(deadline_s: float) -> float:
-    """The longest step of `TIMEOUT_STEPS_S` that fits in the deadline (the shortest if none does)."""
+    """The longest step of `TIMEOUT_STEPS_S` that fits in the deadline (calls with less time left
+    than the shortest step are not made)."""
     fitting = [step for step in TIMEOUT_STEPS_S if step <= deadline_s]
     return fitting[-1] if fitting else TIMEOUT_STEPS_S[0]
 
@@ -110,7 +112,7 @@ def _cached_client(region: str | None, read_timeout_s: float) -> ConverseClient:
     try:
         client = boto3.client("bedrock-runtime", region_name=region, config=config)
     except NoRegionError:
-        raise ConfigurationError("No AWS region for Amazon Bedrock: set it or AWS_REGION") from None
+        raise ConfigurationError("No AWS region for Amazon Bedrock: set AWS_DEFAULT_REGION") from None
     return cast("ConverseClient", client)
 
 
@@ -131,8 +133,8 @@ class BedrockProvider:
         self._clients = clients
 
     def chat(self, request: ProviderRequest, *, access: ProviderAccess, deadline_s: float) -> ProviderReply:
-        if deadline_s <= 0:
-            raise LlmTimeout(f"No time was left to call {NAME}")
+        if deadline_s < TIMEOUT_STEPS_S[0]:
+            raise LlmTimeout(f"Too little time was left to call {NAME}")
         client = self._clients(access.region, deadline_s)
         try:
             answer = client.converse(**request_params(request))

@@ -181,7 +181,10 @@ def _json_object(provider: str, raw: bytes) -> dict[str, Any]:
 def failure_for_status(
     provider: str, answer: HttpAnswer, secret: str | None, *, now: datetime
 ) -> LlmUpstreamError:
-    """The domain error for a non-2xx answer (see the module's docstring for the mapping)."""
+    """The domain error for a non-2xx answer: 401/403 (and Google's refused-key 400)
+    `llm_auth_failed`; 429 `llm_rate_limited`, 5xx, 408 and 409 `llm_server_error`, both retryable
+    with the provider's retry hint; other 4xx `llm_bad_request`; 3xx (never followed)
+    `llm_protocol_error`."""
     status = answer.status
     body = _maybe_json(answer.raw)
     details: dict[str, Any] = {"http_status": status}

@@ -78,9 +78,9 @@ def request_body(request: ProviderRequest, *, official: bool) -> dict[str, Any]:
 def _message(message: ChatMessage) -> dict[str, Any]:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": tool_call_id(message), "content": message.content or ""}
-    wire: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.role != "assistant":
-        wire["content"] = message.content or ""
+    # Only an assistant turn that calls tools may go without content.
+    content = message.content if message.role == "assistant" else message.content or ""
+    wire: dict[str, Any] = {"role": message.role, "content": content}
     if message.name:
         wire["name"] = message.name
     if message.role == "assistant" and message.tool_calls:

@@ -1,0 +1,60 @@
+"""The chat function against the OpenAI- and Anthropic-compatible fakes on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from auralink.crypto import generate_key_material
+from tests.fakes.openai_server import LlmServer, openai_server
+from tests.support import environment
+from tests.support.handlers import invoke, sample_event
+
+KEY = "sk-chat-loopback-0a1b2c3d4e5f60718293"
+CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
+
+
+@pytest.fixture(scope="module")
+def openai_compatible() -> Iterator[LlmServer]:
+    with openai_server(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scripts(openai_compatible: LlmServer) -> Iterator[None]:
+    openai_compatible.script.reset()
+    yield
+
+
+@pytest.fixture
+def llm(service: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    boto3.client("secretsmanager").create_secret(
+        Name=CREDENTIALS_KEY_SECRET_ID,
+        SecretString=json.dumps({"active_key_id": "k1", "k1": generate_key_material()}),
+    )
+    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
+    environment.forget_caches()
+    yield service
+
+
+Api = Callable[..., tuple[int, Any]]
+
+
+@pytest.fixture
+def api(llm: pytest.MonkeyPatch, token_for: Callable[..., str]) -> Api:
+    def call(
+        function_id: str, user: str, *, body: Any = None, query: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        event = sample_event(function_id)
+        event["headers"]["authorization"] = f"Bearer {token_for(user)}"
+        event["body"] = None if body is None else json.dumps(body)
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+        response = invoke(function_id, event)
+        return response["statusCode"], json.loads(response.get("body") or "null")
+
+    return call
