@@ -66,7 +66,13 @@ def app(env):
 
 
 def token(**overrides):
-    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 3600, "email": "a@x.io"}
+    claims = {
+        "sub": "alice",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "exp": int(time.time()) + 3600,
+        "email": "a@x.io",
+    }
     claims.update(overrides)
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
