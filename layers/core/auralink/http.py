@@ -13,7 +13,7 @@ one service. Everything an HTTP API needs around that lives here, once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -42,6 +42,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], HTTPStatus], ...] = (
     (errors.NotFound, HTTPStatus.NOT_FOUND),
     (errors.Conflict, HTTPStatus.CONFLICT),
     (errors.PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (errors.UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (errors.ValidationFailed, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.RateLimited, HTTPStatus.TOO_MANY_REQUESTS),
     (errors.UpstreamTimeout, HTTPStatus.GATEWAY_TIMEOUT),
@@ -144,22 +145,42 @@ def _cors() -> CORSConfig | None:
     )
 
 
-def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+def _check_body(app: APIGatewayHttpResolver) -> None:
     body = app.current_event.body
     limit = get_settings().max_body_bytes
     if body is not None and len(body) > limit:
         raise errors.PayloadTooLarge(f"Request body exceeds {limit} bytes")
-    return next_middleware(app)
+    if body:
+        # The API speaks JSON only; a form body would otherwise be parsed into nonsense fields.
+        media_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise errors.UnsupportedMediaType(
+                "Send the request body as JSON with Content-Type: application/json"
+            )
 
 
-def _authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    identity = identity_from_authorization_header(app.current_event.headers.get("authorization"))
-    logger.append_keys(user_id=identity.sub)
-    app.append_context(**{_IDENTITY_KEY: identity})  # type: ignore[no-untyped-call]
-    try:
-        return next_middleware(app)
-    finally:
-        logger.remove_keys(["user_id"])
+def _checks_first(app: APIGatewayHttpResolver, *, public: bool) -> None:
+    """Run the body checks and authentication before Powertools' request validation.
+
+    Powertools puts its validation first in every route's middleware stack; a stranger would then
+    learn the shape of a route's body (422) before being told to authenticate (401), and a form
+    body would be parsed before being refused. The checks wrap the validation middleware instead.
+    """
+    validation = app._request_validation_middleware
+
+    def checked(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        _check_body(app)
+        if public:
+            return validation(app, next_middleware)
+        identity = identity_from_authorization_header(app.current_event.headers.get("authorization"))
+        logger.append_keys(user_id=identity.sub)
+        app.append_context(**{_IDENTITY_KEY: identity})  # type: ignore[no-untyped-call]
+        try:
+            return validation(app, next_middleware)
+        finally:
+            logger.remove_keys(["user_id"])
+
+    app._request_validation_middleware = checked  # type: ignore[assignment]  # any middleware callable
 
 
 def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
@@ -173,8 +194,7 @@ def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
     def _not_found(_: Exception) -> Response[dict[str, Any]]:
         return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route")
 
-    middlewares: Sequence[Any] = [_limit_body] if public else [_limit_body, _authenticate]
-    app.use(middlewares=list(middlewares))
+    _checks_first(app, public=public)
     return app
 
 

@@ -83,7 +83,11 @@ def event(method, path, *, body=None, headers=None):
         "routeKey": f"{method} {path}",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"authorization": f"Bearer {token()}", **(headers or {})},
+        "headers": {
+            "authorization": f"Bearer {token()}",
+            "content-type": "application/json",
+            **(headers or {}),
+        },
         "requestContext": {
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
             "requestId": "req-1",
@@ -188,3 +192,19 @@ def test_cors_allows_only_the_configured_origins(app):
     assert allowed["Access-Control-Allow-Origin"] == "https://admin.example"
     _, _, refused = call(app, "GET", "/missing", headers={"origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in refused
+
+
+def test_bodies_that_are_not_json_are_415(app):
+    status, body, _ = call(
+        app, "POST", "/greet", body="name=Ada", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
+    assert "application/json" in body["error"]["message"]
+
+
+def test_strangers_are_told_to_authenticate_before_anything_about_the_body(app):
+    request = event("POST", "/greet", body=json.dumps({"wrong": "shape"}))
+    del request["headers"]["authorization"]
+    response = app.resolve(request, None)
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"]["code"] == "token_missing"
