@@ -1,0 +1,39 @@
+"""How a workflow names a tool: a built-in name, or `mcp:<connection name>/<tool>`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CALCULATOR = "calculator"
+CODE_ANALYZER = "code_analyzer"
+WEB_SEARCH = "web_search"
+MEMORY_SEARCH = "memory_search"
+DEEPWIKI = "deepwiki"
+BUILTIN_TOOLS = frozenset({CALCULATOR, CODE_ANALYZER, WEB_SEARCH, MEMORY_SEARCH, DEEPWIKI})
+
+MCP_PREFIX = "mcp:"
+# Connection names follow user_mcp_connections.name; tool names are the server's own.
+_MCP_NAME = re.compile(r"^mcp:(?P<connection>[A-Za-z0-9][A-Za-z0-9_.-]{0,62})/(?P<tool>[^\s/]{1,128})$")
+
+
+@dataclass(frozen=True)
+class McpToolName:
+    connection: str
+    tool: str
+
+    def __str__(self) -> str:
+        return f"{MCP_PREFIX}{self.connection}/{self.tool}"
+
+
+def parse(name: str) -> str | McpToolName:
+    """The built-in name, or the connection and tool of an MCP tool; ValueError for anything else."""
+    if name in BUILTIN_TOOLS:
+        return name
+    match = _MCP_NAME.match(name)
+    if match is None:
+        raise ValueError(
+            f"unknown tool {name!r}: expected one of {', '.join(sorted(BUILTIN_TOOLS))}"
+            " or mcp:<connection name>/<tool>"
+        )
+    return McpToolName(connection=match["connection"], tool=match["tool"])
