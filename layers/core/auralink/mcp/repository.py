@@ -86,6 +86,10 @@ def find_by_server(conn: Connection, server_name: str) -> dict[str, Any] | None:
     ).fetchone()
 
 
+def find_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
+    return conn.execute(_SELECT + " WHERE c.name = %s", (name,)).fetchone()
+
+
 def delete(conn: Connection, connection_id: UUID) -> None:
     if conn.execute("DELETE FROM user_mcp_connections WHERE id = %s", (connection_id,)).rowcount == 0:
         raise NotFound("Connection not found", code="connection_not_found")

@@ -77,6 +77,17 @@ def list_tools(
     )
 
 
+def tools_of_named_connection(
+    identity: Identity, name: str
+) -> tuple[UUID, list[dict[str, Any]]] | None:
+    """The id and cached tools (name, description, input_schema) of the caller's connection ``name``."""
+    with tenant_transaction(identity.sub) as conn:
+        row = repository.find_by_name(conn, name)
+    if row is None:
+        return None
+    return row["id"], _tools(row)
+
+
 def _find_tool(
     identity: Identity,
     row: dict[str, Any],
