@@ -1,0 +1,129 @@
+"""One model call on a user's behalf: model and key resolution, retries, cost, and its metrics row.
+
+The chat endpoint and the agent frameworks' model adapters all come through here, so every call
+is priced and recorded the same way whoever makes it. The model comes from the caller or the
+user's default; the key from the user's preferences or the service's secret; the provider's
+adapter does one call, repeated only after failures that are safe to repeat (429 honouring
+Retry-After, 5xx, unreachable) within one deadline. Every call, failed ones too, is a metrics row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from auralink.clock import SYSTEM_CLOCK, Clock
+from auralink.config.models import RetryPolicy
+from auralink.errors import DomainError, ValidationFailed
+from auralink.llm import metrics, preferences, registry
+from auralink.llm.chat_types import ChatMessage, ProviderReply, ProviderRequest, ToolSpec
+from auralink.llm.providers.catalog import adapter_for
+from auralink.llm.providers.retrying import chat_with_retries
+from auralink.observability import logger
+from auralink.retry import Attempts
+
+# Providers' own limits are generous; this bounds what one call (retries included) may spend.
+TIMEOUT_S = 60.0
+RETRIES = RetryPolicy(max_attempts=3, base_delay_ms=500, max_delay_ms=8_000)
+
+
+@dataclass(frozen=True)
+class Completion:
+    model: registry.ModelEntry
+    reply: ProviderReply
+    cost_usd: Decimal
+    latency_ms: int
+
+
+def model_for(user_id: str, requested: str | None) -> registry.ModelEntry:
+    """The requested model, else the user's default; a clear 422 when neither is set."""
+    model_id = requested or preferences.default_model(user_id)
+    if model_id is None:
+        raise ValidationFailed(
+            "No model named and no default model set (PUT /api/v1/llm/preferences)",
+            code="model_required",
+            details=[{"field": "body.model", "message": "required when no default model is set"}],
+        )
+    return registry.resolve_model(model_id)
+
+
+def complete(
+    user_id: str,
+    model: registry.ModelEntry,
+    messages: Sequence[ChatMessage],
+    *,
+    tools: Sequence[ToolSpec] = (),
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    deadline_s: float,
+    run_id: UUID | str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Completion:
+    """Call ``model`` for ``user_id`` within ``deadline_s`` seconds and record the call."""
+    if tools and not model.supports_tools:
+        raise ValidationFailed(f"{model.id} does not support tools", code="model_without_tools")
+    request = ProviderRequest(
+        model=model.name,
+        messages=list(messages),
+        tools=list(tools),
+        temperature=temperature,
+        max_tokens=max_tokens,
+    )
+    deadline_s = min(TIMEOUT_S, deadline_s)
+    run = UUID(str(run_id)) if run_id is not None else None
+    attempts = Attempts()
+    started = time.perf_counter()
+    try:
+        if deadline_s <= 0:
+            raise ValidationFailed("Not enough time left for the call", code="deadline_exhausted")
+        # Inside the try: a call that has no key to go out with is a failed call, recorded as such.
+        access = preferences.resolve_access(user_id, model.provider)
+        reply, _ = chat_with_retries(
+            adapter_for(model.api_style),
+            request,
+            access,
+            policy=RETRIES,
+            clock=clock,
+            deadline_s=deadline_s,
+            attempts=attempts,
+        )
+    except DomainError as exc:
+        metrics.record(
+            metrics.CallRecord(
+                user_id=user_id,
+                provider=model.provider,
+                model=model.name,
+                latency_ms=_elapsed_ms(started),
+                status="error",
+                error_code=exc.code,
+                run_id=run,
+            )
+        )
+        logger.warning(
+            "llm call failed",
+            extra={"model": model.id, "error_code": exc.code, "attempts": attempts.count},
+        )
+        raise
+    latency_ms = _elapsed_ms(started)
+    cost = registry.cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens)
+    metrics.record(
+        metrics.CallRecord(
+            user_id=user_id,
+            provider=model.provider,
+            model=model.name,
+            latency_ms=latency_ms,
+            status="success",
+            input_tokens=reply.usage.input_tokens,
+            output_tokens=reply.usage.output_tokens,
+            cost_usd=cost,
+            run_id=run,
+        )
+    )
+    return Completion(model=model, reply=reply, cost_usd=cost, latency_ms=latency_ms)
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
