@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from psycopg.types.json import Jsonb
 
+from auralink.agents.runs import repository
 from auralink.agents.runs.executors import register_executor, unregister_executor
+from auralink.db import tenant_transaction
+from auralink.errors import NotFound
 from tests.support.handlers import invoke, sample_event
 from tests.support.runs import (
     CountingExecutor,
     FailingExecutor,
     RaisingExecutor,
+    ScriptedExecutor,
     create_run,
     read_run,
     request_cancel,
@@ -142,3 +147,37 @@ def test_malformed_commands_are_refused_before_any_work(event):
     with pytest.raises(Exception) as caught:
         invoke("RunStepFunction", event)
     assert "ValidationError" in type(caught.value).__name__
+
+
+def test_a_waiting_run_is_not_stepped_until_it_is_resumed(executors, make_user_id):
+    executor = executors("test-asking", ScriptedExecutor())
+    user = make_user_id()
+    run_id = create_run(user, framework="test-asking", run_input={"script": "ask"})
+    assert step(run_id, user)["status"] == "waiting_for_input"
+
+    assert step(run_id, user)["status"] == "waiting_for_input"
+    assert len(executor.seen) == 1
+
+    with tenant_transaction(user) as conn:
+        conn.execute(
+            "UPDATE workflow_executions SET status = 'running', resume_input = %s WHERE id = %s::uuid",
+            (Jsonb({"value": None}), run_id),
+        )
+    run, _ = repository.claim_for_step(run_id, user)
+    assert run.has_resume_input and run.resume_input is None
+    assert step(run_id, user)["status"] == "succeeded"
+    stored = read_run(user, run_id)
+    assert stored["resume_input"] is None  # consumed
+    assert stored["output"] is None
+
+
+def test_an_executor_can_see_a_cancel_request_between_nodes(make_user_id):
+    user = make_user_id()
+    run_id = create_run(user, framework="test-counting")
+    assert repository.cancel_requested(run_id, user) is False
+
+    request_cancel(user, run_id)
+
+    assert repository.cancel_requested(run_id, user) is True
+    with pytest.raises(NotFound):
+        repository.cancel_requested(run_id, make_user_id("intruder"))
