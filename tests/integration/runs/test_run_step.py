@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from decimal import Decimal
 
 import pytest
 from psycopg.types.json import Jsonb
@@ -11,6 +13,7 @@ from auralink.agents.runs import repository
 from auralink.agents.runs.executors import register_executor, unregister_executor
 from auralink.db import tenant_transaction
 from auralink.errors import NotFound
+from auralink.llm.metrics import CallRecord, record
 from tests.support.handlers import invoke, sample_event
 from tests.support.runs import (
     CountingExecutor,
@@ -181,3 +184,44 @@ def test_an_executor_can_see_a_cancel_request_between_nodes(make_user_id):
     assert repository.cancel_requested(run_id, user) is True
     with pytest.raises(NotFound):
         repository.cancel_requested(run_id, make_user_id("intruder"))
+
+
+def _emitted_metrics(output: str) -> dict[str, list[float]]:
+    """The metric values of the EMF documents a handler printed, by name."""
+    values: dict[str, list[float]] = {}
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                values.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
+    return values
+
+
+def test_a_finished_run_reports_its_duration_steps_and_cost(executors, make_user_id, capsys):
+    executors("test-metered", CountingExecutor(steps=2))
+    user = make_user_id()
+    run_id = create_run(user, framework="test-metered")
+    step(run_id, user)
+    record(
+        CallRecord(
+            user_id=user,
+            provider="openai",
+            model="gpt-4o",
+            latency_ms=10,
+            status="success",
+            cost_usd=Decimal("0.25"),
+            run_id=uuid.UUID(run_id),
+        )
+    )
+    capsys.readouterr()
+
+    step(run_id, user)
+
+    emitted = _emitted_metrics(capsys.readouterr().out)
+    assert emitted["AgentExecutions"] == [1]
+    assert emitted["RunStepsPerRun"] == [2]
+    assert emitted["RunCostUSD"] == [0.25]
+    assert len(emitted["RunDuration"]) == 1 and emitted["RunDuration"][0] >= 0
