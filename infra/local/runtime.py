@@ -20,6 +20,7 @@ from typing import Any, Self
 from psycopg.conninfo import conninfo_to_dict
 
 from auralink import auth, secrets
+from auralink.agents.runs import orchestrator
 from auralink.db.connection import reset_connection
 from auralink.db.migrate import apply_migrations
 from auralink.observability import logger
@@ -295,10 +296,11 @@ def _set_environment(environment: Mapping[str, str | None]) -> None:
 
 
 def _forget_cached_configuration() -> None:
-    # Settings, secrets, JWKS clients, the connection and the logger's keys (correlation id) are
-    # kept per container: drop what an earlier environment of this process left behind.
+    # Settings, secrets, JWKS and AWS clients, the connection and the logger's keys (correlation
+    # id) are kept per container: drop what an earlier environment of this process left behind.
     reset_settings()
     secrets.reset_caches()
+    orchestrator.reset_clients()
     auth.reset_caches()
     reset_connection()
     logger.clear_state()

@@ -80,8 +80,13 @@ def _ref(name: str, template: dict[str, Any], parameters: dict[str, str]) -> Any
     resource = template["Resources"][name]
     if resource["Type"] == "AWS::SecretsManager::Secret":
         return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf"
+    if resource["Type"] == "AWS::Serverless::StateMachine":
+        return f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}-AbCdEf1234"
     return f"auralink-test-{name}"
 
+
+# The functions that start executions of the run state machine.
+RUN_STARTERS = {"RunsExecuteWorkflowFunction", "RunsResumeRunFunction"}
 
 # Routes that skip API Gateway's JWT authorizer: the health check, and the hosted MCP servers,
 # which the gateway calls with its own service tokens and which verify every token themselves.

@@ -31,6 +31,11 @@ WITHOUT_MCP = {
     "LlmChatFunction",
     "LlmMetricsFunction",
     "LlmComparisonFunction",
+    "RunsExecuteWorkflowFunction",
+    "RunsListRunsFunction",
+    "RunsGetRunFunction",
+    "RunsResumeRunFunction",
+    "RunsCancelRunFunction",
 }
 
 _PROBE = """

@@ -10,6 +10,7 @@ from tests.infra.template_support import (
     PROD_PARAMETERS,
     PUBLIC_PATHS,
     PUBLIC_ROUTES,
+    RUN_STARTERS,
     function_ids,
 )
 
@@ -50,6 +51,11 @@ SECRETS_READ = {
     "LlmMetricsFunction": {"DatabaseSecretArn", "JwtSecret"},
     "LlmComparisonFunction": {"DatabaseSecretArn", "JwtSecret"},
     "McpProbeFunction": {"DatabaseSecretArn", "CredentialsKeySecret", "ServiceTokenSecret"},
+    "RunsExecuteWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "RunsListRunsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "RunsGetRunFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "RunsResumeRunFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "RunsCancelRunFunction": {"DatabaseSecretArn", "JwtSecret"},
 }
 # Actions that take no resource ARN: only these may be granted on "*".
 ACTIONS_WITHOUT_RESOURCES = {
@@ -164,6 +170,19 @@ def test_the_state_machine_may_only_invoke_the_run_step_alias(template: dict[str
         }
     ]
     assert all(_statements(item) for item in policies), "the state machine gets no policy templates"
+
+
+def test_only_the_run_starters_may_start_executions_and_only_of_the_run_state_machine(
+    resolved: dict[str, Any],
+) -> None:
+    starters = {}
+    for name, resource in _policy_bearing_resources(resolved).items():
+        for item in _policy_items(resource):
+            for statement in _statements(item):
+                if any(str(action).startswith("states:") for action in _as_list(statement["Action"])):
+                    starters[name] = (statement["Action"], statement["Resource"])
+
+    assert starters == dict.fromkeys(RUN_STARTERS, ("states:StartExecution", {"Ref": "RunStateMachine"}))
 
 
 def test_with_an_issuer_only_the_public_routes_opt_out_of_the_jwt_authorizer(

@@ -1,4 +1,5 @@
-"""The service's environment for integration tests: the session database, HS256 tokens, moto."""
+"""The service's environment for integration tests: the session database, HS256 tokens, moto,
+and the local runtime for the tests that run the real state machine."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import boto3
 import jwt
 import pytest
 from moto import mock_aws
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from infra.local.postgres import LocalDatabase
+from infra.local.runtime import LocalRuntime
 from tests.support import environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,3 +49,17 @@ def token_for() -> Callable[..., str]:
         return jwt.encode(body, JWT_SECRET, algorithm="HS256")
 
     return mint
+
+
+@pytest.fixture(scope="module")
+def local_runtime(database: LocalDatabase) -> Iterator[LocalRuntime]:
+    """A local runtime on the suite's database for the tests of one module (it sets the process
+    environment its handlers read, so it never outlives the module)."""
+    # The suite's server as its administrator, naming the suite's database.
+    url = make_conninfo(database.admin_dsn, dbname=str(conninfo_to_dict(database.owner_dsn)["dbname"]))
+    runtime = LocalRuntime(ROOT, port=0, database_url=url, schedules=False)
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()

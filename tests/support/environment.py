@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auralink import auth, config, crypto, secrets
+from auralink.agents.runs import orchestrator
 from auralink.db import reset_connection
 from auralink.settings import reset_settings
 
@@ -37,6 +38,7 @@ UNSET = (
     "MAX_BODY_BYTES",
     "MCP_CONFIG_PATH",
     "PUBLIC_API_URL",
+    "RUN_STATE_MACHINE_ARN",
 )
 
 
@@ -48,6 +50,7 @@ def forget_caches() -> None:
     auth.reset_caches()
     crypto.reset_caches()
     config.reset_mcp_config()
+    orchestrator.reset_clients()
 
 
 def apply(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from auralink.agents.runs import repository
 from auralink.agents.runs.models import Run, RunError, RunStatus, StepOutcome
 from auralink.db import tenant_transaction
+
+# The smallest graph a workflow row can hold; the scripted executor below never reads it.
+MINIMAL_DEFINITION = {
+    "entry": "a",
+    "nodes": [{"id": "a", "kind": "llm", "prompt": "Say hi to {input.name}"}],
+    "edges": [{"from": "a", "to": "END"}],
+}
 
 
 @dataclass
@@ -66,3 +75,70 @@ def read_run(user_id: str, run_id: str) -> dict[str, Any]:
 def request_cancel(user_id: str, run_id: str) -> None:
     with tenant_transaction(user_id) as conn:
         conn.execute("UPDATE workflow_executions SET cancel_requested = true WHERE id = %s::uuid", (run_id,))
+
+
+def create_workflow(user_id: str, *, name: str = "greeter", definition: dict[str, Any] | None = None) -> str:
+    """A workflow row, written directly (the workflow API is not needed to run one)."""
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            "INSERT INTO agent_workflows (user_id, name, definition) VALUES (%s, %s, %s)"
+            " RETURNING id::text AS id",
+            (user_id, name, Jsonb(definition or MINIMAL_DEFINITION)),
+        ).fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+@dataclass
+class ScriptedExecutor:
+    """Does what the run's input says, so that one registered executor serves every test.
+
+    - ``{"script": "ask", "input_schema": {...}?}``: waits for input (progress.waiting_for), then
+      succeeds with the answer as output;
+    - ``{"script": "slow", "steps": n}``: n steps of ``delay_s`` each; a step that sees a cancel
+      request stops early (as an executor does between nodes);
+    - anything else: succeeds at once with the input as output.
+    """
+
+    delay_s: float = 0.05
+    seen: list[tuple[str, int]] = field(default_factory=list)
+
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        self.seen.append((run.run_id, run.steps_done))
+        script = run.input.get("script")
+        if script == "ask":
+            return self._ask(run)
+        if script == "slow":
+            return self._slow(run, int(run.input.get("steps", 10)))
+        return StepOutcome(status=RunStatus.SUCCEEDED, progress={"current_node": "a"}, output=run.input)
+
+    def _ask(self, run: Run) -> StepOutcome:
+        if run.has_resume_input:
+            event = {"type": "node_finished", "node": "ask"}
+            return StepOutcome(
+                status=RunStatus.SUCCEEDED,
+                progress={"current_node": "ask"},
+                events=[event],
+                output=run.resume_input,
+            )
+        waiting_for: dict[str, Any] = {"node": "ask", "prompt": "Approve?"}
+        if "input_schema" in run.input:
+            waiting_for["input_schema"] = run.input["input_schema"]
+        return StepOutcome(
+            status=RunStatus.WAITING_FOR_INPUT,
+            progress={"current_node": "ask", "waiting_for": waiting_for},
+            events=[{"type": "node_started", "node": "ask"}],
+        )
+
+    def _slow(self, run: Run, steps: int) -> StepOutcome:
+        node = f"n{run.steps_done + 1}"
+        for _ in range(5):
+            time.sleep(self.delay_s / 5)
+            if repository.cancel_requested(run.run_id, run.user_id):
+                return StepOutcome(status=RunStatus.RUNNING, progress={"current_node": node})
+        event = {"type": "node_finished", "node": node}
+        if run.steps_done + 1 < steps:
+            return StepOutcome(status=RunStatus.RUNNING, progress={"current_node": node}, events=[event])
+        return StepOutcome(
+            status=RunStatus.SUCCEEDED, progress={"current_node": node}, events=[event], output=node
+        )

@@ -40,6 +40,10 @@ class MetricName:
     HEALTH_CHECK_FAILURES = "HealthCheckFailures"
     AUTH_FAILURES = "AuthFailures"
     UNHANDLED_ERRORS = "UnhandledErrors"
+    # Runs: started by the API; steps as they run; the rest once per run, at its final status.
+    RUNS_STARTED = "RunsStarted"
     RUN_STEPS = "RunSteps"
+    RUN_STEPS_PER_RUN = "RunStepsPerRun"
     RUN_DURATION = "RunDuration"
+    RUN_COST = "RunCostUSD"
     SUMMARY_REFRESH_DURATION = "SummaryRefreshDuration"

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024)
 
     mcp_config_path: Path | None = None
+    # The run state machine; only the functions that start runs get it (and may start executions).
+    run_state_machine_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
+    )
     # The service's own public base URL; the self-hosted MCP servers live under it.
     public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import uuid
+from decimal import Decimal
 
 import pytest
+from psycopg.types.json import Jsonb
 
+from auralink.agents.runs import repository
 from auralink.agents.runs.executors import register_executor, unregister_executor
+from auralink.db import tenant_transaction
+from auralink.errors import NotFound
+from auralink.llm.metrics import CallRecord, record
 from tests.support.handlers import invoke, sample_event
 from tests.support.runs import (
     CountingExecutor,
     FailingExecutor,
     RaisingExecutor,
+    ScriptedExecutor,
     create_run,
     read_run,
     request_cancel,
@@ -142,3 +150,78 @@ def test_malformed_commands_are_refused_before_any_work(event):
     with pytest.raises(Exception) as caught:
         invoke("RunStepFunction", event)
     assert "ValidationError" in type(caught.value).__name__
+
+
+def test_a_waiting_run_is_not_stepped_until_it_is_resumed(executors, make_user_id):
+    executor = executors("test-asking", ScriptedExecutor())
+    user = make_user_id()
+    run_id = create_run(user, framework="test-asking", run_input={"script": "ask"})
+    assert step(run_id, user)["status"] == "waiting_for_input"
+
+    assert step(run_id, user)["status"] == "waiting_for_input"
+    assert len(executor.seen) == 1
+
+    with tenant_transaction(user) as conn:
+        conn.execute(
+            "UPDATE workflow_executions SET status = 'running', resume_input = %s WHERE id = %s::uuid",
+            (Jsonb({"value": None}), run_id),
+        )
+    run, _ = repository.claim_for_step(run_id, user)
+    assert run.has_resume_input and run.resume_input is None
+    assert step(run_id, user)["status"] == "succeeded"
+    stored = read_run(user, run_id)
+    assert stored["resume_input"] is None  # consumed
+    assert stored["output"] is None
+
+
+def test_an_executor_can_see_a_cancel_request_between_nodes(make_user_id):
+    user = make_user_id()
+    run_id = create_run(user, framework="test-counting")
+    assert repository.cancel_requested(run_id, user) is False
+
+    request_cancel(user, run_id)
+
+    assert repository.cancel_requested(run_id, user) is True
+    with pytest.raises(NotFound):
+        repository.cancel_requested(run_id, make_user_id("intruder"))
+
+
+def _emitted_metrics(output: str) -> dict[str, list[float]]:
+    """The metric values of the EMF documents a handler printed, by name."""
+    values: dict[str, list[float]] = {}
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                values.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
+    return values
+
+
+def test_a_finished_run_reports_its_duration_steps_and_cost(executors, make_user_id, capsys):
+    executors("test-metered", CountingExecutor(steps=2))
+    user = make_user_id()
+    run_id = create_run(user, framework="test-metered")
+    step(run_id, user)
+    record(
+        CallRecord(
+            user_id=user,
+            provider="openai",
+            model="gpt-4o",
+            latency_ms=10,
+            status="success",
+            cost_usd=Decimal("0.25"),
+            run_id=uuid.UUID(run_id),
+        )
+    )
+    capsys.readouterr()
+
+    step(run_id, user)
+
+    emitted = _emitted_metrics(capsys.readouterr().out)
+    assert emitted["AgentExecutions"] == [1]
+    assert emitted["RunStepsPerRun"] == [2]
+    assert emitted["RunCostUSD"] == [0.25]
+    assert len(emitted["RunDuration"]) == 1 and emitted["RunDuration"][0] >= 0

@@ -29,7 +29,12 @@ class RunError(BaseModel):
 
 
 class Run(BaseModel):
-    """A run as the executors see it."""
+    """A run as the executors see it.
+
+    ``resume_input`` is the answer a person gave to a run that waited for input, until the next
+    step consumes it (saving that step's outcome clears it). The answer may itself be JSON null:
+    ``has_resume_input`` says whether there is one.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -38,10 +43,13 @@ class Run(BaseModel):
     framework: str
     status: RunStatus
     input: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
     progress: dict[str, Any] = Field(default_factory=dict)
     steps_done: int = 0
     workflow_id: str | None = None
     started_at: datetime | None = None
+    resume_input: Any = None
+    has_resume_input: bool = False
 
 
 class StepOutcome(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -11,9 +13,18 @@ from auralink.db import tenant_transaction
 from auralink.errors import NotFound
 
 _RUN_COLUMNS = (
-    "id::text AS run_id, user_id, framework, status, input, progress, steps_done, "
-    "workflow_id::text AS workflow_id, started_at, cancel_requested"
+    "id::text AS run_id, user_id, framework, status, input, options, progress, steps_done, "
+    "workflow_id::text AS workflow_id, started_at, cancel_requested, resume_input"
 )
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """What a finished run took: wall time from its first step, steps, and LLM cost."""
+
+    duration_ms: int | None
+    steps: int
+    cost_usd: Decimal
 
 
 def claim_for_step(run_id: str, user_id: str) -> tuple[Run, bool]:
@@ -33,7 +44,22 @@ def claim_for_step(run_id: str, user_id: str) -> tuple[Run, bool]:
             )
             row["status"] = RunStatus.RUNNING
     cancel_requested = bool(row.pop("cancel_requested"))
+    # Stored as {"value": <answer>} so that an answer of JSON null is still an answer.
+    stored_answer = row.pop("resume_input")
+    row["has_resume_input"] = stored_answer is not None
+    row["resume_input"] = None if stored_answer is None else stored_answer.get("value")
     return Run.model_validate(row), cancel_requested
+
+
+def cancel_requested(run_id: str, user_id: str) -> bool:
+    """Whether the run's owner asked to cancel it: executors check between nodes and stop early."""
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            "SELECT cancel_requested FROM workflow_executions WHERE id = %s::uuid", (run_id,)
+        ).fetchone()
+    if row is None:
+        raise NotFound("Run not found", code="run_not_found")
+    return bool(row["cancel_requested"])
 
 
 def save_outcome(run_id: str, user_id: str, outcome: StepOutcome) -> RunStatus:
@@ -57,6 +83,7 @@ def save_outcome(run_id: str, user_id: str, outcome: StepOutcome) -> RunStatus:
                    progress = %(progress)s,
                    events = events || %(events)s,
                    steps_done = steps_done + 1,
+                   resume_input = NULL,
                    output = coalesce(%(output)s, output),
                    error = %(error)s,
                    finished_at = CASE WHEN %(terminal)s THEN now() ELSE finished_at END
@@ -100,3 +127,21 @@ def finish(run_id: str, user_id: str, status: RunStatus, error: RunError | None 
     if current is None:
         raise NotFound("Run not found", code="run_not_found")
     return RunStatus(current["status"])
+
+
+def totals(run_id: str, user_id: str) -> RunTotals:
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            """
+            SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint AS duration_ms,
+                   steps_done,
+                   (SELECT coalesce(sum(cost_usd), 0) FROM llm_performance_metrics m
+                     WHERE m.run_id = r.id) AS cost_usd
+              FROM workflow_executions r
+             WHERE r.id = %s::uuid
+            """,
+            (run_id,),
+        ).fetchone()
+    if row is None:
+        raise NotFound("Run not found", code="run_not_found")
+    return RunTotals(duration_ms=row["duration_ms"], steps=row["steps_done"], cost_usd=row["cost_usd"])

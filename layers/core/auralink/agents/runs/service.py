@@ -6,9 +6,12 @@ Postgres holds, so a step that dies half-way is simply run again.
 
 from __future__ import annotations
 
+import psycopg
+
 from auralink.agents.runs import repository
 from auralink.agents.runs.executors import Executor, executor_for
 from auralink.agents.runs.models import Run, RunError, RunStatus, StepCommand, StepOutcome, StepReply
+from auralink.errors import ServiceUnavailable
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 
 # A run that needs more steps than this is looping; stop it rather than bill forever.
@@ -21,30 +24,49 @@ def advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
     if command.action == "fail":
         return _fail_from_state_machine(command)
     run, cancel_requested = repository.claim_for_step(str(command.run_id), command.user_id)
-    if run.status.is_terminal:
+    if run.status.is_terminal or run.status == RunStatus.WAITING_FOR_INPUT:
+        # Finished, or waiting for an answer that a new execution will bring: nothing to do.
         return StepReply(run_id=run.run_id, status=run.status)
     if cancel_requested:
-        status = repository.finish(run.run_id, run.user_id, RunStatus.CANCELLED)
-        return StepReply(run_id=run.run_id, status=status)
+        return _finish(run, RunStatus.CANCELLED)
     if run.steps_done >= MAX_STEPS:
         error = RunError(code="step_limit_exceeded", message=f"The run needed more than {MAX_STEPS} steps")
-        return StepReply(
-            run_id=run.run_id, status=repository.finish(run.run_id, run.user_id, RunStatus.FAILED, error)
-        )
+        return _finish(run, RunStatus.FAILED, error)
     executor = executor_for(run.framework)
     if executor is None:
         error = RunError(code="unsupported_framework", message=f"No executor for framework {run.framework!r}")
-        return StepReply(
-            run_id=run.run_id, status=repository.finish(run.run_id, run.user_id, RunStatus.FAILED, error)
-        )
+        return _finish(run, RunStatus.FAILED, error)
 
     outcome = _run_step(executor, run, deadline_ms=max(remaining_ms - SAFETY_MARGIN_MS, 1_000))
     status = repository.save_outcome(run.run_id, run.user_id, outcome)
     metrics.add_metric(name=MetricName.RUN_STEPS, unit=MetricUnit.Count, value=1)
     if status.is_terminal:
-        metrics.add_metric(name=MetricName.AGENT_EXECUTIONS, unit=MetricUnit.Count, value=1)
+        _record_final(run.run_id, run.user_id)
     logger.info("run step done", extra={"run_id": run.run_id, "status": status.value})
     return StepReply(run_id=run.run_id, status=status)
+
+
+def _finish(run: Run, status: RunStatus, error: RunError | None = None) -> StepReply:
+    final = repository.finish(run.run_id, run.user_id, status, error)
+    _record_final(run.run_id, run.user_id)
+    return StepReply(run_id=run.run_id, status=final)
+
+
+def _record_final(run_id: str, user_id: str) -> None:
+    """The per-run metrics, once a run has reached its final status."""
+    try:
+        totals = repository.totals(run_id, user_id)
+    except (ServiceUnavailable, psycopg.Error):
+        # The run's final state is saved already; a metric must not turn the step into a failure.
+        logger.warning("run metrics not recorded", extra={"run_id": run_id}, exc_info=True)
+        return
+    metrics.add_metric(name=MetricName.AGENT_EXECUTIONS, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=MetricName.RUN_STEPS_PER_RUN, unit=MetricUnit.Count, value=totals.steps)
+    metrics.add_metric(name=MetricName.RUN_COST, unit=MetricUnit.NoUnit, value=float(totals.cost_usd))
+    if totals.duration_ms is not None:
+        metrics.add_metric(
+            name=MetricName.RUN_DURATION, unit=MetricUnit.Milliseconds, value=totals.duration_ms
+        )
 
 
 def _run_step(executor: Executor, run: Run, *, deadline_ms: int) -> StepOutcome:
@@ -67,4 +89,5 @@ def _fail_from_state_machine(command: StepCommand) -> StepReply:
     logger.error("run step task failed", extra={"run_id": run_id, "error": error_name})
     error = RunError(code="step_failed", message=f"A step of the run failed ({error_name})")
     status = repository.finish(run_id, command.user_id, RunStatus.FAILED, error)
+    _record_final(run_id, command.user_id)
     return StepReply(run_id=run_id, status=status)

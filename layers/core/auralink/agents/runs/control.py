@@ -1,0 +1,264 @@
+"""The runs API: start a workflow run, read and list runs, resume a waiting run, cancel a run.
+
+Starting records the run first and then starts a Step Functions execution named
+``<run id>-<n>`` (the n-th execution of the run: each resume starts a new one, and an execution
+name can be used once). When Step Functions cannot be reached the run is marked failed with
+``orchestrator_unavailable`` and the caller gets a 503 naming the run: nothing is left queued
+forever, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from jsonschema import SchemaError
+from jsonschema.validators import validator_for
+
+from auralink.agents.runs import control_repository as runs
+from auralink.agents.runs import orchestrator, repository
+from auralink.agents.runs.api_models import (
+    ExecuteRequest,
+    ResumeRequest,
+    RunAccepted,
+    RunPage,
+    RunProgress,
+    RunSummary,
+    RunUsage,
+    RunView,
+)
+from auralink.agents.runs.models import RunError, RunStatus
+from auralink.auth import Identity
+from auralink.db import tenant_transaction
+from auralink.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from auralink.llm import registry
+from auralink.observability import MetricName, MetricUnit, logger, metrics
+
+# Workflows are LangGraph graphs; the executor registered under this name advances their runs.
+WORKFLOW_FRAMEWORK = "langgraph"
+ORCHESTRATOR_UNAVAILABLE = "orchestrator_unavailable"
+_ANSWER_FIELD = "body.input"
+_MAX_SCHEMA_ERRORS = 20
+
+
+def start_workflow_run(
+    identity: Identity, workflow_id: UUID, request: ExecuteRequest, idempotency_key: str | None
+) -> tuple[RunAccepted, bool]:
+    """Record a run of the workflow and start its execution; the bool says whether it is new
+    (False: an earlier request with the same idempotency key started it)."""
+    orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
+    if idempotency_key is not None:
+        with tenant_transaction(identity.sub) as conn:
+            earlier = runs.find_by_idempotency_key(conn, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, workflow_id, request), False
+    options = _options(request)
+    with tenant_transaction(identity.sub) as conn:
+        if not runs.workflow_exists(conn, workflow_id):
+            raise NotFound("Workflow not found", code="workflow_not_found")
+        run_id = runs.insert_run(
+            conn,
+            user_id=identity.sub,
+            workflow_id=workflow_id,
+            framework=WORKFLOW_FRAMEWORK,
+            run_input=request.input,
+            options=options,
+            idempotency_key=idempotency_key,
+        )
+    if run_id is None:
+        # A concurrent request with the same key inserted first: answer as its replay.
+        assert idempotency_key is not None  # only a key can conflict
+        with tenant_transaction(identity.sub) as conn:
+            earlier = runs.find_by_idempotency_key(conn, idempotency_key)
+        assert earlier is not None  # the conflicting row is committed and visible
+        return _replay(earlier, workflow_id, request), False
+    _start_execution(identity.sub, run_id, execution=1)
+    metrics.add_metric(name=MetricName.RUNS_STARTED, unit=MetricUnit.Count, value=1)
+    logger.info("run started", extra={"run_id": str(run_id), "workflow_id": str(workflow_id)})
+    return RunAccepted(run_id=run_id, status=RunStatus.QUEUED), True
+
+
+def get_run(identity: Identity, run_id: UUID) -> RunView:
+    with tenant_transaction(identity.sub) as conn:
+        row = runs.get(conn, run_id)
+        usage = runs.usage(conn, run_id)
+    return _view(row, usage)
+
+
+def list_runs(
+    identity: Identity,
+    *,
+    status: RunStatus | None = None,
+    workflow_id: UUID | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> RunPage:
+    with tenant_transaction(identity.sub) as conn:
+        rows, next_cursor = runs.page(
+            conn,
+            limit=limit,
+            cursor=cursor,
+            status=None if status is None else status.value,
+            workflow_id=workflow_id,
+        )
+    return RunPage(
+        runs=[
+            RunSummary(
+                run_id=row["id"],
+                workflow_id=row["workflow_id"],
+                framework=row["framework"],
+                status=row["status"],
+                steps_done=row["steps_done"],
+                error=row["error"],
+                created_at=row["created_at"],
+                started_at=row["started_at"],
+                finished_at=row["finished_at"],
+            )
+            for row in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+def resume_run(identity: Identity, run_id: UUID, request: ResumeRequest) -> RunView:
+    """Give a waiting run its answer and start the execution that carries on from there."""
+    orchestrator.state_machine_arn()
+    with tenant_transaction(identity.sub) as conn:
+        row = runs.get(conn, run_id, for_update=True)
+        if row["status"] != RunStatus.WAITING_FOR_INPUT:
+            raise Conflict(f"The run is {row['status']}, not waiting for input", code="run_not_waiting")
+        waiting_for = (row["progress"] or {}).get("waiting_for")
+        schema = waiting_for.get("input_schema") if isinstance(waiting_for, dict) else None
+        if schema is not None:
+            _check_answer(schema, request.input)
+        execution = runs.mark_resumed(conn, run_id, request.input)
+    _start_execution(identity.sub, run_id, execution=execution)
+    logger.info("run resumed", extra={"run_id": str(run_id), "execution": execution})
+    return get_run(identity, run_id)
+
+
+def cancel_run(identity: Identity, run_id: UUID) -> RunView:
+    """A run that is not working is cancelled at once; a running one at its next step boundary.
+
+    The execution is not stopped: a stopped execution would leave the run's row running, while
+    the step machinery closes the run itself when it sees the request.
+    """
+    with tenant_transaction(identity.sub) as conn:
+        row = runs.get(conn, run_id, for_update=True)
+        status = RunStatus(row["status"])
+        if status.is_terminal:
+            raise Conflict(f"The run has already finished ({status})", code="run_finished")
+        if status == RunStatus.RUNNING:
+            runs.request_cancel(conn, run_id)
+        else:
+            runs.cancel_now(conn, run_id)
+    logger.info("run cancel requested", extra={"run_id": str(run_id), "status": status.value})
+    return get_run(identity, run_id)
+
+
+def _options(request: ExecuteRequest) -> dict[str, Any]:
+    if request.model is None:
+        return {}
+    try:
+        registry.resolve_model(request.model)
+    except (NotFound, Conflict) as exc:
+        raise ValidationFailed(
+            exc.message, code=exc.code, details=[{"field": "body.model", "message": exc.message}]
+        ) from None
+    return {"model": request.model}
+
+
+def _replay(earlier: dict[str, Any], workflow_id: UUID, request: ExecuteRequest) -> RunAccepted:
+    """The answer to a repeated request; a different request under the same key is refused."""
+    same = (
+        earlier["workflow_id"] == workflow_id
+        and earlier["input"] == request.input
+        and earlier["options"] == ({} if request.model is None else {"model": request.model})
+    )
+    if not same:
+        raise Conflict(
+            "This Idempotency-Key was used for a different request",
+            code="idempotency_key_reused",
+            details=[{"field": "header.Idempotency-Key", "message": "already used with another request"}],
+        )
+    return RunAccepted(run_id=earlier["id"], status=earlier["status"])
+
+
+def _start_execution(user_id: str, run_id: UUID, *, execution: int) -> None:
+    name = f"{run_id}-{execution}"
+    try:
+        execution_arn = orchestrator.start_execution(name, {"run_id": str(run_id), "user_id": user_id})
+    except orchestrator.OrchestratorUnavailable:
+        error = RunError(
+            code=ORCHESTRATOR_UNAVAILABLE, message="The run could not be started: try again later"
+        )
+        repository.finish(str(run_id), user_id, RunStatus.FAILED, error)
+        raise ServiceUnavailable(
+            "The orchestrator is unavailable; the run is recorded as failed",
+            code=ORCHESTRATOR_UNAVAILABLE,
+            details={"run_id": str(run_id)},
+        ) from None
+    with tenant_transaction(user_id) as conn:
+        runs.set_execution_arn(conn, run_id, execution_arn)
+
+
+def _check_answer(schema: Any, answer: Any) -> None:
+    """422 naming each path where the answer breaks the waiting node's input schema.
+
+    Messages name the schema's rule, never the answer's value (it may hold something secret).
+    """
+    invalid_schema = ValidationFailed(
+        "The waiting node's input schema is not a valid JSON Schema",
+        code="invalid_input_schema",
+        details=[{"field": "progress.waiting_for.input_schema", "message": "not a valid JSON Schema"}],
+    )
+    if isinstance(schema, bool):
+        schema = {} if schema else {"not": {}}
+    if not isinstance(schema, dict):
+        raise invalid_schema
+    validator_class = validator_for(schema)
+    try:
+        validator_class.check_schema(schema)
+    except SchemaError:
+        raise invalid_schema from None
+    problems = sorted(
+        validator_class(schema).iter_errors(answer), key=lambda error: list(map(str, error.absolute_path))
+    )
+    if not problems:
+        return
+    details = [
+        {
+            "field": ".".join([_ANSWER_FIELD, *map(str, problem.absolute_path)]),
+            "message": f"does not satisfy the input schema's {problem.validator!r} rule",
+        }
+        for problem in problems[:_MAX_SCHEMA_ERRORS]
+    ]
+    raise ValidationFailed("The input does not match what the run waits for", details=details)
+
+
+def _view(row: dict[str, Any], usage: dict[str, Any]) -> RunView:
+    progress = dict(row["progress"] or {})
+    progress["steps_done"] = row["steps_done"]
+    current_node = progress.get("current_node")
+    progress["current_node"] = None if current_node is None else str(current_node)
+    return RunView(
+        run_id=row["id"],
+        workflow_id=row["workflow_id"],
+        framework=row["framework"],
+        status=row["status"],
+        cancel_requested=row["cancel_requested"],
+        progress=RunProgress.model_validate(progress),
+        events=row["events"],
+        output=row["output"],
+        error=row["error"],
+        usage=RunUsage(
+            llm_calls=usage["llm_calls"],
+            input_tokens=usage["input_tokens"],
+            output_tokens=usage["output_tokens"],
+            tokens=usage["input_tokens"] + usage["output_tokens"],
+            cost_usd=float(usage["cost_usd"]),
+        ),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )

@@ -1,0 +1,30 @@
+"""Keyset pagination of lists that are newest first: the cursor is the last row of the page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from uuid import UUID
+
+from auralink.errors import ValidationFailed
+
+
+def encode_cursor(created_at: datetime, row_id: UUID | str) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The position a cursor of `encode_cursor` names; 422 for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, row_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), UUID(row_id)
+    except (binascii.Error, ValueError, TypeError):
+        raise ValidationFailed(
+            "cursor is not one this API returned",
+            code="invalid_cursor",
+            details=[{"field": "query.cursor", "message": "not a cursor this API returned"}],
+        ) from None
