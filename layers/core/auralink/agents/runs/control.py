@@ -238,7 +238,8 @@ def _check_answer(schema: Any, answer: Any) -> None:
 
 def _view(row: dict[str, Any], usage: dict[str, Any]) -> RunView:
     progress = dict(row["progress"] or {})
-    progress["steps_done"] = row["steps_done"]
+    # An executor counts its own units of work (a workflow's nodes); else the machine's steps count.
+    progress.setdefault("steps_done", row["steps_done"])
     current_node = progress.get("current_node")
     progress["current_node"] = None if current_node is None else str(current_node)
     return RunView(
