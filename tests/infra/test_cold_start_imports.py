@@ -31,6 +31,12 @@ WITHOUT_MCP = {
     "LlmChatFunction",
     "LlmMetricsFunction",
     "LlmComparisonFunction",
+    # Creating or replacing a workflow loads the MCP package only to check an MCP tool's name.
+    "CreateWorkflowFunction",
+    "ListWorkflowsFunction",
+    "GetWorkflowFunction",
+    "UpdateWorkflowFunction",
+    "DeleteWorkflowFunction",
 }
 
 _PROBE = """

@@ -50,6 +50,11 @@ SECRETS_READ = {
     "LlmMetricsFunction": {"DatabaseSecretArn", "JwtSecret"},
     "LlmComparisonFunction": {"DatabaseSecretArn", "JwtSecret"},
     "McpProbeFunction": {"DatabaseSecretArn", "CredentialsKeySecret", "ServiceTokenSecret"},
+    "CreateWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "ListWorkflowsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "GetWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "UpdateWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "DeleteWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
 }
 # Actions that take no resource ARN: only these may be granted on "*".
 ACTIONS_WITHOUT_RESOURCES = {
