@@ -139,7 +139,11 @@ def _flow_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
     for source, targets in forward.items():
         for target in targets:
             backward.setdefault(target, []).append(source)
-    from_entry = _reachable(definition.entry, lambda node_id: forward.get(node_id, []))
+
+    def following(node_id: str) -> list[str]:
+        return forward.get(node_id, [])
+
+    from_entry = _reachable(definition.entry, following)
     to_end = _reachable(END, lambda node_id: backward.get(node_id, []))
     for position, node_id in enumerate(ids):
         if node_id not in from_entry:
@@ -147,10 +151,14 @@ def _flow_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
                 _field("nodes", position),
                 f"node {node_id!r} cannot be reached from the entry {definition.entry!r}",
             )
-        elif node_id not in to_end:
+        # Only the loop's own nodes: those that merely lead into it are fixed with it.
+        elif node_id not in to_end and any(
+            node_id in _reachable(target, following) for target in following(node_id)
+        ):
             yield _problem(
                 _field("nodes", position),
-                f"node {node_id!r} never reaches END: it is in a loop with no exit",
+                f"node {node_id!r} never reaches END: it is in a loop with no exit"
+                " (add a condition branch or an edge that leads out)",
             )
 
 
