@@ -13,26 +13,27 @@ import ast
 import functools
 import math
 import warnings
-from collections.abc import Callable
 from typing import Any
 
+from auralink.agents.workflows import expression_values as values
 from auralink.agents.workflows.definition import ConditionNode
+from auralink.agents.workflows.expression_values import MAX_MAGNITUDE, ExpressionError, truthy
+
+__all__ = ["MAX_LENGTH", "MAX_NODES", "ExpressionError", "check", "evaluate", "route", "truthy"]
 
 MAX_LENGTH = 2_000
 MAX_NODES = 200
-# Beyond this a number is no longer a quantity a condition compares: refuse it early.
-MAX_MAGNITUDE = 10**30
 _ROOTS = ("input", "outputs")
 _LITERAL_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
-_ARITY = {
-    "len": 1,
-    "lower": 1,
-    "upper": 1,
-    "contains": 2,
-    "startswith": 2,
-    "endswith": 2,
-    "number": 1,
-    "exists": 1,
+_COMPARISON_SYMBOLS: dict[type[ast.cmpop], str] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
 }
 _BINARY_SYMBOLS: dict[type[ast.operator], str] = {
     ast.Add: "+",
@@ -58,10 +59,6 @@ _REFUSED_HINTS: dict[type[ast.AST], str] = {
     ast.YieldFrom: "yield is not allowed",
     ast.Slice: "slices are not allowed: index with a constant",
 }
-
-
-class ExpressionError(ValueError):
-    """An expression that is not allowed, or one that cannot be evaluated on the state it was given."""
 
 
 def _describe(node: ast.AST) -> str:
@@ -100,11 +97,11 @@ def _check_subscript(node: ast.Subscript) -> None:
 
 
 def _check_call(node: ast.Call) -> None:
-    if not isinstance(node.func, ast.Name) or node.func.id not in _ARITY:
-        raise ExpressionError(f"only these functions can be called: {', '.join(sorted(_ARITY))}")
+    if not isinstance(node.func, ast.Name) or node.func.id not in values.FUNCTIONS:
+        raise ExpressionError(f"only these functions can be called: {', '.join(sorted(values.FUNCTIONS))}")
     if node.keywords:
         raise ExpressionError(f"{node.func.id}() takes no keyword arguments")
-    expected = _ARITY[node.func.id]
+    expected, _ = values.FUNCTIONS[node.func.id]
     if len(node.args) != expected:
         raise ExpressionError(f"{node.func.id}() takes {expected} argument{'s' if expected > 1 else ''}")
 
@@ -119,14 +116,7 @@ _PLAIN = (
     ast.List,
     ast.Tuple,
     ast.Compare,
-    ast.Eq,
-    ast.NotEq,
-    ast.Lt,
-    ast.LtE,
-    ast.Gt,
-    ast.GtE,
-    ast.In,
-    ast.NotIn,
+    *_COMPARISON_SYMBOLS,
     ast.Not,
     ast.USub,
     ast.UAdd,
@@ -180,7 +170,7 @@ def _children(node: ast.AST) -> list[ast.AST]:
 
 def _parse(expression: str) -> ast.Expression:
     if not isinstance(expression, str):
-        raise ExpressionError(f"an expression is a string, not a {_kind(expression)}")
+        raise ExpressionError(f"an expression is a string, not a {values.kind(expression)}")
     if not expression.strip():
         raise ExpressionError("the expression is empty")
     if len(expression) > MAX_LENGTH:
@@ -221,186 +211,6 @@ def check(expression: str) -> None:
 # ---------------------------------------------------------------- evaluating
 
 
-def truthy(value: Any) -> bool:
-    """JSON truth: null, false, 0, "" and empty lists and objects are false; anything else true."""
-    if value is None or value is False:
-        return False
-    if isinstance(value, int | float | str | list | dict | tuple):
-        return bool(value)
-    return True
-
-
-_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
-    (bool, "boolean"),
-    ((int, float), "number"),
-    (str, "string"),
-    ((list, tuple), "list"),
-    (dict, "object"),
-)
-
-
-def _kind(value: Any) -> str:
-    """The JSON name of a value's type, for messages."""
-    if value is None:
-        return "null"
-    return next((name for kinds, name in _KINDS if isinstance(value, kinds)), type(value).__name__)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _number_result(value: float) -> float:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ExpressionError("arithmetic overflow")
-    if abs(value) > MAX_MAGNITUDE:
-        raise ExpressionError("a number grew too large")
-    return value
-
-
-def _equal(left: Any, right: Any) -> bool:
-    # JSON's booleans are not numbers: true == 1 is false here, unlike in Python.
-    if isinstance(left, bool) != isinstance(right, bool):
-        return False
-    if isinstance(left, list | tuple) and isinstance(right, list | tuple):
-        return len(left) == len(right) and all(_equal(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_equal(left[key], right[key]) for key in left)
-    if _is_number(left) and _is_number(right):
-        return bool(left == right)
-    if type(left) is not type(right):
-        return False
-    return bool(left == right)
-
-
-def _contains(container: Any, item: Any) -> bool:
-    if container is None:
-        return False
-    if isinstance(container, str):
-        if not isinstance(item, str):
-            raise ExpressionError(f"'in' a string needs a string, not a {_kind(item)}")
-        return item in container
-    if isinstance(container, list | tuple):
-        return any(_equal(item, element) for element in container)
-    if isinstance(container, dict):
-        return isinstance(item, str) and item in container
-    raise ExpressionError(f"'in' needs a string, list or object, not a {_kind(container)}")
-
-
-def _order(op: ast.cmpop, left: Any, right: Any) -> bool:
-    numbers = _is_number(left) and _is_number(right)
-    if not numbers and not (isinstance(left, str) and isinstance(right, str)):
-        raise ExpressionError(f"cannot compare a {_kind(left)} with a {_kind(right)}")
-    match op:
-        case ast.Lt():
-            return bool(left < right)
-        case ast.LtE():
-            return bool(left <= right)
-        case ast.Gt():
-            return bool(left > right)
-        case _:
-            return bool(left >= right)
-
-
-def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
-    match op:
-        case ast.Eq():
-            return _equal(left, right)
-        case ast.NotEq():
-            return not _equal(left, right)
-        case ast.In():
-            return _contains(right, left)
-        case ast.NotIn():
-            return not _contains(right, left)
-        case _:
-            return _order(op, left, right)
-
-
-def _arithmetic(op: ast.operator, left: Any, right: Any) -> float:
-    symbol = _BINARY_SYMBOLS[type(op)]
-    if not (_is_number(left) and _is_number(right)):
-        raise ExpressionError(f"{symbol} needs numbers, not a {_kind(left)} and a {_kind(right)}")
-    if symbol in "/%" and right == 0:
-        raise ExpressionError("division by zero")
-    try:
-        match symbol:
-            case "+":
-                result = left + right
-            case "-":
-                result = left - right
-            case "*":
-                result = left * right
-            case "/":
-                result = left / right
-            case _:
-                result = left % right
-    except OverflowError:
-        raise ExpressionError("arithmetic overflow") from None
-    return _number_result(result)
-
-
-def _get(value: Any, key: str | int) -> Any:
-    if isinstance(key, int):
-        if isinstance(value, list | tuple | str) and -len(value) <= key < len(value):
-            return value[key]
-        return None
-    return value.get(key) if isinstance(value, dict) else None
-
-
-def _text_function(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ExpressionError(f"{name}() needs a string, not a {_kind(value)}")
-    return value.lower() if name == "lower" else value.upper()
-
-
-def _affix(name: str, text: Any, affix: Any) -> bool:
-    if text is None:
-        return False
-    if not (isinstance(text, str) and isinstance(affix, str)):
-        raise ExpressionError(f"{name}() needs two strings, not a {_kind(text)} and a {_kind(affix)}")
-    return text.startswith(affix) if name == "startswith" else text.endswith(affix)
-
-
-def _number(value: Any) -> float:
-    if _is_number(value):
-        return _number_result(value)
-    text = value.strip() if isinstance(value, str) else ""
-    if text and len(text) <= 40:
-        try:
-            return _number_result(int(text))
-        except ValueError:
-            pass
-        try:
-            converted = float(text)
-        except ValueError:
-            converted = math.nan
-        if math.isfinite(converted):
-            return _number_result(converted)
-    raise ExpressionError(f"number() cannot convert a {_kind(value)} to a number")
-
-
-def _length(value: Any) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, str | list | tuple | dict):
-        return len(value)
-    raise ExpressionError(f"len() needs a string, list or object, not a {_kind(value)}")
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "len": _length,
-    "lower": lambda value: _text_function("lower", value),
-    "upper": lambda value: _text_function("upper", value),
-    "contains": _contains,
-    "startswith": lambda text, affix: _affix("startswith", text, affix),
-    "endswith": lambda text, affix: _affix("endswith", text, affix),
-    "number": _number,
-    "exists": lambda value: value is not None,
-}
-
-
 class _Evaluator:
     def __init__(self, state: dict[str, Any]) -> None:
         self._names = {"input": state.get("input"), "outputs": state.get("outputs") or {}}
@@ -414,9 +224,9 @@ class _Evaluator:
             case ast.Name(id=name):
                 return self._names[name] if name in self._names else _LITERAL_NAMES[name]
             case ast.Attribute(value=inner, attr=attr):
-                return _get(self.value(inner), attr)
+                return values.get(self.value(inner), attr)
             case ast.Subscript(value=inner, slice=key):
-                return _get(self.value(inner), self.value(key))
+                return values.get(self.value(inner), self.value(key))
             case ast.List(elts=items) | ast.Tuple(elts=items):
                 return [self.value(item) for item in items]
             case ast.BoolOp():
@@ -424,13 +234,14 @@ class _Evaluator:
             case ast.UnaryOp(op=ast.Not(), operand=operand):
                 return not truthy(self.value(operand))
             case ast.UnaryOp(op=op, operand=operand):
-                return self._sign(op, self.value(operand))
+                return values.sign(isinstance(op, ast.USub), self.value(operand))
             case ast.BinOp(left=left, op=op, right=right):
-                return _arithmetic(op, self.value(left), self.value(right))
+                return values.arithmetic(_BINARY_SYMBOLS[type(op)], self.value(left), self.value(right))
             case ast.Compare():
                 return self._comparison(node)
             case ast.Call(func=ast.Name(id=name), args=args):
-                return _FUNCTIONS[name](*(self.value(arg) for arg in args))
+                _, function = values.FUNCTIONS[name]
+                return function(*(self.value(arg) for arg in args))
         raise ExpressionError(f"{_describe(node)} is not allowed in a condition")
 
     def _boolean(self, node: ast.BoolOp) -> Any:
@@ -442,17 +253,11 @@ class _Evaluator:
                 return result
         return result
 
-    @staticmethod
-    def _sign(op: ast.unaryop, operand: Any) -> Any:
-        if not _is_number(operand):
-            raise ExpressionError(f"unary minus and plus need a number, not a {_kind(operand)}")
-        return -operand if isinstance(op, ast.USub) else operand
-
     def _comparison(self, node: ast.Compare) -> bool:
         left = self.value(node.left)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.value(comparator)
-            if not _compare(op, left, right):
+            if not values.compare(_COMPARISON_SYMBOLS[type(op)], left, right):
                 return False
             left = right
         return True
