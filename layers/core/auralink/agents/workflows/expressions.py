@@ -16,12 +16,12 @@ import warnings
 from typing import Any
 
 from auralink.agents.workflows import expression_values as values
-from auralink.agents.workflows.definition import ConditionNode
+from auralink.agents.workflows.definition import MAX_EXPRESSION, ConditionNode
 from auralink.agents.workflows.expression_values import MAX_MAGNITUDE, ExpressionError, truthy
 
 __all__ = ["MAX_LENGTH", "MAX_NODES", "ExpressionError", "check", "evaluate", "route", "truthy"]
 
-MAX_LENGTH = 2_000
+MAX_LENGTH = MAX_EXPRESSION
 MAX_NODES = 200
 _ROOTS = ("input", "outputs")
 _LITERAL_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
