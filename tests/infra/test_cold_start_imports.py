@@ -36,6 +36,12 @@ WITHOUT_MCP = {
     "RunsGetRunFunction",
     "RunsResumeRunFunction",
     "RunsCancelRunFunction",
+    # Creating or replacing a workflow loads the MCP package only to check an MCP tool's name.
+    "CreateWorkflowFunction",
+    "ListWorkflowsFunction",
+    "GetWorkflowFunction",
+    "UpdateWorkflowFunction",
+    "DeleteWorkflowFunction",
 }
 
 _PROBE = """

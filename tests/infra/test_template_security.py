@@ -56,6 +56,11 @@ SECRETS_READ = {
     "RunsGetRunFunction": {"DatabaseSecretArn", "JwtSecret"},
     "RunsResumeRunFunction": {"DatabaseSecretArn", "JwtSecret"},
     "RunsCancelRunFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "CreateWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "ListWorkflowsFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "GetWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "UpdateWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "DeleteWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
 }
 # Actions that take no resource ARN: only these may be granted on "*".
 ACTIONS_WITHOUT_RESOURCES = {

@@ -1,0 +1,154 @@
+"""Templates over a run's state: ``{path}`` placeholders, ``{{`` and ``}}`` for literal braces.
+
+A path starts at ``input`` (the run's input) or ``outputs`` (the outputs of the nodes done so far)
+and goes down by ``.name`` segments (object keys) and ``[n]`` indices (list items), as in
+``{outputs.search.results[0].title}``. A value renders as itself when it is a string and as
+compact JSON otherwise. Rendering never evaluates anything: a path is a lookup, nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+ROOTS = ("input", "outputs")
+_NAME = r"[A-Za-z0-9_-]+"
+_SEGMENT = re.compile(rf"\.(?P<name>{_NAME})|\[(?P<index>[0-9]{{1,6}})\]")
+_ROOT = re.compile(rf"^(?P<root>{_NAME})")
+_PREVIEW = 40
+
+Segment = str | int
+
+
+class TemplateError(ValueError):
+    """A template that cannot be parsed, or a path that is missing from the state at run time."""
+
+
+def _preview(text: str) -> str:
+    return text if len(text) <= _PREVIEW else text[:_PREVIEW] + "..."
+
+
+def parse_path(path: str) -> tuple[Segment, ...]:
+    """The segments of a path: its root, then key names (str) and list indices (int)."""
+    root = _ROOT.match(path)
+    if root is None:
+        raise TemplateError(f"empty or malformed placeholder {{{_preview(path)}}}")
+    if root["root"] not in ROOTS:
+        raise TemplateError(
+            f"unknown root {root['root']!r} in {{{_preview(path)}}}: paths start with input or outputs"
+        )
+    segments: list[Segment] = [root["root"]]
+    position = root.end()
+    while position < len(path):
+        segment = _SEGMENT.match(path, position)
+        if segment is None:
+            raise TemplateError(
+                f"malformed path {{{_preview(path)}}} at {_preview(path[position:])!r}:"
+                " use .name for keys and [n] for list items"
+            )
+        segments.append(segment["name"] if segment["name"] is not None else int(segment["index"]))
+        position = segment.end()
+    return tuple(segments)
+
+
+def _pieces(template: str) -> Iterator[tuple[str, str]]:
+    """("text", literal) and ("path", path) pieces, in order."""
+    literal: list[str] = []
+    position = 0
+    while position < len(template):
+        char = template[position]
+        if char == "{" and template.startswith("{{", position):
+            literal.append("{")
+            position += 2
+        elif char == "}" and template.startswith("}}", position):
+            literal.append("}")
+            position += 2
+        elif char == "{":
+            close = template.find("}", position + 1)
+            opened = template.find("{", position + 1)
+            if close == -1 or (opened != -1 and opened < close):
+                raise TemplateError(
+                    f"unclosed {{ at character {position + 1}: write {{{{ for a literal brace"
+                )
+            if literal:
+                yield "text", "".join(literal)
+                literal = []
+            yield "path", template[position + 1 : close]
+            position = close + 1
+        elif char == "}":
+            raise TemplateError(f"unmatched }} at character {position + 1}: write }}}} for a literal brace")
+        else:
+            literal.append(char)
+            position += 1
+    if literal:
+        yield "text", "".join(literal)
+
+
+def check(template: str) -> list[str]:
+    """The paths of the template's placeholders; TemplateError when it is malformed."""
+    paths = []
+    for kind, value in _pieces(template):
+        if kind == "path":
+            parse_path(value)
+            paths.append(value)
+    return paths
+
+
+def lookup(path: str, state: dict[str, Any]) -> Any:
+    """The value at ``path`` in the state; TemplateError naming the path when it is missing."""
+    segments = parse_path(path)
+    value: Any = state
+    for depth, segment in enumerate(segments):
+        if isinstance(segment, int):
+            found = isinstance(value, list) and segment < len(value)
+            value = value[segment] if found else None
+        else:
+            found = isinstance(value, dict) and segment in value
+            value = value[segment] if found else None
+        if not found:
+            where = _describe(segments[: depth + 1])
+            raise TemplateError(f"{where} is missing (in {{{_preview(path)}}})")
+    return value
+
+
+def _describe(segments: tuple[Segment, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in segments).lstrip(".")
+
+
+def as_text(value: Any) -> str:
+    """A value as it appears in rendered text: strings as they are, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def render(template: str, state: dict[str, Any]) -> str:
+    """The template with every placeholder replaced by its value in ``state``."""
+    return "".join(
+        value if kind == "text" else as_text(lookup(value, state)) for kind, value in _pieces(template)
+    )
+
+
+def render_value(value: Any, state: dict[str, Any]) -> Any:
+    """A JSON value with every string inside (at any depth, object keys excepted) rendered."""
+    if isinstance(value, str):
+        return render(value, state)
+    if isinstance(value, list):
+        return [render_value(item, state) for item in value]
+    if isinstance(value, dict):
+        return {key: render_value(item, state) for key, item in value.items()}
+    return value
+
+
+def strings_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string of a JSON value with its path (``.key`` and ``[n]``), as `render_value` sees them."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings_in(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_in(item, f"{path}.{key}")

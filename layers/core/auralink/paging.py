@@ -1,0 +1,33 @@
+"""Keyset cursors of the paged lists: the (created_at, id) of the last row of the previous page.
+
+A cursor is opaque to clients (URL-safe base64 of JSON); one that this API did not return is a
+422 naming the field, never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from uuid import UUID
+
+from auralink.errors import ValidationFailed
+
+
+def encode_cursor(created_at: datetime, row_id: UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, row_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), UUID(row_id)
+    except (binascii.Error, ValueError, TypeError):
+        raise ValidationFailed(
+            "cursor is not one this API returned",
+            code="invalid_cursor",
+            details=[{"field": "query.cursor", "message": "not a cursor of this list"}],
+        ) from None
