@@ -15,7 +15,7 @@ from uuid import UUID
 from auralink.errors import ValidationFailed
 
 
-def encode_cursor(created_at: datetime, row_id: UUID) -> str:
+def encode_cursor(created_at: datetime, row_id: UUID | str) -> str:
     raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

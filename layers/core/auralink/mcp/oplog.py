@@ -7,16 +7,13 @@ in between. Rejections (rate limit, open circuit, bad arguments) are rows too.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from auralink.db import Connection
-from auralink.errors import ValidationFailed
+from auralink.paging import decode_cursor, encode_cursor
 
 Status = Literal["success", "error", "rejected"]
 
@@ -92,25 +89,11 @@ def close_abandoned(conn: Connection, *, older_than_s: int) -> int:
     return 0 if row is None else int(row["closed"])
 
 
-def _encode_cursor(created_at: datetime, operation_id: UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(operation_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, operation_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), UUID(operation_id)
-    except (binascii.Error, ValueError, TypeError):
-        raise ValidationFailed("cursor is not one this API returned", code="invalid_cursor") from None
-
-
 def page(
     conn: Connection, *, limit: int, cursor: str | None, connection_id: UUID | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; the cursor is the last row of the previous page."""
-    after_at, after_id = _decode_cursor(cursor) if cursor is not None else (None, None)
+    after_at, after_id = decode_cursor(cursor) if cursor is not None else (None, None)
     rows = conn.execute(
         """
         SELECT id, connection_id, server_name, tool, operation, status, error_code, latency_ms, attempts,
@@ -125,7 +108,7 @@ def page(
     ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
     return rows, next_cursor
 
 

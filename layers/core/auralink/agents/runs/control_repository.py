@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from auralink.db import Connection
 from auralink.errors import NotFound
-from auralink.pagination import decode_cursor, encode_cursor
+from auralink.paging import decode_cursor, encode_cursor
 
 _VIEW_COLUMNS = """
     id, user_id, workflow_id, framework, status, cancel_requested, input, options, progress,
