@@ -70,6 +70,10 @@ lock:
 	$(UV) pip compile --quiet --universal --python-version 3.12 --extra dev pyproject.toml -o $(DEV_LOCK)
 	$(UV) pip compile --quiet --universal --python-version 3.13 pyproject.toml -o $(LAYER_REQS) \
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
+	$(UV) pip compile --quiet --universal --python-version 3.13 --extra langgraph pyproject.toml \
+		-c $(LAYER_REQS) -o $(VENV)/langgraph-full.txt \
+		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
+	$(PY) -m infra.layer_requirements $(VENV)/langgraph-full.txt $(LAYER_REQS) layers/langgraph/requirements.txt
 
 bench: $(STAMP)
 	$(PY) -m bench
@@ -96,6 +100,13 @@ build-CoreLayer:
 	cp shared/configs/*.yaml "$(ARTIFACTS_DIR)/python/auralink/config/"
 	mkdir -p "$(ARTIFACTS_DIR)/python/auralink/db/sql"
 	cp -R infra/db/migrations infra/db/seeds "$(ARTIFACTS_DIR)/python/auralink/db/sql/"
+	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python" >/dev/null
+
+# Called by `sam build` for the LangGraphLayer: what the run step adds to the core layer.
+build-LangGraphLayer:
+	python3.13 -m pip install --quiet --no-compile --no-deps -r layers/langgraph/requirements.txt \
+		-t "$(ARTIFACTS_DIR)/python" \
+		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13 --implementation cp
 	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python" >/dev/null
 
 clean:

@@ -158,10 +158,14 @@ def _variables(properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def function_properties(template: Mapping[str, Any], logical_id: str) -> dict[str, Any]:
-    """A function's properties with `Globals.Function` applied as SAM does (maps merge, rest override)."""
+    """A function's properties with `Globals.Function` applied as SAM does (maps merge, lists add up
+    with the global entries first, the rest overrides)."""
     defaults = _function_globals(template)
     own = dict(((template.get("Resources") or {})[logical_id].get("Properties")) or {})
     merged = {**defaults, **own}
+    for key, value in own.items():
+        if isinstance(value, list) and isinstance(defaults.get(key), list):
+            merged[key] = [*defaults[key], *value]
     variables = {**_variables(defaults), **_variables(own)}
     if variables:
         merged["Environment"] = {"Variables": variables}

@@ -1,4 +1,5 @@
-"""The `mcp` SDK costs about 0.6 s of cold start: functions that never speak MCP must not import it."""
+"""Heavy imports stay where they are needed: the `mcp` SDK (about 0.6 s of cold start) in functions
+that speak MCP, the agent frameworks (LangGraph, LangChain, AutoGen) in the run step alone."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ WITHOUT_MCP = {
     "HealthFunction",
     "MeFunction",
     "MigrateFunction",
-    "RunStepFunction",
     "RefreshSummariesFunction",
     "McpServersFunction",
     "McpListConnectionsFunction",
@@ -53,18 +53,24 @@ for name, path in json.loads(sys.argv[1]).items():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     new = set(sys.modules) - before
-    loaded[name] = sorted(m for m in new if m == "mcp" or m.startswith(("mcp.", "langgraph")))
+    loaded[name] = sorted(m for m in new if m.split(".")[0] in set(sys.argv[2].split(",")))
 print(json.dumps(loaded))
 """
+# The only function that runs agent frameworks; its own layer carries them.
+RUNS_AGENTS = {"RunStepFunction"}
+AGENT_FRAMEWORKS = ("langgraph", "langchain_core", "autogen_core", "autogen_agentchat")
 
 
-def test_functions_that_do_not_speak_mcp_do_not_import_it(template: dict[str, Any]) -> None:
+def _loaded(
+    template: dict[str, Any], logical_ids: set[str], packages: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """The modules of ``packages`` that importing each function's handler module loads."""
     paths = {
         spec.logical_id: str(ROOT / spec.code_uri / spec.module_path)
         for spec in functions(template)
-        if spec.logical_id in WITHOUT_MCP
+        if spec.logical_id in logical_ids
     }
-    assert set(paths) == WITHOUT_MCP
+    assert set(paths) == logical_ids
     environment = {
         **os.environ,
         "ENVIRONMENT": "development",
@@ -76,15 +82,24 @@ def test_functions_that_do_not_speak_mcp_do_not_import_it(template: dict[str, An
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(paths)],
+        [sys.executable, "-c", _PROBE, json.dumps(paths), ",".join(packages)],
         env=environment,
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
-    heavy = {name: modules for name, modules in json.loads(result.stdout).items() if modules}
-    assert heavy == {}
+    return {name: modules for name, modules in json.loads(result.stdout).items() if modules}
+
+
+def test_functions_that_do_not_speak_mcp_do_not_import_it(template: dict[str, Any]) -> None:
+    assert _loaded(template, WITHOUT_MCP, ("mcp",)) == {}
+
+
+def test_only_the_run_step_imports_an_agent_framework(template: dict[str, Any]) -> None:
+    every_function = {spec.logical_id for spec in functions(template)}
+    assert _loaded(template, every_function - RUNS_AGENTS, AGENT_FRAMEWORKS) == {}
+    assert set(_loaded(template, RUNS_AGENTS, ("langgraph",))) == RUNS_AGENTS
 
 
 def test_functions_that_speak_mcp_restore_a_snapshot_instead_of_importing(template: dict[str, Any]) -> None:

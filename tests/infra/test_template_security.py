@@ -19,7 +19,7 @@ SECRETS_READ = {
     "HealthFunction": {"DatabaseSecretArn"},
     "MeFunction": {"DatabaseSecretArn", "JwtSecret"},
     "MigrateFunction": {"DatabaseSecretArn", "DatabaseOwnerSecretArn"},
-    "RunStepFunction": {"DatabaseSecretArn"},
+    "RunStepFunction": {"DatabaseSecretArn", "CredentialsKeySecret", "ServiceTokenSecret"},
     "RefreshSummariesFunction": {"DatabaseSecretArn"},
     "McpServersFunction": {"DatabaseSecretArn", "JwtSecret"},
     "McpConnectFunction": {"DatabaseSecretArn", "JwtSecret", "CredentialsKeySecret", "ServiceTokenSecret"},

@@ -7,12 +7,16 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from auralink.agents.langgraph.executor import FRAMEWORK as LANGGRAPH
+from auralink.agents.langgraph.executor import LangGraphExecutor
 from auralink.agents.runs import service
+from auralink.agents.runs.executors import register_executor
 from auralink.agents.runs.models import StepCommand
 from auralink.observability import logger, metrics, tracer
 from auralink.settings import get_settings
 
 get_settings()  # fail the cold start, not the first run, on a bad environment
+register_executor(LANGGRAPH, LangGraphExecutor())
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id")

@@ -26,9 +26,19 @@ PRODUCT_TABLES = {
     "memory_relations",
     "idempotency_keys",
     "sequential_thoughts",
+    # LangGraph's checkpoints of workflow runs.
+    "checkpoints",
+    "checkpoint_blobs",
+    "checkpoint_writes",
 }
 # State of the service itself, shared by every container: no user data, no row-level security.
-SERVICE_STATE = {"mcp_rate_windows", "mcp_circuit_breakers", "mcp_server_health"}
+SERVICE_STATE = {
+    "mcp_rate_windows",
+    "mcp_circuit_breakers",
+    "mcp_server_health",
+    # The checkpoint library's schema version.
+    "checkpoint_migrations",
+}
 REGISTRIES = {"mcp_servers", "llm_providers", "llm_models"}
 MATERIALIZED = {"agent_performance_summary", "mcp_usage_summary", "llm_comparison_view"}
 CALLER_VIEWS = {"my_agent_performance_summary", "my_mcp_usage_summary", "my_llm_comparison"}

@@ -15,6 +15,14 @@ from auralink.db.connection import (
     reset_connection,
     system_transaction,
     tenant_transaction,
+    user_session,
 )
 
-__all__ = ["Connection", "dsn_from_secret", "reset_connection", "system_transaction", "tenant_transaction"]
+__all__ = [
+    "Connection",
+    "dsn_from_secret",
+    "reset_connection",
+    "system_transaction",
+    "tenant_transaction",
+    "user_session",
+]

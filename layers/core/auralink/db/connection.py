@@ -181,6 +181,27 @@ def tenant_transaction(user_id: str) -> Iterator[Connection]:
 
 
 @contextmanager
+def user_session(user_id: str) -> Iterator[Connection]:
+    """A connection of its own, bound to ``user_id`` for its whole life, closed at the end.
+
+    For libraries that run their own statements and transactions on a connection they are
+    given (LangGraph's checkpointer): the caller is set for the session rather than per
+    transaction, so the connection is never shared and never returned to anyone else.
+    """
+    if not user_id:
+        raise Unauthorized("no caller identity", code="identity_missing")
+    conn = _connect(get_settings())
+    try:
+        conn.execute(
+            "SELECT set_config('app.current_user_id', %s, false), set_config('statement_timeout', %s, false)",
+            (user_id, str(get_settings().db_statement_timeout_ms)),
+        )
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
 def system_transaction() -> Iterator[Connection]:
     """One transaction with no caller: user rows are invisible; registries and functions remain."""
     with _transaction("") as conn:

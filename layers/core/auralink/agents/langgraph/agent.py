@@ -1,0 +1,90 @@
+"""The `agent` node: a model that calls tools until it answers, within a bounded number of turns.
+
+The loop is the node's own, so a node that runs out of the step's time starts over in the next
+step (its model calls are then recorded twice, as they were made twice).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from auralink.agents.langgraph.context import NodeFailed, RunContext
+from auralink.agents.tools import catalog
+from auralink.agents.workflows import templates
+from auralink.agents.workflows.definition import AgentNode
+from auralink.auth import Identity
+from auralink.llm.factories.langchain import chat_model
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_MAX_TOOL_NAME = 64
+
+
+def run_agent(node: AgentNode, ctx: RunContext, values: dict[str, Any]) -> str:
+    try:
+        instructions = templates.render(node.instructions, values)
+        task = templates.render(node.prompt, values) if node.prompt else json.dumps(values["input"])
+    except templates.TemplateError as exc:
+        raise NodeFailed("template_error", f"Node {node.id}: {exc}") from None
+    descriptions = catalog.describe(Identity(sub=ctx.user_id), node.tools)
+    names = model_tool_names([tool.name for tool in descriptions])
+    specs = [
+        {
+            "type": "function",
+            "function": {
+                "name": names[tool.name],
+                "description": tool.description,
+                "parameters": tool.input_schema or {"type": "object", "properties": {}},
+            },
+        }
+        for tool in descriptions
+    ]
+    ours = {safe: name for name, safe in names.items()}
+    model = chat_model(
+        ctx.user_id, ctx.model_for(node.model), run_id=ctx.run_id, deadline=ctx.deadline
+    ).bind_tools(specs)
+    messages: list[BaseMessage] = [SystemMessage(instructions), HumanMessage(task)]
+    for _ in range(node.max_iterations):
+        ctx.ensure_time()
+        reply = model.invoke(messages)
+        assert isinstance(reply, AIMessage)
+        messages.append(reply)
+        if not reply.tool_calls:
+            return reply.text
+        for call in reply.tool_calls:
+            messages.append(_call_tool(ctx, ours, call["name"], call["args"], call["id"] or call["name"]))
+    raise NodeFailed(
+        "agent_turn_limit", f"Node {node.id}: the agent did not answer within {node.max_iterations} turns"
+    )
+
+
+def _call_tool(
+    ctx: RunContext, ours: dict[str, str], name: str, arguments: dict[str, Any], call_id: str
+) -> ToolMessage:
+    tool = ours.get(name)
+    if tool is None:
+        # The model invented a tool: say so, as a tool result it can correct itself from.
+        return ToolMessage(f"Error: there is no tool named {name!r}", tool_call_id=call_id, status="error")
+    ctx.ensure_time()
+    output = catalog.call(ctx.tool_context(), tool, arguments)
+    if output.is_error:
+        return ToolMessage(f"Error ({output.error_code}): {output.text}", tool_call_id=call_id, status="error")
+    return ToolMessage(output.text, tool_call_id=call_id)
+
+
+def model_tool_names(names: list[str]) -> dict[str, str]:
+    """Names the providers accept (letters, digits, `_`, `-`, at most 64) for our tool names."""
+    chosen: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        safe = _UNSAFE.sub("_", name.replace("mcp:", "mcp__", 1).replace("/", "__"))[:_MAX_TOOL_NAME]
+        candidate, n = safe, 2
+        while candidate in taken:
+            suffix = f"_{n}"
+            candidate, n = safe[: _MAX_TOOL_NAME - len(suffix)] + suffix, n + 1
+        chosen[name] = candidate
+        taken.add(candidate)
+    return chosen

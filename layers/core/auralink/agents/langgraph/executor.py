@@ -1,0 +1,121 @@
+"""The `langgraph` executor: one bounded step of a workflow run, resumed from its checkpoint.
+
+A step streams the graph from where the checkpoint left it and stops when the graph ends, when a
+`human` node waits, when the run is cancelled, or when too little of the step's time is left to
+start another node. Nodes that finished are in the checkpoint before the next one starts, so a
+step that dies is simply run again and no finished node runs twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from auralink.agents.langgraph import definitions
+from auralink.agents.langgraph.checkpointer import checkpointer_for
+from auralink.agents.langgraph.context import NodeFailed, OutOfTime, RunContext
+from auralink.agents.langgraph.graph import compile_workflow, initial_state
+from auralink.agents.runs import repository as runs
+from auralink.agents.runs.models import Run, RunError, RunStatus, StepOutcome
+from auralink.errors import DomainError
+from auralink.settings import get_settings
+
+FRAMEWORK = "langgraph"
+# No node starts with less than this left of the step (one model call's timeout and some).
+NODE_RESERVE_S = 75.0
+
+
+class LangGraphExecutor:
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        started = time.monotonic()
+        deadline = started + deadline_ms / 1000
+        ctx = RunContext(
+            user_id=run.user_id,
+            run_id=run.run_id,
+            model=run.options.get("model"),
+            deadline=deadline,
+            soft_deadline=deadline - min(NODE_RESERVE_S, deadline_ms / 2000),
+            api_base_url=get_settings().public_api_url,
+        )
+        try:
+            definition = definitions.pinned(run)
+        except (NodeFailed, DomainError) as exc:
+            return StepOutcome(status=RunStatus.FAILED, error=RunError(code=exc.code, message=exc.message))
+        with checkpointer_for(run.user_id) as saver:
+            graph = compile_workflow(definition, ctx, saver)
+            outcome = _advance(graph, run, ctx)
+            if outcome.status.is_terminal:
+                saver.delete_thread(run.run_id)
+        return outcome
+
+
+def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunContext) -> StepOutcome:
+    config: Any = {"configurable": {"thread_id": run.run_id}}
+    snapshot = graph.get_state(config)
+    payload: Any = None
+    if not snapshot.values:
+        payload = initial_state(run.input)
+    elif snapshot.interrupts and run.has_resume_input:
+        payload = Command(resume=run.resume_input)
+    failure: RunError | None = None
+    cancelled = False
+    try:
+        for _update in graph.stream(payload, config, stream_mode="updates", durability="sync"):
+            if runs.cancel_requested(run.run_id, run.user_id):
+                cancelled = True
+                break
+            if time.monotonic() >= ctx.soft_deadline:
+                break
+    except OutOfTime:
+        pass
+    except (NodeFailed, DomainError) as exc:
+        failure = RunError(code=exc.code, message=exc.message)
+    return _outcome(graph.get_state(config), run, failure=failure, cancelled=cancelled)
+
+
+def _outcome(snapshot: Any, run: Run, *, failure: RunError | None, cancelled: bool) -> StepOutcome:
+    values = snapshot.values or {}
+    trace: list[dict[str, Any]] = values.get("trace") or []
+    recorded = int(run.progress.get("steps_done", 0))
+    events = [event for entry in trace[recorded:] for event in _events(entry)]
+    progress: dict[str, Any] = {
+        "steps_done": len(trace),
+        "current_node": snapshot.next[0] if snapshot.next else None,
+    }
+    if failure is not None:
+        return StepOutcome(status=RunStatus.FAILED, progress=progress, events=events, error=failure)
+    if cancelled:
+        return StepOutcome(status=RunStatus.CANCELLED, progress=progress, events=events)
+    if snapshot.interrupts:
+        question = snapshot.interrupts[0].value
+        progress["waiting_for"] = question
+        events.append({"type": "waiting_for_input", "node": question.get("node")})
+        return StepOutcome(status=RunStatus.WAITING_FOR_INPUT, progress=progress, events=events)
+    if snapshot.next:
+        return StepOutcome(status=RunStatus.RUNNING, progress=progress, events=events)
+    outputs = values.get("outputs") or {}
+    return StepOutcome(
+        status=RunStatus.SUCCEEDED,
+        progress=progress,
+        events=events,
+        output={"result": _result(trace, outputs), "outputs": outputs},
+    )
+
+
+def _events(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    node = {"node": entry["node"], "kind": entry["kind"]}
+    return [
+        {"type": "node_started", **node, "at": entry["started_at"]},
+        {"type": "node_finished", **node, "at": entry["finished_at"], "duration_ms": entry["duration_ms"]},
+    ]
+
+
+def _result(trace: list[dict[str, Any]], outputs: dict[str, Any]) -> Any:
+    """The output of the last node that produced one (conditions only choose the way)."""
+    for entry in reversed(trace):
+        if entry["kind"] != "condition":
+            return outputs.get(entry["node"])
+    return None
