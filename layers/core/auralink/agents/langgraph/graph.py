@@ -19,10 +19,8 @@ from langgraph.graph.state import CompiledStateGraph
 
 from auralink.agents.langgraph.context import RunContext
 from auralink.agents.langgraph.nodes import NodeFunction, node_function
+from auralink.agents.workflows.definition import END as END_NODE
 from auralink.agents.workflows.definition import ConditionNode, Node, WorkflowDefinition
-
-# How definitions name the end of the graph.
-END_NODE = "END"
 
 
 def _merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
