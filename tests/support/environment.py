@@ -37,6 +37,8 @@ UNSET = (
     "MAX_BODY_BYTES",
     "MCP_CONFIG_PATH",
     "PUBLIC_API_URL",
+    "WEB_SEARCH_PROVIDER",
+    "WEB_SEARCH_URL",
 )
 
 

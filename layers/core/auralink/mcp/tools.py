@@ -77,9 +77,7 @@ def list_tools(
     )
 
 
-def tools_of_named_connection(
-    identity: Identity, name: str
-) -> tuple[UUID, list[dict[str, Any]]] | None:
+def tools_of_named_connection(identity: Identity, name: str) -> tuple[UUID, list[dict[str, Any]]] | None:
     """The id and cached tools (name, description, input_schema) of the caller's connection ``name``."""
     with tenant_transaction(identity.sub) as conn:
         row = repository.find_by_name(conn, name)
