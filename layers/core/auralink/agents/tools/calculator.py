@@ -179,12 +179,24 @@ def evaluate(expression: str) -> Number:
         raise CalculatorError(f"the expression is longer than {MAX_EXPRESSION_CHARS} characters")
     if not expression.strip():
         raise CalculatorError("the expression is empty")
+    if not expression.isascii():
+        # Arithmetic needs none, and the parser would load unicodedata to normalise identifiers.
+        raise CalculatorError("the expression may contain only ASCII characters")
     tree = _parse(expression)
-    nodes = sum(1 for _ in ast.walk(tree))
-    if nodes > MAX_NODES:
+    if _node_count(tree) > MAX_NODES:
         raise CalculatorError(f"the expression has more than {MAX_NODES} parts")
     _check(tree.body, depth=0)
     return _evaluate(tree.body)
+
+
+def _node_count(tree: ast.AST) -> int:
+    # Not ast.walk: it imports on every call, and evaluation imports nothing.
+    count, pending = 0, [tree]
+    while pending:
+        node = pending.pop()
+        count += 1
+        pending.extend(ast.iter_child_nodes(node))
+    return count
 
 
 def _parse(expression: str) -> ast.Expression:
