@@ -136,6 +136,8 @@ class _DuckDuckGoPage(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _VOID_TAGS:
+            if tag == "br" and self._field is not None:
+                self.found[-1][self._field].append(" ")
             return
         if self._field is not None:
             self._depth += 1
