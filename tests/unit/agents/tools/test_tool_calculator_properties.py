@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,37 +21,39 @@ from auralink.agents.tools.calculator import CONSTANTS, FUNCTIONS, CalculatorErr
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOWEST_ACCEPTABLE_S = 5.0
 
-_real_compile = builtins.compile
-
 
 class RanCode(AssertionError):
     pass
 
 
-def _forbidden(name: str) -> Any:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise RanCode(f"{name} was called during evaluation")
+def _guard(name: str, real: Any, allowed: Any = lambda *args, **kwargs: False) -> Any:
+    # Only the evaluating thread is watched: servers of other tests may be running in this
+    # process, and their threads go on importing and opening files.
+    watched = threading.get_ident()
 
-    return refuse
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == watched and not allowed(*args, **kwargs):
+            raise RanCode(f"{name} was called during evaluation")
+        return real(*args, **kwargs)
+
+    return guarded
 
 
-def _ast_only_compile(
+def _syntax_tree_only(
     source: Any, filename: Any, mode: Any, flags: int = 0, *args: Any, **kwargs: Any
-) -> Any:
+) -> bool:
     # ast.parse is compile(..., PyCF_ONLY_AST): a syntax tree, never a code object.
-    if not flags & ast.PyCF_ONLY_AST:
-        raise RanCode("compile was asked for a code object")
-    return _real_compile(source, filename, mode, flags, *args, **kwargs)
+    return bool(flags & ast.PyCF_ONLY_AST)
 
 
 @contextmanager
 def no_code_may_run() -> Iterator[None]:
     with (
-        mock.patch.object(builtins, "__import__", _forbidden("__import__")),
-        mock.patch.object(builtins, "open", _forbidden("open")),
-        mock.patch.object(builtins, "eval", _forbidden("eval")),
-        mock.patch.object(builtins, "exec", _forbidden("exec")),
-        mock.patch.object(builtins, "compile", _ast_only_compile),
+        mock.patch.object(builtins, "__import__", _guard("__import__", builtins.__import__)),
+        mock.patch.object(builtins, "open", _guard("open", builtins.open)),
+        mock.patch.object(builtins, "eval", _guard("eval", builtins.eval)),
+        mock.patch.object(builtins, "exec", _guard("exec", builtins.exec)),
+        mock.patch.object(builtins, "compile", _guard("compile", builtins.compile, _syntax_tree_only)),
     ):
         yield
 

@@ -183,10 +183,14 @@ def _output(answer: ToolAnswer, latency_ms: int) -> ToolOutput:
         text=text,
         structured=answer.structured,
         is_error=answer.is_error,
-        error_code=answer.error_code if answer.is_error else None,
+        error_code=_error_code(answer),
         latency_ms=latency_ms,
         mcp_operation_id=answer.mcp_operation_id,
     )
+
+
+def _error_code(answer: ToolAnswer) -> str | None:
+    return (answer.error_code or "tool_error")[:64] if answer.is_error else None
 
 
 def _size(value: Any) -> int:
@@ -194,7 +198,7 @@ def _size(value: Any) -> int:
 
 
 def _record(context: ToolContext, name: str, arguments: Any, latency_ms: int, answer: ToolAnswer) -> None:
-    error_code = (answer.error_code or "tool_error")[:64] if answer.is_error else None
+    error_code = _error_code(answer)
     row = repository.CallRow(
         user_id=context.identity.sub,
         run_id=context.run_id,
