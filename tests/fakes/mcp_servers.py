@@ -6,6 +6,8 @@
 - `tools_app(stateless=True)`: the same tools on the stateless 2026-07-28 revision, JSON replies.
 - `slow_app()`: a handshake server whose only tool sleeps as long as it is asked to.
 - `canned_app()`: HTTP answers chosen by path: error statuses, garbage, redirects, silence.
+- `deepwiki_app()`: DeepWiki's `read_wiki_contents{repoName}` and `ask_question{repoName,
+  question}`, stateless, with canned answers.
 - `require_bearer(app, token)`: any of them behind a bearer token; `slow_close(app, delay_s)`:
   a session whose closing DELETE takes its time.
 
@@ -238,6 +240,20 @@ async def _request_id(request: Request) -> Any:
     except ValueError:
         return None
     return body.get("id") if isinstance(body, dict) else None
+
+
+def deepwiki_app() -> App:
+    server: MCPServer = MCPServer("DeepWiki", log_level="WARNING")
+
+    @server.tool()
+    def read_wiki_contents(repoName: str) -> str:  # DeepWiki's argument name
+        return f"# {repoName}\nThe wiki of {repoName}."
+
+    @server.tool()
+    def ask_question(repoName: str, question: str) -> str:
+        return f"About {repoName}: {question} -> it is documented."
+
+    return server.streamable_http_app(stateless_http=True, json_response=True)
 
 
 def canned_app() -> App:

@@ -36,6 +36,11 @@ class MetricName:
     LLM_OUTPUT_TOKENS = "LLMOutputTokens"
     LLM_COST = "LLMCostUSD"
 
+    # Agent tool calls (dimension: tool, a built-in name or "mcp" for every MCP tool).
+    AGENT_TOOL_CALLS = "AgentToolCalls"
+    AGENT_TOOL_ERRORS = "AgentToolErrors"
+    AGENT_TOOL_DURATION = "AgentToolDuration"
+
     # Platform.
     HEALTH_CHECK_FAILURES = "HealthCheckFailures"
     AUTH_FAILURES = "AuthFailures"

@@ -18,6 +18,9 @@ from auralink.errors import ConfigurationError
 
 Environment = Literal["development", "production"]
 JwtAlgorithm = Literal["HS256", "RS256", "ES256"]
+WebSearchProvider = Literal["duckduckgo", "searxng"]
+
+DUCKDUCKGO_HTML_URL = "https://html.duckduckgo.com/html/"
 
 _PACKAGED_MCP_CONFIG = Path(__file__).parent / "config" / "mcp-config.yaml"
 _REPO_MCP_CONFIG = Path(__file__).resolve().parents[3] / "shared" / "configs" / "mcp-config.yaml"
@@ -70,6 +73,10 @@ class Settings(BaseSettings):
     # The service's own public base URL; the self-hosted MCP servers live under it.
     public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
+    # The agents' web_search tool: DuckDuckGo's HTML endpoint, or a SearXNG-compatible JSON API.
+    web_search_provider: WebSearchProvider = "duckduckgo"
+    web_search_url: str = Field(default=DUCKDUCKGO_HTML_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
     _split = field_validator("auth_algorithms", "cors_allow_origins", mode="before")(_split_csv)
 
     @model_validator(mode="after")
@@ -82,7 +89,13 @@ class Settings(BaseSettings):
             raise ValueError("AUTH_JWT_SECRET_ID must be set when AUTH_ALGORITHMS includes HS256")
         if {"RS256", "ES256"} & set(self.auth_algorithms) and not self.auth_jwks_url:
             raise ValueError("AUTH_JWKS_URL must be set when AUTH_ALGORITHMS includes RS256 or ES256")
+        if self.web_search_provider == "searxng" and self.web_search_url == DUCKDUCKGO_HTML_URL:
+            raise ValueError(
+                "WEB_SEARCH_URL must point at the SearXNG instance when WEB_SEARCH_PROVIDER=searxng"
+            )
         if self.environment == "production":
+            if not self.web_search_url.startswith("https://"):
+                raise ValueError("WEB_SEARCH_URL must be https in production")
             if "*" in self.cors_allow_origins:
                 raise ValueError("CORS_ALLOW_ORIGINS must list origins in production, not '*'")
             if "HS256" in self.auth_algorithms:

@@ -30,6 +30,7 @@ PRODUCT_TABLES = {
     "checkpoints",
     "checkpoint_blobs",
     "checkpoint_writes",
+    "agent_tool_calls",
 }
 # State of the service itself, shared by every container: no user data, no row-level security.
 SERVICE_STATE = {
@@ -153,7 +154,7 @@ def test_the_application_role_has_only_the_grants_it_needs(owner_conn: psycopg.C
         assert not can("SELECT", relation), relation
     for view in CALLER_VIEWS:
         assert can("SELECT", view) and not can("INSERT", view)
-    for log in ("mcp_operation_logs", "llm_performance_metrics"):
+    for log in ("mcp_operation_logs", "llm_performance_metrics", "agent_tool_calls"):
         assert can("INSERT", log) and not can("UPDATE", log) and not can("DELETE", log)
     # The service completes an operation's outcome, never who, what or when.
     column = owner_conn.execute(

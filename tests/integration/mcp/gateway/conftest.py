@@ -24,7 +24,14 @@ SERVICE_TOKEN_SECRET_ID = "auralink/test/service-token"  # a secret id
 BEARER = "sk-test-bearer-0123456789"  # the test server's expected token
 
 
-def write_config(path: Path, *, per_user: int = 1000, per_server: int = 1000, threshold: int = 50) -> Path:
+def write_config(
+    path: Path,
+    *,
+    per_user: int = 1000,
+    per_server: int = 1000,
+    threshold: int = 50,
+    deepwiki_endpoint: str = "https://mcp.deepwiki.com/mcp",
+) -> Path:
     path.write_text(
         f"""
 version: 1
@@ -37,7 +44,7 @@ defaults:
 servers:
   deepwiki:
     display_name: DeepWiki
-    endpoint: https://mcp.deepwiki.com/mcp
+    endpoint: "{deepwiki_endpoint}"
   memory:
     display_name: Memory
     hosted: true

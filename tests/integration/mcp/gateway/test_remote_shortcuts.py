@@ -9,24 +9,10 @@ from uuid import uuid4
 import pytest
 from mcp.server import MCPServer
 
-from tests.fakes.mcp_servers import LoopbackServer, require_bearer
+from tests.fakes.mcp_servers import LoopbackServer, deepwiki_app, require_bearer
 from tests.support.environment import forget_caches
 
 SUPABASE_TOKEN = "sbp_test_0123456789abcdef"  # the fake server's expected token
-
-
-def deepwiki_app():
-    server: MCPServer = MCPServer("DeepWiki", log_level="WARNING")
-
-    @server.tool()
-    def read_wiki_contents(repoName: str) -> str:  # DeepWiki's argument name
-        return f"# {repoName}\nThe wiki of {repoName}."
-
-    @server.tool()
-    def ask_question(repoName: str, question: str) -> str:
-        return f"About {repoName}: {question} -> it is documented."
-
-    return server.streamable_http_app(stateless_http=True, json_response=True)
 
 
 def supabase_app():

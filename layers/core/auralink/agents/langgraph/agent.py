@@ -71,7 +71,9 @@ def _call_tool(
     ctx.ensure_time()
     output = catalog.call(ctx.tool_context(), tool, arguments)
     if output.is_error:
-        return ToolMessage(f"Error ({output.error_code}): {output.text}", tool_call_id=call_id, status="error")
+        return ToolMessage(
+            f"Error ({output.error_code}): {output.text}", tool_call_id=call_id, status="error"
+        )
     return ToolMessage(output.text, tool_call_id=call_id)
 
 

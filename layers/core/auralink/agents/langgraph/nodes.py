@@ -67,7 +67,9 @@ def _tool(node: ToolNode, ctx: RunContext, state: dict[str, Any]) -> Any:
     ctx.ensure_time()
     output = catalog.call(ctx.tool_context(), node.tool, arguments)
     if output.is_error:
-        raise NodeFailed(output.error_code or "tool_error", f"Node {node.id}: tool {node.tool} failed: {output.text}")
+        raise NodeFailed(
+            output.error_code or "tool_error", f"Node {node.id}: tool {node.tool} failed: {output.text}"
+        )
     return output.structured if output.structured is not None else output.text
 
 
