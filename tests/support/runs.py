@@ -54,12 +54,19 @@ class FailingExecutor:
         )
 
 
-def create_run(user_id: str, *, framework: str, run_input: dict[str, Any] | None = None) -> str:
+def create_run(
+    user_id: str,
+    *,
+    framework: str,
+    run_input: dict[str, Any] | None = None,
+    workflow_id: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> str:
     with tenant_transaction(user_id) as conn:
         row = conn.execute(
-            "INSERT INTO workflow_executions (user_id, framework, input) VALUES (%s, %s, %s)"
-            " RETURNING id::text AS id",
-            (user_id, framework, Jsonb(run_input or {})),
+            "INSERT INTO workflow_executions (user_id, framework, input, workflow_id, options)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id::text AS id",
+            (user_id, framework, Jsonb(run_input or {}), workflow_id, Jsonb(options or {})),
         ).fetchone()
     assert row is not None
     return str(row["id"])
