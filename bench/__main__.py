@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bench import cold_start, layer_size, mcp_gateway
+from bench import cold_start, layer_size, mcp_gateway, workflow_runs
 
 
 def main() -> None:
     cold_start.main()
     layer_size.main()
     mcp_gateway.main()
+    workflow_runs.main()
 
 
 if __name__ == "__main__":

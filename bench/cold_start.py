@@ -1,4 +1,5 @@
-"""Cold start of the health function against a bare Powertools HTTP handler, in one run.
+"""Cold start of the health function against a bare Powertools HTTP handler, in one run; and the
+init of the run step function, which loads LangGraph, the agent tools and the MCP client.
 
 Each sample is a fresh interpreter (as a new Lambda container would be) that imports the handler
 module and handles one request; both handlers are sampled alternately so that the machine's
@@ -46,6 +47,17 @@ t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
 """
 
+# The run step's init: its module imported as Lambda would, nothing invoked (a step needs a run).
+STEP = """
+import importlib.util, time
+t0 = time.perf_counter()
+spec = importlib.util.spec_from_file_location("run_step_app", STEP_PATH)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+t1 = time.perf_counter()
+print(t1 - t0, 0.0)
+"""
+
 EVENT = {
     "version": "2.0",
     "routeKey": "GET /health",
@@ -76,7 +88,10 @@ ENVIRONMENT = {
 
 
 def _sample(source: str) -> tuple[float, float, float]:
-    program = f"EVENT = {json.dumps(EVENT)}\nPATH = {str(ROOT / 'functions/platform/health/app.py')!r}\n"
+    program = (
+        f"EVENT = {json.dumps(EVENT)}\nPATH = {str(ROOT / 'functions/platform/health/app.py')!r}\n"
+        f"STEP_PATH = {str(ROOT / 'functions/steps/run_step/app.py')!r}\n"
+    )
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-c", program.replace("false", "False") + source],
@@ -91,10 +106,11 @@ def _sample(source: str) -> tuple[float, float, float]:
 
 
 def measure(samples: int = SAMPLES) -> dict[str, dict[str, float]]:
-    runs: dict[str, list[tuple[float, float, float]]] = {"bare": [], "health": []}
+    runs: dict[str, list[tuple[float, float, float]]] = {"bare": [], "health": [], "run_step": []}
     for _ in range(samples):
         runs["bare"].append(_sample(BARE))
         runs["health"].append(_sample(HEALTH))
+        runs["run_step"].append(_sample(STEP))
     return {
         name: {
             "init_ms": statistics.median(s[0] for s in values) * 1000,
@@ -118,6 +134,7 @@ def main() -> None:
         f"  ratio health/bare: init {health['init_ms'] / bare['init_ms']:.2f}x, "
         f"process {health['process_ms'] / bare['process_ms']:.2f}x"
     )
+    print("  (run_step: its import alone; a cold step without SnapStart pays it before any work)")
 
 
 if __name__ == "__main__":

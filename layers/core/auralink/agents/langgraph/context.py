@@ -26,7 +26,8 @@ class OutOfTime(Exception):
 @dataclass(frozen=True)
 class RunContext:
     user_id: str
-    run_id: str
+    # None only when a graph is invoked outside a run (benchmarks).
+    run_id: str | None
     # The run's model, if the execute request named one; a node's own model wins.
     model: str | None
     # time.monotonic() values: calls must end by `deadline`; no new call starts after `soft_deadline`.
