@@ -12,7 +12,7 @@ import pytest
 from auralink.crypto import generate_key_material
 from tests.fakes.openai_server import LlmServer, openai_server
 from tests.support import environment
-from tests.support.handlers import invoke, sample_event
+from tests.support.handlers import request
 
 KEY = "sk-chat-loopback-0a1b2c3d4e5f60718293"
 CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
@@ -49,12 +49,7 @@ def api(llm: pytest.MonkeyPatch, token_for: Callable[..., str]) -> Api:
     def call(
         function_id: str, user: str, *, body: Any = None, query: dict[str, str] | None = None
     ) -> tuple[int, Any]:
-        event = sample_event(function_id)
-        event["headers"]["authorization"] = f"Bearer {token_for(user)}"
-        event["body"] = None if body is None else json.dumps(body)
-        event["queryStringParameters"] = query
-        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-        response = invoke(function_id, event)
-        return response["statusCode"], json.loads(response.get("body") or "null")
+        status, answer, _ = request(function_id, token_for(user), body=body, query=query)
+        return status, answer
 
     return call

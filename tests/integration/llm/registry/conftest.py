@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.local.postgres import LocalDatabase, attach_postgres
-from tests.support.handlers import invoke, sample_event
+from tests.support.handlers import request
 
 Api = Callable[..., tuple[int, Any]]
 
@@ -19,15 +18,8 @@ def call_api(
     function_id: str, token: str | None, *, body: Any = None, query: dict[str, str] | None = None
 ) -> tuple[int, Any]:
     """One request to a function of the template: (status, parsed body)."""
-    event = sample_event(function_id)
-    event["headers"].pop("authorization", None)
-    if token is not None:
-        event["headers"]["authorization"] = f"Bearer {token}"
-    event["body"] = None if body is None else json.dumps(body)
-    event["queryStringParameters"] = query
-    event["rawQueryString"] = "&".join(f"{name}={value}" for name, value in (query or {}).items())
-    response = invoke(function_id, event)
-    return response["statusCode"], json.loads(response.get("body") or "null")
+    status, answer, _ = request(function_id, token, body=body, query=query)
+    return status, answer
 
 
 @pytest.fixture

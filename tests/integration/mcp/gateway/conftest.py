@@ -17,7 +17,7 @@ import pytest
 from auralink.crypto import generate_key_material
 from tests.fakes.mcp_servers import LoopbackServer, canned_app
 from tests.support import environment
-from tests.support.handlers import invoke, sample_event
+from tests.support.handlers import request
 
 CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
 SERVICE_TOKEN_SECRET_ID = "auralink/test/service-token"  # a secret id
@@ -100,21 +100,7 @@ def api(gateway: pytest.MonkeyPatch, token_for: Callable[..., str]) -> Api:
         path: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
-        event = sample_event(function_id)
-        event["headers"].pop("authorization", None)
-        if user is not None:
-            event["headers"]["authorization"] = f"Bearer {token_for(user)}"
-        event["body"] = None if body is None else json.dumps(body)
-        if path is not None:
-            event["pathParameters"] = path
-            raw = event["routeKey"].split(" ", 1)[1]
-            for name, value in path.items():
-                raw = raw.replace("{" + name + "}", value)
-            event["rawPath"] = event["requestContext"]["http"]["path"] = raw
-        event["queryStringParameters"] = query
-        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-        response = invoke(function_id, event)
-        text = response.get("body") or "null"
-        return response["statusCode"], json.loads(text), response.get("headers", {})
+        token = None if user is None else token_for(user)
+        return request(function_id, token, body=body, path=path, query=query)
 
     return call
