@@ -3,6 +3,7 @@ and the local runtime for the tests that run the real state machine."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from auralink.crypto import generate_key_material
 from infra.local.postgres import LocalDatabase
 from infra.local.runtime import LocalRuntime
 from tests.support import environment
@@ -22,6 +24,7 @@ ISSUER = "https://issuer.test"
 AUDIENCE = "auralink-test"
 JWT_SECRET_ID = "auralink/test/jwt"
 JWT_SECRET = "integration-tests-jwt-secret-0123456789abcdef0123456789abcdef"
+CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
 
 
 @pytest.fixture
@@ -39,6 +42,18 @@ def service(database: LocalDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterato
         boto3.client("secretsmanager").create_secret(Name=JWT_SECRET_ID, SecretString=JWT_SECRET)
         yield monkeypatch
     environment.forget_caches()
+
+
+@pytest.fixture
+def credentials_key(service: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The service's environment with the credential encryption key in Secrets Manager."""
+    boto3.client("secretsmanager").create_secret(
+        Name=CREDENTIALS_KEY_SECRET_ID,
+        SecretString=json.dumps({"active_key_id": "k1", "k1": generate_key_material()}),
+    )
+    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
+    environment.forget_caches()
+    return service
 
 
 @pytest.fixture

@@ -3,19 +3,13 @@ server on loopback for the checks of MCP tool names."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from auralink.crypto import generate_key_material
 from tests.fakes.mcp_servers import LoopbackServer, tools_app
-from tests.support import environment
 from tests.support.handlers import request
-
-CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
 
 Api = Callable[..., tuple[int, Any]]
 
@@ -28,14 +22,8 @@ def tools_mcp() -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture
-def workflows(service: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    boto3.client("secretsmanager").create_secret(
-        Name=CREDENTIALS_KEY_SECRET_ID,
-        SecretString=json.dumps({"active_key_id": "k1", "k1": generate_key_material()}),
-    )
-    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
-    environment.forget_caches()
-    yield service
+def workflows(credentials_key: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    yield credentials_key
 
 
 @pytest.fixture

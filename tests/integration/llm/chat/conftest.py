@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from auralink.crypto import generate_key_material
 from tests.fakes.openai_server import LlmServer, openai_server
-from tests.support import environment
 from tests.support.handlers import request
 
 KEY = "sk-chat-loopback-0a1b2c3d4e5f60718293"
-CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +26,8 @@ def _fresh_scripts(openai_compatible: LlmServer) -> Iterator[None]:
 
 
 @pytest.fixture
-def llm(service: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    boto3.client("secretsmanager").create_secret(
-        Name=CREDENTIALS_KEY_SECRET_ID,
-        SecretString=json.dumps({"active_key_id": "k1", "k1": generate_key_material()}),
-    )
-    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
-    environment.forget_caches()
-    yield service
+def llm(credentials_key: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    yield credentials_key
 
 
 Api = Callable[..., tuple[int, Any]]

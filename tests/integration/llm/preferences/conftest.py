@@ -9,12 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from auralink.crypto import generate_key_material
 from auralink.settings import Settings
 from tests.integration.llm.registry.conftest import Api, call_api
 from tests.support import environment
 
-CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
 SERVICE_KEYS_SECRET_ID = "auralink/test/llm-service-keys"
 SERVICE_OPENAI_KEY = "sk-service-openai-0000000000000000SERV"
 SERVICE_ANTHROPIC_KEY = "sk-ant-service-000000000000000000SERV"
@@ -23,15 +21,9 @@ ANTHROPIC_KEY = "sk-ant-api03-Hk2mP9qR4sT6uV8wX0yZ1aB3cD5eF7gHwxyz"
 
 
 @pytest.fixture
-def llm(service: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def llm(credentials_key: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """The service's environment (moto's Secrets Manager) with the credential encryption key."""
-    boto3.client("secretsmanager").create_secret(
-        Name=CREDENTIALS_KEY_SECRET_ID,
-        SecretString=json.dumps({"active_key_id": "k1", "k1": generate_key_material()}),
-    )
-    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
-    environment.forget_caches()
-    yield service
+    yield credentials_key
 
 
 @pytest.fixture

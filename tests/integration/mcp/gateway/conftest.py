@@ -6,7 +6,6 @@ one, which each test gets fresh because its failures feed a circuit breaker.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from tests.fakes.mcp_servers import LoopbackServer, canned_app
 from tests.support import environment
 from tests.support.handlers import request
 
-CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
 SERVICE_TOKEN_SECRET_ID = "auralink/test/service-token"  # a secret id
 BEARER = "sk-test-bearer-0123456789"  # the test server's expected token
 
@@ -63,19 +61,15 @@ servers:
 
 
 @pytest.fixture
-def gateway(service: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+def gateway(credentials_key: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """The service's environment with credential and service-token keys and a test mcp-config."""
-    secrets_manager = boto3.client("secretsmanager")
-    secrets_manager.create_secret(
-        Name=CREDENTIALS_KEY_SECRET_ID,
-        SecretString=json.dumps({"active_key_id": "k1", "k1": generate_key_material()}),
+    boto3.client("secretsmanager").create_secret(
+        Name=SERVICE_TOKEN_SECRET_ID, SecretString=generate_key_material()
     )
-    secrets_manager.create_secret(Name=SERVICE_TOKEN_SECRET_ID, SecretString=generate_key_material())
-    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
-    service.setenv("SERVICE_TOKEN_SECRET_ID", SERVICE_TOKEN_SECRET_ID)
-    service.setenv("MCP_CONFIG_PATH", str(write_config(tmp_path / "mcp-config.yaml")))
+    credentials_key.setenv("SERVICE_TOKEN_SECRET_ID", SERVICE_TOKEN_SECRET_ID)
+    credentials_key.setenv("MCP_CONFIG_PATH", str(write_config(tmp_path / "mcp-config.yaml")))
     environment.forget_caches()
-    yield service
+    yield credentials_key
 
 
 @pytest.fixture
