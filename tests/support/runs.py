@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from auralink.agents.runs import repository
+from auralink.agents.runs.executors import Executor, executor_for, register_executor, unregister_executor
 from auralink.agents.runs.models import Run, RunError, RunStatus, StepOutcome
 from auralink.db import tenant_transaction
+
+
+@contextmanager
+def executor_in_place[E: Executor](framework: str, executor: E) -> Iterator[E]:
+    """``executor`` serves ``framework`` for the block; whatever served it before does again after."""
+    previous = executor_for(framework)
+    register_executor(framework, executor)
+    try:
+        yield executor
+    finally:
+        if previous is None:
+            unregister_executor(framework)
+        else:
+            register_executor(framework, previous)
+
 
 # The smallest graph a workflow row can hold; the scripted executor below never reads it.
 MINIMAL_DEFINITION = {

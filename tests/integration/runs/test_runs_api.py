@@ -18,11 +18,10 @@ import pytest
 
 from auralink.agents.runs import orchestrator
 from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
-from auralink.agents.runs.executors import executor_for, register_executor, unregister_executor
 from auralink.llm.metrics import CallRecord, record
 from infra.local.runtime import LocalRuntime
 from infra.local.token import mint_dev_token
-from tests.support.runs import ScriptedExecutor, create_run, create_workflow, read_run
+from tests.support.runs import ScriptedExecutor, create_run, create_workflow, executor_in_place, read_run
 
 FINAL = {"succeeded", "failed", "cancelled", "waiting_for_input"}
 
@@ -31,14 +30,8 @@ FINAL = {"succeeded", "failed", "cancelled", "waiting_for_input"}
 def executor(local_runtime: LocalRuntime) -> Iterator[ScriptedExecutor]:
     # Load the step function first, so that nothing it registers at import replaces the script.
     local_runtime.functions.handler("RunStepFunction")
-    previous = executor_for(WORKFLOW_FRAMEWORK)
-    scripted = ScriptedExecutor()
-    register_executor(WORKFLOW_FRAMEWORK, scripted)
-    yield scripted
-    if previous is None:
-        unregister_executor(WORKFLOW_FRAMEWORK)
-    else:
-        register_executor(WORKFLOW_FRAMEWORK, previous)
+    with executor_in_place(WORKFLOW_FRAMEWORK, ScriptedExecutor()) as scripted:
+        yield scripted
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 
 from auralink.agents.langgraph.executor import FRAMEWORK, LangGraphExecutor
 from auralink.agents.runs import service
-from auralink.agents.runs.executors import executor_for, register_executor, unregister_executor
 from auralink.agents.runs.models import StepCommand, StepReply
 from auralink.agents.workflows.models import WorkflowRequest
 from auralink.agents.workflows.service import create_workflow
@@ -30,7 +29,7 @@ from tests.integration.agents.tools.conftest import (  # noqa: F401  # fixtures
 )
 from tests.integration.mcp.conftest import stateless_mcp  # noqa: F401  # a fixture
 from tests.integration.mcp.gateway.conftest import gateway  # noqa: F401  # a fixture
-from tests.support.runs import create_run
+from tests.support.runs import create_run, executor_in_place
 
 KEY = "sk-workflow-loopback-5e6f7a8b9c0d1e2f"
 MODEL = "openai/gpt-4o-mini"
@@ -54,14 +53,8 @@ def model(llm_server: LlmServer) -> Iterator[LlmServer]:
 @pytest.fixture
 def executor(tools_env: pytest.MonkeyPatch, hosted_api: str) -> Iterator[LangGraphExecutor]:  # noqa: F811
     tools_env.setenv("PUBLIC_API_URL", hosted_api)
-    previous = executor_for(FRAMEWORK)
-    langgraph = LangGraphExecutor()
-    register_executor(FRAMEWORK, langgraph)
-    yield langgraph
-    if previous is None:
-        unregister_executor(FRAMEWORK)
-    else:
-        register_executor(FRAMEWORK, previous)
+    with executor_in_place(FRAMEWORK, LangGraphExecutor()) as langgraph:
+        yield langgraph
 
 
 @pytest.fixture
