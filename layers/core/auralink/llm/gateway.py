@@ -47,7 +47,7 @@ def model_for(user_id: str, requested: str | None) -> registry.ModelEntry:
             code="model_required",
             details=[{"field": "body.model", "message": "required when no default model is set"}],
         )
-    return registry.resolve_model(model_id)
+    return preferences.resolve_model(user_id, model_id)
 
 
 def complete(

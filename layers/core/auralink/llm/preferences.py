@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from auralink import crypto, secrets, ssrf
 from auralink.auth import Identity
 from auralink.db import system_transaction, tenant_transaction
-from auralink.errors import ValidationFailed
+from auralink.errors import NotFound, ValidationFailed
 from auralink.llm import preferences_repository, registry, registry_repository
 from auralink.llm.api_models import (
     Preferences,
@@ -61,8 +61,8 @@ def put_preferences(identity: Identity, update: PreferencesUpdate) -> Preference
     """Apply an update (see `PreferencesUpdate` for what is kept, replaced or removed)."""
     styles = _provider_styles()
     base_urls = {name: _checked_settings(name, entry, styles) for name, entry in update.providers.items()}
-    if "default_model" in update.model_fields_set and update.default_model is not None:
-        _check_default_model(update.default_model)
+    new_default = update.default_model if "default_model" in update.model_fields_set else None
+    in_registry = new_default is None or _check_default_model(new_default)
     with tenant_transaction(identity.sub) as conn:
         row = preferences_repository.lock_or_create(conn, identity.sub)
         record_id = str(row["id"])
@@ -74,6 +74,8 @@ def put_preferences(identity: Identity, update: PreferencesUpdate) -> Preference
                 stored.pop(name, None)
             else:
                 stored[name] = settings
+        if not in_registry:
+            _check_endpoint_default(str(new_default), stored, styles)
         default_model = (
             update.default_model if "default_model" in update.model_fields_set else row["default_model"]
         )
@@ -83,6 +85,32 @@ def put_preferences(identity: Identity, update: PreferencesUpdate) -> Preference
         extra={"providers_changed": sorted(update.providers), "providers_with_keys": _with_keys(stored)},
     )
     return _to_preferences(saved)
+
+
+def resolve_model(user_id: str, model_id: str) -> registry.ModelEntry:
+    """The model ``model_id`` for ``user_id``: one of the registry, or any model of the user's own
+    OpenAI-compatible endpoint (``<provider>/<name>`` where the user set that provider's base_url).
+
+    `NotFound` (model_not_found) when neither, `Conflict` (model_disabled) for a disabled one.
+    """
+    if registry.find_model(model_id) is not None:
+        return registry.resolve_model(model_id)
+    provider, name = registry.split_model_id(model_id)
+    with tenant_transaction(user_id) as conn:
+        provider_row = registry_repository.provider_row(conn, provider)
+        row = preferences_repository.get(conn)
+    stored = (row["providers"] if row is not None else {}).get(provider) or {}
+    if (
+        provider_row is None
+        or provider_row["api_style"] not in _BASE_URL_STYLES
+        or not stored.get("base_url")
+    ):
+        raise NotFound(
+            f"no model {model_id!r} in the registry (models of your own endpoint need its base_url"
+            f" in providers.{provider})",
+            code="model_not_found",
+        )
+    return registry.endpoint_model(provider, name, provider_row["api_style"])
 
 
 def default_model(user_id: str) -> str | None:
@@ -172,12 +200,26 @@ def _checked_settings(name: str, entry: ProviderSettingsUpdate | None, styles: d
         raise _invalid(field, exc.message, code=exc.code, reason=exc.reason) from None
 
 
-def _check_default_model(model_id: str) -> None:
+def _check_default_model(model_id: str) -> bool:
+    """True for an enabled model of the registry; False for one it does not list (it may be on the
+    user's own endpoint); 422 for a disabled one."""
     found = registry.find_model(model_id)
     if found is None:
-        raise _invalid("default_model", f"no model {model_id} in the registry", code="model_not_found")
+        return False
     if not found.enabled:
         raise _invalid("default_model", f"model {model_id} is disabled", code="model_disabled")
+    return True
+
+
+def _check_endpoint_default(model_id: str, stored: dict[str, Any], styles: dict[str, str]) -> None:
+    provider = model_id.partition("/")[0]
+    if styles.get(provider) not in _BASE_URL_STYLES or not (stored.get(provider) or {}).get("base_url"):
+        raise _invalid(
+            "default_model",
+            f"no model {model_id} in the registry; a model of your own endpoint needs"
+            f" providers.{provider}.base_url",
+            code="model_not_found",
+        )
 
 
 def _seal(api_key: str, *, user_id: str, record_id: str, provider: str) -> str:

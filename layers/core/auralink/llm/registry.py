@@ -203,6 +203,28 @@ def resolve_model(model_id: str) -> ModelEntry:
     return entry
 
 
+# What is assumed of a model that the registry does not list, served by a user's own endpoint.
+ENDPOINT_MODEL_CONTEXT_WINDOW = 128_000
+
+
+def endpoint_model(provider: str, name: str, api_style: ApiStyle) -> ModelEntry:
+    """A model the registry does not list, on a user's own OpenAI-compatible endpoint (Ollama,
+    vLLM...): its prices are unknown to us, so its calls are counted at zero cost."""
+    return ModelEntry(
+        provider=provider,
+        name=name,
+        display_name=name,
+        api_style=api_style,
+        provider_base_url=None,
+        context_window=ENDPOINT_MODEL_CONTEXT_WINDOW,
+        input_price_per_mtok=Decimal(0),
+        output_price_per_mtok=Decimal(0),
+        supports_tools=True,
+        capabilities=("chat", "tools"),
+        enabled=True,
+    )
+
+
 def cost_usd(model: ModelEntry, input_tokens: int, output_tokens: int) -> Decimal:
     """What a call cost in US dollars, exactly (prices are per million tokens; no rounding here)."""
     if input_tokens < 0 or output_tokens < 0:

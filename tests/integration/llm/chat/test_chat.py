@@ -151,3 +151,45 @@ def test_the_comparison_reads_the_refreshed_summary(api, make_user_id, openai_co
     assert status == 200
     (row,) = comparison["models"]
     assert row["model"] == "openai/gpt-4o-mini" and row["calls"] == 1 and row["cost_per_1k_output_tokens"] > 0
+
+
+def test_any_model_of_the_users_own_endpoint_is_served_at_zero_cost(api, make_user_id, openai_compatible):
+    user = make_user_id()
+    use_openai_compatible(api, user, openai_compatible, model="openai/llama3.2:latest")
+    openai_compatible.script.then(Text("local hi", input_tokens=100, output_tokens=10))
+
+    status, answer = api("LlmChatFunction", user, body={"messages": MESSAGES})
+    _, report = api("LlmMetricsFunction", user, query={"window_hours": "1"})
+
+    assert status == 200, answer
+    assert (answer["model"], answer["content"], answer["cost_usd"]) == (
+        "openai/llama3.2:latest",
+        "local hi",
+        0,
+    )
+    assert openai_compatible.script.received[-1].body["model"] == "llama3.2:latest"
+    (row,) = report["models"]
+    assert (row["model"], row["calls"], row["input_tokens"], row["cost_usd"]) == (
+        "openai/llama3.2:latest",
+        1,
+        100,
+        0,
+    )
+
+
+def test_a_model_outside_the_registry_needs_the_users_own_endpoint(api, make_user_id):
+    user = make_user_id()
+
+    chat_status, chat = api("LlmChatFunction", user, body={"model": "openai/llama3.2", "messages": MESSAGES})
+    default_status, default = api(
+        "LlmPutPreferencesFunction", user, body={"default_model": "openai/llama3.2"}
+    )
+    other_status, other = api(
+        "LlmChatFunction", user, body={"model": "anthropic/my-own-model", "messages": MESSAGES}
+    )
+
+    assert (chat_status, chat["error"]["code"]) == (404, "model_not_found")
+    assert "base_url" in chat["error"]["message"]
+    assert (default_status, default["error"]["code"]) == (422, "model_not_found")
+    assert default["error"]["details"][0]["field"] == "default_model"
+    assert (other_status, other["error"]["code"]) == (404, "model_not_found")

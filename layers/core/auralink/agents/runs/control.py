@@ -31,7 +31,7 @@ from auralink.agents.runs.models import RunError, RunStatus
 from auralink.auth import Identity
 from auralink.db import tenant_transaction
 from auralink.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from auralink.llm import registry
+from auralink.llm import preferences
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 
 # Workflows are LangGraph graphs; the executor registered under this name advances their runs.
@@ -52,7 +52,7 @@ def start_workflow_run(
             earlier = runs.find_by_idempotency_key(conn, idempotency_key)
         if earlier is not None:
             return _replay(earlier, workflow_id, request), False
-    options = _options(request)
+    options = _options(identity, request)
     with tenant_transaction(identity.sub) as conn:
         if not runs.workflow_exists(conn, workflow_id):
             raise NotFound("Workflow not found", code="workflow_not_found")
@@ -156,11 +156,11 @@ def cancel_run(identity: Identity, run_id: UUID) -> RunView:
     return get_run(identity, run_id)
 
 
-def _options(request: ExecuteRequest) -> dict[str, Any]:
+def _options(identity: Identity, request: ExecuteRequest) -> dict[str, Any]:
     if request.model is None:
         return {}
     try:
-        registry.resolve_model(request.model)
+        preferences.resolve_model(identity.sub, request.model)
     except (NotFound, Conflict) as exc:
         raise ValidationFailed(
             exc.message, code=exc.code, details=[{"field": "body.model", "message": exc.message}]

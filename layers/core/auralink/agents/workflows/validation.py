@@ -30,7 +30,7 @@ from auralink.agents.workflows.definition import (
 )
 from auralink.auth import Identity
 from auralink.errors import Conflict, NotFound, ValidationFailed
-from auralink.llm import registry
+from auralink.llm import preferences
 
 FIELD = "body.definition"
 
@@ -282,7 +282,7 @@ class _Lookups:
     def model_problem(self, model_id: str) -> str | None:
         if model_id not in self._models:
             try:
-                registry.resolve_model(model_id)
+                preferences.resolve_model(self._identity.sub, model_id)
                 self._models[model_id] = None
             except (NotFound, Conflict) as exc:
                 self._models[model_id] = exc.message

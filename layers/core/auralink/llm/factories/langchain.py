@@ -23,7 +23,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from auralink.llm import chat_types, gateway, registry
+from auralink.llm import chat_types, gateway, preferences
 from auralink.llm.factories import seconds_left
 
 _ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant", "system": "system"}
@@ -68,7 +68,7 @@ class AuraLinkChatModel(BaseChatModel):
     ) -> ChatResult:
         completion = gateway.complete(
             self.user_id,
-            registry.resolve_model(self.model_id),
+            preferences.resolve_model(self.user_id, self.model_id),
             [_to_chat_message(message) for message in messages],
             tools=kwargs.get("tools") or (),
             temperature=self.temperature,
