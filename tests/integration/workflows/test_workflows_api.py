@@ -316,3 +316,22 @@ def test_a_disabled_model_is_named(api, make_user_id, owner_conn):
     assert body["error"]["details"] == [
         {"field": "body.definition.nodes[0].model", "message": f"model 'openai/{name}' is disabled"}
     ]
+
+
+def test_a_model_of_the_users_own_endpoint_is_accepted(api, make_user_id):
+    user = make_user_id()
+    own = definition()
+    own["nodes"][0]["model"] = "openai/qwen2.5:7b"
+    refused, _ = create(api, user, definition=own)
+
+    stored, body = api(
+        "LlmPutPreferencesFunction",
+        user,
+        body={"providers": {"openai": {"api_key": None, "base_url": "http://127.0.0.1:11434/v1"}}},
+    )
+    accepted, workflow = create(api, user, definition=own)
+
+    assert refused == 422
+    assert stored == 200, body
+    assert accepted == 201, workflow
+    assert workflow["definition"]["nodes"][0]["model"] == "openai/qwen2.5:7b"
