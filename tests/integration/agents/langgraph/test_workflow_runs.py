@@ -353,3 +353,46 @@ def test_a_run_whose_workflow_is_gone_fails_clearly(user, start, model):
 
     assert run_to_end(run_id, user) == ["failed"]
     assert read_run(user, run_id)["error"]["code"] == "workflow_not_found"
+
+
+def chain_of_tools(length: int) -> dict:
+    ids = [f"n{i}" for i in range(length)]
+    return {
+        "entry": ids[0],
+        "nodes": [
+            {"id": node, "kind": "tool", "tool": "calculator", "arguments": {"expression": f"{i} + 1"}}
+            for i, node in enumerate(ids)
+        ],
+        "edges": [{"from": a, "to": b} for a, b in zip(ids, [*ids[1:], "END"], strict=True)],
+    }
+
+
+def test_a_long_workflow_runs_in_one_step(user, start):
+    run_id = start(user, chain_of_tools(40))
+
+    assert run_to_end(run_id, user) == ["succeeded"]
+    run = read_run(user, run_id)
+    assert run["progress"]["steps_done"] == 40 and run["output"]["result"] == {"result": 40}
+
+
+def test_a_loop_that_never_exits_is_stopped_at_the_node_limit(user, start, monkeypatch):
+    monkeypatch.setattr("auralink.agents.langgraph.executor.MAX_NODES_PER_RUN", 30)
+    looping = {
+        "entry": "count",
+        "nodes": [
+            {"id": "count", "kind": "tool", "tool": "calculator", "arguments": {"expression": "1 + 1"}},
+            {
+                "id": "again",
+                "kind": "condition",
+                "branches": [{"when": "true", "to": "count"}],
+                "default": "END",
+            },
+        ],
+        "edges": [{"from": "count", "to": "again"}],
+    }
+    run_id = start(user, looping)
+
+    assert run_to_end(run_id, user) == ["failed"]
+    run = read_run(user, run_id)
+    assert run["error"]["code"] == "node_limit_exceeded"
+    assert 25 <= run["progress"]["steps_done"] <= 30

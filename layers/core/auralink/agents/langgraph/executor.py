@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -24,6 +25,9 @@ from auralink.errors import DomainError
 from auralink.settings import get_settings
 
 FRAMEWORK = "langgraph"
+# A run that has executed this many nodes is looping (a condition that never lets it out): it
+# fails rather than spend the user's model budget forever.
+MAX_NODES_PER_RUN = 1_000
 # No node starts with less than this left of the step (one model call's timeout and some).
 NODE_RESERVE_S = 75.0
 
@@ -55,6 +59,9 @@ class LangGraphExecutor:
 def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunContext) -> StepOutcome:
     config: Any = {"configurable": {"thread_id": run.run_id}}
     snapshot = graph.get_state(config)
+    nodes_done = len((snapshot.values or {}).get("trace") or [])
+    # LangGraph counts its supersteps per call; ours are nodes, one a superstep.
+    config["recursion_limit"] = max(MAX_NODES_PER_RUN - nodes_done, 1)
     payload: Any = None
     if not snapshot.values:
         payload = initial_state(run.input)
@@ -71,6 +78,12 @@ def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunCo
                 break
     except OutOfTime:
         pass
+    except GraphRecursionError:
+        failure = RunError(
+            code="node_limit_exceeded",
+            message=f"The run executed {MAX_NODES_PER_RUN} nodes without reaching END"
+            " (a condition that never lets a loop end?)",
+        )
     except (NodeFailed, DomainError) as exc:
         failure = RunError(code=exc.code, message=exc.message)
     return _outcome(graph.get_state(config), run, failure=failure, cancelled=cancelled)
