@@ -75,7 +75,8 @@ def _skipped(connection: ConnectionTools, name: str, reason: str) -> None:
     )
 
 
-def _federate(connections: list[ConnectionTools], api_base_url: str | None) -> Iterator[FederatedTool]:
+def federate(connections: list[ConnectionTools], api_base_url: str | None) -> Iterator[FederatedTool]:
+    """The tools the endpoint publishes for these connections, in the connections' order."""
     published: set[str] = set()
     for connection in connections:
         if _is_this_endpoint(connection.endpoint, api_base_url):
@@ -101,7 +102,7 @@ def catalog(identity: Identity, *, api_base_url: str | None, remaining_ms: int) 
     connections = tools.tools_of_all_connections(
         identity, api_base_url=api_base_url, remaining_ms=remaining_ms
     )
-    return list(_federate(connections, api_base_url))
+    return list(federate(connections, api_base_url))
 
 
 def _resolve(identity: Identity, name: str, *, api_base_url: str | None) -> FederatedTool:
@@ -109,7 +110,7 @@ def _resolve(identity: Identity, name: str, *, api_base_url: str | None) -> Fede
     connections = tools.tools_of_all_connections(
         identity, api_base_url=api_base_url, remaining_ms=0, fetch_missing=False
     )
-    found = next((tool for tool in _federate(connections, api_base_url) if tool.name == name), None)
+    found = next((tool for tool in federate(connections, api_base_url) if tool.name == name), None)
     if found is None:
         raise UnknownTool(f"Unknown tool: {name[:_LOGGED_NAME_CHARS]}")
     return found
