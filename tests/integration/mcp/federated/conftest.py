@@ -19,9 +19,9 @@ from auralink.mcp import connect
 from auralink.mcp.models import Connection, ConnectRequest
 from infra.local.apigw import Gateway, LocalApiServer, jwt_authorizer
 from infra.local.routes import RouteTable
-from tests.integration.mcp.conftest import legacy_mcp, stateless_mcp  # noqa: F401  # fixtures
+from tests.integration.mcp.conftest import legacy_mcp, protected_mcp, stateless_mcp  # noqa: F401  # fixtures
 from tests.integration.mcp.gateway.conftest import gateway  # noqa: F401  # a fixture
-from tests.integration.mcp.hosted.conftest import GATEWAY, Endpoint
+from tests.integration.mcp.hosted.conftest import GATEWAY, Endpoint, logged  # noqa: F401  # a fixture
 from tests.support import handlers
 from tests.support.environment import forget_caches
 

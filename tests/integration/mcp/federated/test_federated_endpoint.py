@@ -13,7 +13,7 @@ from mcp_types import INVALID_PARAMS
 
 from auralink.db import tenant_transaction
 from auralink.mcp import service_token
-from tests.fakes.mcp_servers import FAILURE_TEXT, LoopbackServer, tools_app
+from tests.fakes.mcp_servers import FAILURE_TEXT, PROTECTED_TOKEN, LoopbackServer, tools_app
 from tests.integration.mcp.hosted.conftest import MODES, text
 
 pytestmark = pytest.mark.e2e
@@ -188,3 +188,22 @@ def test_without_a_token_the_answer_is_401_with_a_challenge(endpoint, in_process
     assert at_the_function.status_code == 401
     assert at_the_function.headers["www-authenticate"].startswith("Bearer ")
     assert at_the_function.json()["error"]["data"] == {"code": "token_missing"}
+
+
+def test_no_token_or_credential_reaches_a_reply_or_a_log(
+    endpoint, connect_server, user, token_for, protected_mcp, logged
+):
+    connect_server(user, "locked", endpoint=protected_mcp.url, credentials={"token": PROTECTED_TOKEN})
+    token = token_for(user)
+
+    tools = listed(endpoint, token, "legacy").tools
+    echoed, invalid = endpoint.calls(
+        token, "2026-07-28", [("locked__echo", {"text": "hello"}), ("locked__add", {"a": "x", "b": 1})]
+    )
+
+    assert "locked__echo" in tools and text(echoed) == "hello" and invalid.is_error
+    replies = json.dumps([tool.model_dump(mode="json") for tool in tools.values()]) + text(invalid)
+    assert "locked__echo" in logged()  # the requests were logged, without what follows
+    for secret in (PROTECTED_TOKEN, token):
+        assert secret not in replies
+        assert secret not in logged()
