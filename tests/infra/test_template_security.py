@@ -43,6 +43,12 @@ SECRETS_READ = {
     "McpOperationsFunction": {"DatabaseSecretArn", "JwtSecret"},
     "McpMemoryServerFunction": {"DatabaseSecretArn", "JwtSecret", "ServiceTokenSecret"},
     "McpSequentialThinkingFunction": {"DatabaseSecretArn", "JwtSecret", "ServiceTokenSecret"},
+    "McpGatewayServerFunction": {
+        "DatabaseSecretArn",
+        "JwtSecret",
+        "CredentialsKeySecret",
+        "ServiceTokenSecret",
+    },
     "LlmProvidersFunction": {"DatabaseSecretArn", "JwtSecret"},
     "LlmModelsFunction": {"DatabaseSecretArn", "JwtSecret"},
     "LlmGetPreferencesFunction": {"DatabaseSecretArn", "JwtSecret"},

@@ -61,14 +61,30 @@ def _verify_service_token(token: str) -> auth.Identity:
     return auth.Identity(sub=str(claims["sub"]), role="user")
 
 
-def identity_from_authorization_header(header: str | None) -> auth.Identity:
-    """The user a hosted MCP server acts for: from a gateway token or from the user's own JWT."""
+def _bearer(header: str | None) -> str:
     if header is None or not header.strip():
         raise Unauthorized("authorization token is missing", code="token_missing")
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("authorization header must use the Bearer scheme", code="token_malformed")
-    token = token.strip()
+    return token.strip()
+
+
+def identity_from_authorization_header(header: str | None) -> auth.Identity:
+    """The user a hosted MCP server acts for: from a gateway token or from the user's own JWT."""
+    token = _bearer(header)
     if _is_service_token(token):
         return _verify_service_token(token)
+    return auth.verify_token(token)
+
+
+def identity_from_user_authorization_header(header: str | None) -> auth.Identity:
+    """A user's own JWT, and nothing else: a gateway token is refused without further checks.
+
+    For the endpoints that call other servers with gateway tokens: a server that accepted them
+    could be made to call itself.
+    """
+    token = _bearer(header)
+    if _is_service_token(token):
+        raise Unauthorized("gateway service tokens are not accepted here", code="service_token_refused")
     return auth.verify_token(token)

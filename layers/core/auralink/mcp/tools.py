@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -10,13 +12,14 @@ from uuid import UUID
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import tenant_transaction
-from auralink.errors import NotFound, ValidationFailed
+from auralink.errors import DomainError, NotFound, ValidationFailed
 from auralink.mcp import arguments, client, gateway, repository
 from auralink.mcp.connect import tool_document
 from auralink.mcp.connections import CUSTOM
 from auralink.mcp.models import Tool, ToolCallResponse, ToolCallResult, ToolList
 from auralink.mcp.oplog import OperationRecord
 from auralink.mcp.targets import upstream_for_row
+from auralink.observability import logger
 
 # A cached list older than this is refreshed when a call names a tool it does not know.
 _STALE_AFTER = timedelta(minutes=5)
@@ -75,6 +78,50 @@ def list_tools(
         ],
         fetched_at=fetched_at,
     )
+
+
+@dataclass(frozen=True)
+class ConnectionTools:
+    """A connection and its cached tools, as the server described them (MCP's fields, snake_case)."""
+
+    connection_id: UUID
+    name: str
+    endpoint: str | None
+    tools: list[dict[str, Any]]
+
+
+def tools_of_all_connections(
+    identity: Identity,
+    *,
+    api_base_url: str | None,
+    remaining_ms: int,
+    fetch_missing: bool = True,
+    clock: Clock = SYSTEM_CLOCK,
+) -> list[ConnectionTools]:
+    """Every enabled connection of the caller with its cached tools, oldest connection first.
+
+    With ``fetch_missing``, a list never fetched is fetched now; when that fails (server down,
+    limits, no time left) the connection is listed without tools and the failure logged, so one
+    server cannot hide the others.
+    """
+    started = time.monotonic()
+    with tenant_transaction(identity.sub) as conn:
+        rows = [row for row in repository.list_all(conn) if row["status"] != "disabled"]
+    listed: list[ConnectionTools] = []
+    for row in rows:
+        tools = row["tools"]
+        if tools is None and fetch_missing:
+            left_ms = remaining_ms - int((time.monotonic() - started) * 1000)
+            try:
+                tools = _refresh(identity, row, api_base_url=api_base_url, remaining_ms=left_ms, clock=clock)
+            except DomainError as exc:
+                logger.warning(
+                    "Tools of a connection could not be fetched",
+                    extra={"connection_id": str(row["id"]), "error_code": exc.code},
+                )
+                tools = []
+        listed.append(ConnectionTools(row["id"], row["name"], row["endpoint"], list(tools or [])))
+    return listed
 
 
 def tools_of_named_connection(identity: Identity, name: str) -> tuple[UUID, list[dict[str, Any]]] | None:

@@ -30,7 +30,8 @@ from tests.support import environment, handlers
 
 MEMORY = "McpMemoryServerFunction"
 THINKING = "McpSequentialThinkingFunction"
-PATHS = {MEMORY: "/mcp/memory", THINKING: "/mcp/sequential-thinking"}
+GATEWAY = "McpGatewayServerFunction"
+PATHS = {MEMORY: "/mcp/memory", THINKING: "/mcp/sequential-thinking", GATEWAY: "/mcp/gateway"}
 MODES = ["2026-07-28", "legacy"]
 SERVICE_TOKEN_SECRET_ID = "auralink/test/service-token"
 SERVICE_TOKEN_SECRET = "hosted-mcp-tests-service-token-secret-0123456789abcdef0123456789"

@@ -6,10 +6,12 @@ every request self-contained) and legacy clients' ``initialize`` handshake both 
 stateless server keeps nothing between requests. GET and DELETE answer 405: there is no stream to
 open and no session to end.
 
-The route has no API Gateway authorizer (the gateway calls it with its own service tokens), so
-every request is authenticated here, before the SDK sees it: a gateway token or a user's JWT,
-else 401 with a JSON-RPC body and ``WWW-Authenticate: Bearer``. The caller's identity is then
-available to the tools through `current_caller()`.
+The routes of Memory and Sequential Thinking have no API Gateway authorizer (the gateway calls
+them with its own service tokens), so every request is authenticated here, before the SDK sees
+it: a gateway token or a user's JWT (a server may refuse gateway tokens), else 401 with a
+JSON-RPC body and ``WWW-Authenticate: Bearer``. The caller's identity, the API's own URL and
+the invocation's remaining time are then available to the tools through `current_caller()`,
+`current_api_base_url()` and `remaining_ms()`.
 
 The `MCPServer` (its tool registrations) lives for the container; its ASGI app is built per
 invocation, because the SDK's session manager runs once per app and a warm container serves
@@ -30,7 +32,7 @@ from typing import Any
 import anyio
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mcp.server import MCPServer
+from mcp.server import MCPServer, Server
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 
@@ -41,18 +43,46 @@ from auralink.observability import MetricName, MetricUnit, logger, metrics, trac
 from auralink.settings import get_settings
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-_caller: ContextVar[Identity | None] = ContextVar("hosted_mcp_caller", default=None)
+# A server with static tool registrations, or the SDK's lower-level server with handlers of its own.
+HostedServer = MCPServer[Any] | Server[Any]
 
 _TEXT_TYPES = ("application/json", "text/")
+# API Gateway gives up on an integration after 30 s.
+_API_GATEWAY_LIMIT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Who called, where the API is, and when the function's time runs out (``time.monotonic()``)."""
+
+    identity: Identity
+    api_base_url: str | None
+    deadline: float
+
+
+_invocation: ContextVar[Invocation | None] = ContextVar("hosted_mcp_invocation", default=None)
+
+
+def _current() -> Invocation:
+    invocation = _invocation.get()
+    if invocation is None:
+        raise errors.Unauthorized("no caller identity", code="identity_missing")
+    return invocation
 
 
 def current_caller() -> Identity:
     """The verified caller of the MCP request being served."""
-    identity = _caller.get()
-    if identity is None:
-        raise errors.Unauthorized("no caller identity", code="identity_missing")
-    return identity
+    return _current().identity
+
+
+def current_api_base_url() -> str | None:
+    """The API's own public URL: configured, else the domain the request came in on."""
+    return _current().api_base_url
+
+
+def remaining_ms() -> int:
+    """What is left of the invocation's time."""
+    return max(0, int((_current().deadline - time.monotonic()) * 1000))
 
 
 @dataclass(frozen=True)
@@ -194,9 +224,9 @@ class _Exchange:
         self._finished.set()
 
 
-async def _serve(server: MCPServer, request: HttpRequest, identity: Identity) -> HttpReply:
+async def _serve(server: HostedServer, request: HttpRequest, invocation: Invocation) -> HttpReply:
     # Set inside the event loop: every task and worker thread the SDK starts from here inherits it.
-    _caller.set(identity)
+    _invocation.set(invocation)
     settings = get_settings()
     app = server.streamable_http_app(
         streamable_http_path=request.path,
@@ -247,8 +277,32 @@ def _service_failure(error: errors.DomainError, request_id: Any) -> HttpReply:
     )
 
 
-def handle(server: MCPServer, event: dict[str, Any]) -> dict[str, Any]:
-    """Answer one API Gateway event with ``server``, for the caller its bearer token names."""
+def _api_base_url(event: dict[str, Any]) -> str | None:
+    configured = get_settings().public_api_url
+    if configured:
+        return configured
+    domain = (event.get("requestContext") or {}).get("domainName")
+    return f"https://{domain}" if domain else None
+
+
+def _caller_of(request: HttpRequest, *, service_tokens: bool) -> Identity:
+    header = request.headers.get("authorization")
+    if service_tokens:
+        return service_token.identity_from_authorization_header(header)
+    return service_token.identity_from_user_authorization_header(header)
+
+
+def handle(
+    server: HostedServer,
+    event: dict[str, Any],
+    context: LambdaContext | None = None,
+    *,
+    service_tokens: bool = True,
+) -> dict[str, Any]:
+    """Answer one API Gateway event with ``server``, for the caller its bearer token names.
+
+    ``service_tokens`` False refuses the gateway's own tokens: only a user's JWT is accepted.
+    """
     request = HttpRequest.from_event(event)
     limit = get_settings().max_body_bytes
     if len(request.body) > limit:
@@ -261,7 +315,7 @@ def handle(server: MCPServer, event: dict[str, Any]) -> dict[str, Any]:
     message = request.jsonrpc_message()
     request_id = message.get("id")
     try:
-        identity = service_token.identity_from_authorization_header(request.headers.get("authorization"))
+        identity = _caller_of(request, service_tokens=service_tokens)
     except errors.Unauthorized as exc:
         return _unauthorized(exc, request_id).to_lambda_response()
     except errors.DomainError as exc:
@@ -275,19 +329,21 @@ def handle(server: MCPServer, event: dict[str, Any]) -> dict[str, Any]:
             "Method Not Allowed: this server offers no SSE stream",
             headers=[("allow", "POST")],
         ).to_lambda_response()
-    return _answer(server, request, identity, message).to_lambda_response()
+    left_ms = context.get_remaining_time_in_millis() if context is not None else _API_GATEWAY_LIMIT_MS
+    invocation = Invocation(identity, _api_base_url(event), time.monotonic() + left_ms / 1000)
+    return _answer(server, request, invocation, message).to_lambda_response()
 
 
 def _answer(
-    server: MCPServer, request: HttpRequest, identity: Identity, message: dict[str, Any]
+    server: HostedServer, request: HttpRequest, invocation: Invocation, message: dict[str, Any]
 ) -> HttpReply:
     params = message.get("params")
     tool = params.get("name") if isinstance(params, dict) and message.get("method") == "tools/call" else None
-    logger.append_keys(user_id=identity.sub)
+    logger.append_keys(user_id=invocation.identity.sub)
     started = time.perf_counter()
     try:
         try:
-            reply = anyio.run(_serve, server, request, identity)
+            reply = anyio.run(_serve, server, request, invocation)
         except Exception:
             logger.exception("MCP request crashed", extra={"mcp_method": message.get("method")})
             reply = jsonrpc_error_reply(
@@ -311,14 +367,14 @@ def _answer(
         logger.remove_keys(["user_id"])
 
 
-def lambda_handler_for(server: MCPServer) -> LambdaHandler:
+def lambda_handler_for(server: HostedServer, *, service_tokens: bool = True) -> LambdaHandler:
     """The entry point of a hosted MCP server's function, under the service's decorator stack."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return handle(server, event)
+        return handle(server, event, context, service_tokens=service_tokens)
 
     handler: LambdaHandler = lambda_handler
     return handler
