@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from auralink.agents.runs.models import RunStatus
 from auralink.agents.workflows.models import WorkflowRequest
@@ -396,3 +397,31 @@ def test_a_loop_that_never_exits_is_stopped_at_the_node_limit(user, start, monke
     run = read_run(user, run_id)
     assert run["error"]["code"] == "node_limit_exceeded"
     assert 25 <= run["progress"]["steps_done"] <= 30
+
+
+def test_progress_shows_each_node_while_the_step_is_still_working(user, start, model):
+    model.script.then(Text("A"), Slow(1.5, Text("B")))
+    run_id = start(user, TWO_STEPS)
+    seen: list[tuple[int, str | None, list]] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            run = read_run(user, run_id)
+            progress = run["progress"]
+            seen.append((progress.get("steps_done", 0), progress.get("current_node"), node_events(run)))
+            if run["status"] != "queued" and progress.get("current_node") == "second":
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    assert step(run_id, user).status == RunStatus.SUCCEEDED
+    watcher.join()
+
+    steps_done, current, events = seen[-1]
+    assert (steps_done, current) == (1, "second")
+    assert events == [("node_started", "first"), ("node_finished", "first")]
+    final = read_run(user, run_id)
+    assert final["progress"] == {"steps_done": 2, "current_node": None}
+    assert [n for t, n in node_events(final) if t == "node_finished"] == ["first", "second"]

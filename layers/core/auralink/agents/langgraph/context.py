@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ class RunContext:
     deadline: float
     soft_deadline: float
     api_base_url: str | None
+    # Called with a node's id as it starts, so that clients see where the run is.
+    on_node_start: Callable[[str], object] = lambda node_id: None
 
     def model_for(self, node_model: str | None) -> str | None:
         return node_model or self.model

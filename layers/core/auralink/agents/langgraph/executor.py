@@ -43,6 +43,9 @@ class LangGraphExecutor:
             deadline=deadline,
             soft_deadline=deadline - min(NODE_RESERVE_S, deadline_ms / 2000),
             api_base_url=get_settings().public_api_url,
+            on_node_start=lambda node_id: runs.record_progress(
+                run.run_id, run.user_id, {"current_node": node_id}
+            ),
         )
         try:
             definition = definitions.pinned(run)
@@ -69,9 +72,17 @@ def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunCo
         payload = Command(resume=run.resume_input)
     failure: RunError | None = None
     cancelled = False
+    recorded = int(run.progress.get("steps_done", 0))
     try:
-        for _update in graph.stream(payload, config, stream_mode="updates", durability="sync"):
-            if runs.cancel_requested(run.run_id, run.user_id):
+        for update in graph.stream(payload, config, stream_mode="updates", durability="sync"):
+            # Each finished node is shown at once, not when the step ends.
+            finished = [
+                entry for value in update.values() if isinstance(value, dict) for entry in value["trace"]
+            ]
+            recorded += len(finished)
+            progress = {"steps_done": recorded, "current_node": None}
+            events = [event for entry in finished for event in _events(entry)]
+            if runs.record_progress(run.run_id, run.user_id, progress, events):
                 cancelled = True
                 break
             if time.monotonic() >= ctx.soft_deadline:
@@ -86,13 +97,13 @@ def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunCo
         )
     except (NodeFailed, DomainError) as exc:
         failure = RunError(code=exc.code, message=exc.message)
-    return _outcome(graph.get_state(config), run, failure=failure, cancelled=cancelled)
+    return _outcome(graph.get_state(config), recorded, failure=failure, cancelled=cancelled)
 
 
-def _outcome(snapshot: Any, run: Run, *, failure: RunError | None, cancelled: bool) -> StepOutcome:
+def _outcome(snapshot: Any, recorded: int, *, failure: RunError | None, cancelled: bool) -> StepOutcome:
     values = snapshot.values or {}
     trace: list[dict[str, Any]] = values.get("trace") or []
-    recorded = int(run.progress.get("steps_done", 0))
+    # Nodes a step finished but died before showing (they are in the checkpoint all the same).
     events = [event for entry in trace[recorded:] for event in _events(entry)]
     progress: dict[str, Any] = {
         "steps_done": len(trace),

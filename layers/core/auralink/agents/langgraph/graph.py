@@ -42,7 +42,7 @@ def compile_workflow(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     graph = StateGraph(RunState)
     for node in definition.nodes:
-        graph.add_node(node.id, _recorded(node, node_function(node, ctx)))
+        graph.add_node(node.id, _recorded(node, node_function(node, ctx), ctx))
     graph.add_edge(START, definition.entry)
     for node in definition.nodes:
         if isinstance(node, ConditionNode):
@@ -64,8 +64,9 @@ def _chosen_route(node_id: str, state: RunState) -> str:
     return str(state["outputs"][node_id])
 
 
-def _recorded(node: Node, function: NodeFunction) -> Any:
+def _recorded(node: Node, function: NodeFunction, ctx: RunContext) -> Any:
     def run(state: RunState) -> RunState:
+        ctx.on_node_start(node.id)
         started_at = datetime.now(UTC)
         started = time.perf_counter()
         output = function(dict(state))

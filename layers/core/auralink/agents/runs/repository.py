@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -60,6 +61,25 @@ def cancel_requested(run_id: str, user_id: str) -> bool:
     if row is None:
         raise NotFound("Run not found", code="run_not_found")
     return bool(row["cancel_requested"])
+
+
+def record_progress(
+    run_id: str, user_id: str, progress: dict[str, Any], events: Sequence[dict[str, Any]] = ()
+) -> bool:
+    """Progress made inside a step, shown to clients before the step ends (merged into the run's
+    progress; events appended); the status is left alone. Answers whether a cancel was asked."""
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            """
+            UPDATE workflow_executions
+               SET progress = progress || %(progress)s, events = events || %(events)s
+             WHERE id = %(run_id)s::uuid AND status = 'running'
+            RETURNING cancel_requested
+            """,
+            {"progress": Jsonb(progress), "events": Jsonb(list(events)), "run_id": run_id},
+        ).fetchone()
+    # Not running any more (cancelled while waiting, say): as good as a cancel for the executor.
+    return True if row is None else bool(row["cancel_requested"])
 
 
 def save_outcome(run_id: str, user_id: str, outcome: StepOutcome) -> RunStatus:
