@@ -106,6 +106,10 @@ def test_both_tasks_call_the_step_function_and_retry_lambda_service_errors(
         assert task["ResultPath"] == "$.step"
         assert set(task["Retry"][0]["ErrorEquals"]) == LAMBDA_SERVICE_ERRORS
         assert task["Retry"][0]["BackoffRate"] > 1
+    # A step that the database's outage interrupted is run again: it resumes from the checkpoint.
+    (interrupted,) = definition["States"]["Step"]["Retry"][1:]
+    assert interrupted["ErrorEquals"] == ["StepInterrupted"]
+    assert interrupted["MaxAttempts"] >= 3 and interrupted["BackoffRate"] > 1
     assert definition["States"]["Step"]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}
     ]
@@ -250,4 +254,11 @@ def test_a_lambda_service_error_is_retried_not_failed(machine_arn: str, step: Sc
     execution = _run(machine_arn)
 
     assert execution["status"] == "SUCCEEDED"
+    assert step.calls == [(ALIAS_ARN, RUN)] * 2
+
+
+def test_an_interrupted_step_is_retried(machine_arn: str, step: ScriptedStep) -> None:
+    step.outcomes = ["StepInterrupted", _status("succeeded")]
+
+    assert _run(machine_arn)["status"] == "SUCCEEDED"
     assert step.calls == [(ALIAS_ARN, RUN)] * 2

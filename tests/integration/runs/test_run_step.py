@@ -11,8 +11,9 @@ from psycopg.types.json import Jsonb
 
 from auralink.agents.runs import repository
 from auralink.agents.runs.executors import register_executor, unregister_executor
+from auralink.agents.runs.service import StepInterrupted
 from auralink.db import tenant_transaction
-from auralink.errors import NotFound
+from auralink.errors import NotFound, ServiceUnavailable
 from auralink.llm.metrics import CallRecord, record
 from tests.support.handlers import invoke, sample_event
 from tests.support.runs import (
@@ -225,3 +226,31 @@ def test_a_finished_run_reports_its_duration_steps_and_cost(executors, make_user
     assert emitted["RunStepsPerRun"] == [2]
     assert emitted["RunCostUSD"] == [0.25]
     assert len(emitted["RunDuration"]) == 1 and emitted["RunDuration"][0] >= 0
+
+
+class FlakyDatabaseExecutor:
+    """Its first step finds the database gone (as a failover would); later ones count on."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.counting = CountingExecutor(steps=1)
+
+    def step(self, run, *, deadline_ms):
+        self.calls += 1
+        if self.calls == 1:
+            raise ServiceUnavailable("the database is unavailable", code="database_unavailable")
+        return self.counting.step(run, deadline_ms=deadline_ms)
+
+
+def test_a_step_interrupted_by_the_database_raises_for_a_retry_and_the_run_goes_on(executors, make_user_id):
+    executors("test-flaky", FlakyDatabaseExecutor())
+    user = make_user_id()
+    run_id = create_run(user, framework="test-flaky")
+
+    with pytest.raises(StepInterrupted):
+        step(run_id, user)
+    interrupted = read_run(user, run_id)
+    retried = step(run_id, user)
+
+    assert (interrupted["status"], interrupted["error"]) == ("running", None)
+    assert retried["status"] == "succeeded"

@@ -1,7 +1,9 @@
 """Advances runs one bounded step at a time; called by the run state machine's task.
 
 The state machine loops while a step answers `running`. Each step resumes the run from what
-Postgres holds, so a step that dies half-way is simply run again.
+Postgres holds, so a step that dies half-way is simply run again: a step stopped by the database
+being unreachable raises `StepInterrupted`, which the state machine retries with backoff before
+it gives up and marks the run failed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,21 @@ MAX_STEPS = 500
 SAFETY_MARGIN_MS = 10_000
 
 
+class StepInterrupted(Exception):  # the state machine retries this error by its name
+    """The step could not finish for a failure of the infrastructure, not of the run."""
+
+
 def advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
+    try:
+        return _advance(command, remaining_ms=remaining_ms)
+    except (ServiceUnavailable, psycopg.OperationalError) as exc:
+        logger.warning(
+            "run step interrupted", extra={"run_id": str(command.run_id), "error_type": type(exc).__name__}
+        )
+        raise StepInterrupted("the database is unavailable; the step will be retried") from None
+
+
+def _advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
     if command.action == "fail":
         return _fail_from_state_machine(command)
     run, cancel_requested = repository.claim_for_step(str(command.run_id), command.user_id)
@@ -72,6 +88,8 @@ def _record_final(run_id: str, user_id: str) -> None:
 def _run_step(executor: Executor, run: Run, *, deadline_ms: int) -> StepOutcome:
     try:
         return executor.step(run, deadline_ms=deadline_ms)
+    except (ServiceUnavailable, psycopg.OperationalError):
+        raise  # the infrastructure's failure, not the run's: the step is retried
     except Exception:
         # The executor's own failure ends the run; its detail goes to the log, not to the user.
         logger.exception("run step raised", extra={"run_id": run.run_id, "framework": run.framework})
