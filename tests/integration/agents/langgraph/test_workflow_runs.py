@@ -71,6 +71,13 @@ def test_three_nodes_with_an_agent_using_the_calculator_and_an_mcp_tool(
         ("node_finished", "report"),
     ]
     assert run["progress"] == {"steps_done": 3, "current_node": None}
+    tool_events = [event for event in run["events"] if event["type"] == "tool_called"]
+    assert [(e["node"], e["tool"], e["status"]) for e in tool_events] == [
+        ("work", "calculator", "success"),
+        ("work", "mcp:tools/add", "success"),
+    ]
+    kinds = [event["type"] for event in run["events"]]
+    assert kinds.index("tool_called") > kinds.index("node_started", 2)
     assert prompts(model)[0] == "Plan how to compute 6 times 7"
     agent_turn = model.script.received[1].body
     assert {tool["function"]["name"] for tool in agent_turn["tools"]} == {"calculator", "mcp__tools__add"}
@@ -194,6 +201,12 @@ def test_a_human_node_pauses_the_run_and_its_answer_resumes_it(user, start, mode
     assert run["output"]["outputs"]["approve"] == {"approved": True, "note": "warmer"}
     assert prompts(model) == ["Draft a reply to Ada", "Polish (warmer): Dear Ada, ..."]
     assert [n for t, n in node_events(run) if t == "node_finished"] == ["draft", "approve", "decide", "send"]
+    assert [event["type"] for event in run["events"] if event["node"] == "approve"] == [
+        "node_started",
+        "waiting_for_input",
+        "node_resumed",
+        "node_finished",
+    ]
     assert run["resume_input"] is None
 
 
@@ -421,7 +434,7 @@ def test_progress_shows_each_node_while_the_step_is_still_working(user, start, m
 
     steps_done, current, events = seen[-1]
     assert (steps_done, current) == (1, "second")
-    assert events == [("node_started", "first"), ("node_finished", "first")]
+    assert events == [("node_started", "first"), ("node_finished", "first"), ("node_started", "second")]
     final = read_run(user, run_id)
     assert final["progress"] == {"steps_done": 2, "current_node": None}
     assert [n for t, n in node_events(final) if t == "node_finished"] == ["first", "second"]

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
 from auralink.agents.langgraph.context import NodeFailed, RunContext
 from auralink.agents.tools import catalog
@@ -55,21 +55,21 @@ def run_agent(node: AgentNode, ctx: RunContext, values: dict[str, Any]) -> str:
         if not reply.tool_calls:
             return reply.text
         for call in reply.tool_calls:
-            messages.append(_call_tool(ctx, ours, call["name"], call["args"], call["id"] or call["name"]))
+            messages.append(_call_tool(ctx, node, ours, call))
     raise NodeFailed(
         "agent_turn_limit", f"Node {node.id}: the agent did not answer within {node.max_iterations} turns"
     )
 
 
-def _call_tool(
-    ctx: RunContext, ours: dict[str, str], name: str, arguments: dict[str, Any], call_id: str
-) -> ToolMessage:
+def _call_tool(ctx: RunContext, node: AgentNode, ours: dict[str, str], call: ToolCall) -> ToolMessage:
+    name, arguments, call_id = call["name"], call["args"], call["id"] or call["name"]
     tool = ours.get(name)
     if tool is None:
         # The model invented a tool: say so, as a tool result it can correct itself from.
         return ToolMessage(f"Error: there is no tool named {name!r}", tool_call_id=call_id, status="error")
     ctx.ensure_time()
     output = catalog.call(ctx.tool_context(), tool, arguments)
+    ctx.on_tool_call(node.id, tool, output)
     if output.is_error:
         return ToolMessage(
             f"Error ({output.error_code}): {output.text}", tool_call_id=call_id, status="error"

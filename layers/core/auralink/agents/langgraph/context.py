@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auralink.agents.tools.base import ToolContext
+from auralink.agents.tools.base import ToolContext, ToolOutput
 from auralink.auth import Identity
 
 
@@ -35,8 +35,9 @@ class RunContext:
     deadline: float
     soft_deadline: float
     api_base_url: str | None
-    # Called with a node's id as it starts, so that clients see where the run is.
+    # Told of each node as it starts and of each tool call as it ends, so that clients see them.
     on_node_start: Callable[[str], object] = lambda node_id: None
+    on_tool_call: Callable[[str, str, ToolOutput], object] = lambda node_id, tool, output: None
 
     def model_for(self, node_model: str | None) -> str | None:
         return node_model or self.model

@@ -19,7 +19,7 @@ from auralink.agents.langgraph import definitions
 from auralink.agents.langgraph.checkpointer import checkpointer_for
 from auralink.agents.langgraph.context import NodeFailed, OutOfTime, RunContext
 from auralink.agents.langgraph.graph import compile_workflow, initial_state
-from auralink.agents.runs import repository as runs
+from auralink.agents.langgraph.progress import LiveProgress, finished_event
 from auralink.agents.runs.models import Run, RunError, RunStatus, StepOutcome
 from auralink.errors import DomainError
 from auralink.settings import get_settings
@@ -34,8 +34,12 @@ NODE_RESERVE_S = 75.0
 
 class LangGraphExecutor:
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
-        started = time.monotonic()
-        deadline = started + deadline_ms / 1000
+        try:
+            definition = definitions.pinned(run)
+        except (NodeFailed, DomainError) as exc:
+            return StepOutcome(status=RunStatus.FAILED, error=RunError(code=exc.code, message=exc.message))
+        live = LiveProgress(run, definition)
+        deadline = time.monotonic() + deadline_ms / 1000
         ctx = RunContext(
             user_id=run.user_id,
             run_id=run.run_id,
@@ -43,23 +47,20 @@ class LangGraphExecutor:
             deadline=deadline,
             soft_deadline=deadline - min(NODE_RESERVE_S, deadline_ms / 2000),
             api_base_url=get_settings().public_api_url,
-            on_node_start=lambda node_id: runs.record_progress(
-                run.run_id, run.user_id, {"current_node": node_id}
-            ),
+            on_node_start=live.node_started,
+            on_tool_call=live.tool_called,
         )
-        try:
-            definition = definitions.pinned(run)
-        except (NodeFailed, DomainError) as exc:
-            return StepOutcome(status=RunStatus.FAILED, error=RunError(code=exc.code, message=exc.message))
         with checkpointer_for(run.user_id) as saver:
             graph = compile_workflow(definition, ctx, saver)
-            outcome = _advance(graph, run, ctx)
+            outcome = _advance(graph, run, ctx, live)
             if outcome.status.is_terminal:
                 saver.delete_thread(run.run_id)
         return outcome
 
 
-def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunContext) -> StepOutcome:
+def _advance(
+    graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunContext, live: LiveProgress
+) -> StepOutcome:
     config: Any = {"configurable": {"thread_id": run.run_id}}
     snapshot = graph.get_state(config)
     nodes_done = len((snapshot.values or {}).get("trace") or [])
@@ -70,22 +71,15 @@ def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunCo
         payload = initial_state(run.input)
     elif snapshot.interrupts and run.has_resume_input:
         payload = Command(resume=run.resume_input)
+        live.resuming = snapshot.interrupts[0].value.get("node")
     failure: RunError | None = None
-    cancelled = False
-    recorded = int(run.progress.get("steps_done", 0))
     try:
         for update in graph.stream(payload, config, stream_mode="updates", durability="sync"):
-            # Each finished node is shown at once, not when the step ends.
             finished = [
                 entry for value in update.values() if isinstance(value, dict) for entry in value["trace"]
             ]
-            recorded += len(finished)
-            progress = {"steps_done": recorded, "current_node": None}
-            events = [event for entry in finished for event in _events(entry)]
-            if runs.record_progress(run.run_id, run.user_id, progress, events):
-                cancelled = True
-                break
-            if time.monotonic() >= ctx.soft_deadline:
+            live.nodes_finished(finished)
+            if live.cancel_requested or time.monotonic() >= ctx.soft_deadline:
                 break
     except OutOfTime:
         pass
@@ -97,21 +91,21 @@ def _advance(graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunCo
         )
     except (NodeFailed, DomainError) as exc:
         failure = RunError(code=exc.code, message=exc.message)
-    return _outcome(graph.get_state(config), recorded, failure=failure, cancelled=cancelled)
+    return _outcome(graph.get_state(config), live, failure=failure)
 
 
-def _outcome(snapshot: Any, recorded: int, *, failure: RunError | None, cancelled: bool) -> StepOutcome:
+def _outcome(snapshot: Any, live: LiveProgress, *, failure: RunError | None) -> StepOutcome:
     values = snapshot.values or {}
     trace: list[dict[str, Any]] = values.get("trace") or []
     # Nodes a step finished but died before showing (they are in the checkpoint all the same).
-    events = [event for entry in trace[recorded:] for event in _events(entry)]
+    events = [finished_event(entry) for entry in trace[live.shown :]]
     progress: dict[str, Any] = {
         "steps_done": len(trace),
         "current_node": snapshot.next[0] if snapshot.next else None,
     }
     if failure is not None:
         return StepOutcome(status=RunStatus.FAILED, progress=progress, events=events, error=failure)
-    if cancelled:
+    if live.cancel_requested:
         return StepOutcome(status=RunStatus.CANCELLED, progress=progress, events=events)
     if snapshot.interrupts:
         question = snapshot.interrupts[0].value
@@ -127,14 +121,6 @@ def _outcome(snapshot: Any, recorded: int, *, failure: RunError | None, cancelle
         events=events,
         output={"result": _result(trace, outputs), "outputs": outputs},
     )
-
-
-def _events(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    node = {"node": entry["node"], "kind": entry["kind"]}
-    return [
-        {"type": "node_started", **node, "at": entry["started_at"]},
-        {"type": "node_finished", **node, "at": entry["finished_at"], "duration_ms": entry["duration_ms"]},
-    ]
 
 
 def _result(trace: list[dict[str, Any]], outputs: dict[str, Any]) -> Any:

@@ -66,6 +66,7 @@ def _tool(node: ToolNode, ctx: RunContext, state: dict[str, Any]) -> Any:
         raise NodeFailed("template_error", f"Node {node.id}: {exc}") from None
     ctx.ensure_time()
     output = catalog.call(ctx.tool_context(), node.tool, arguments)
+    ctx.on_tool_call(node.id, node.tool, output)
     if output.is_error:
         raise NodeFailed(
             output.error_code or "tool_error", f"Node {node.id}: tool {node.tool} failed: {output.text}"
