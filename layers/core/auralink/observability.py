@@ -6,8 +6,10 @@ the correlation id are configured once (through the POWERTOOLS_* environment var
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 NAMESPACE = "AuraLink"
 
@@ -15,7 +17,30 @@ logger = Logger(service="auralink")
 metrics = Metrics(namespace=NAMESPACE, service="auralink")
 tracer = Tracer(service="auralink")
 
-__all__ = ["NAMESPACE", "MetricName", "MetricUnit", "logger", "metrics", "tracer"]
+__all__ = [
+    "NAMESPACE",
+    "MetricName",
+    "MetricPoint",
+    "MetricUnit",
+    "emit_with_dimensions",
+    "logger",
+    "metrics",
+    "tracer",
+]
+
+MetricPoint = tuple[str, MetricUnit, float]
+
+
+def emit_with_dimensions(points: Iterable[MetricPoint], dimensions: Mapping[str, str]) -> None:
+    """Emit metrics under dimensions of their own (per server, model, tool...).
+
+    Each point is its own EMF document, so that the function's other metrics keep theirs.
+    """
+    for name, unit, value in points:
+        with single_metric(
+            name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=dict(dimensions)
+        ):
+            pass
 
 
 class MetricName:

@@ -8,13 +8,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from aws_lambda_powertools.metrics import single_metric
-
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import tenant_transaction
 from auralink.llm.chat_models import Comparison, MetricsReport, ModelComparison, ModelMetrics, as_float
-from auralink.observability import NAMESPACE, MetricName, MetricUnit
+from auralink.observability import MetricName, MetricPoint, MetricUnit, emit_with_dimensions
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ def record(call: CallRecord) -> None:
 
 def _emit(call: CallRecord) -> None:
     dimensions = {"provider": call.provider, "model": f"{call.provider}/{call.model}"}
-    points: list[tuple[str, MetricUnit, float]] = [
+    points: list[MetricPoint] = [
         (MetricName.LLM_CALLS, MetricUnit.Count, 1),
         (MetricName.LLM_LATENCY, MetricUnit.Milliseconds, call.latency_ms),
         (MetricName.LLM_INPUT_TOKENS, MetricUnit.Count, call.input_tokens),
@@ -57,11 +55,7 @@ def _emit(call: CallRecord) -> None:
     ]
     if call.status != "success":
         points.append((MetricName.LLM_ERRORS, MetricUnit.Count, 1))
-    for name, unit, value in points:
-        with single_metric(
-            name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=dimensions
-        ):
-            pass
+    emit_with_dimensions(points, dimensions)
 
 
 def report(identity: Identity, *, window_hours: int, clock: Clock = SYSTEM_CLOCK) -> MetricsReport:

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 from uuid import UUID
 
-from aws_lambda_powertools.metrics import single_metric
-
 from auralink import retry
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import Limits
@@ -28,7 +26,13 @@ from auralink.mcp import breaker, limits, oplog
 from auralink.mcp import errors as mcp_errors
 from auralink.mcp.client import McpTarget
 from auralink.mcp.oplog import OperationRecord
-from auralink.observability import NAMESPACE, MetricName, MetricUnit, logger
+from auralink.observability import (
+    MetricName,
+    MetricPoint,
+    MetricUnit,
+    emit_with_dimensions,
+    logger,
+)
 
 T = TypeVar("T")
 
@@ -191,16 +195,10 @@ def _record_failure(
 
 
 def _emit(record: OperationRecord, latency_ms: int | None, *, failed: bool) -> None:
-    # Per server and tool: each metric is its own EMF document with those dimensions, so that
-    # the function's other metrics keep theirs.
     dimensions = {"server": record.server_name, "tool": record.tool or record.operation}
-    points: list[tuple[str, MetricUnit, float]] = [(MetricName.MCP_OPERATIONS, MetricUnit.Count, 1)]
+    points: list[MetricPoint] = [(MetricName.MCP_OPERATIONS, MetricUnit.Count, 1)]
     if latency_ms is not None:
         points.append((MetricName.MCP_OPERATION_DURATION, MetricUnit.Milliseconds, latency_ms))
     if failed:
         points.append((MetricName.MCP_ERRORS, MetricUnit.Count, 1))
-    for name, unit, value in points:
-        with single_metric(
-            name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=dimensions
-        ):
-            pass
+    emit_with_dimensions(points, dimensions)

@@ -13,8 +13,6 @@ import json
 import time
 from typing import Any
 
-from aws_lambda_powertools.metrics import single_metric
-
 from auralink.agents.tools import calculator, code_analyzer, mcp_backed, names, repository, web_search
 from auralink.agents.tools.base import (
     BuiltinTool,
@@ -31,7 +29,13 @@ from auralink.db import tenant_transaction
 from auralink.errors import DomainError, ValidationFailed
 from auralink.mcp import arguments as argument_checks
 from auralink.mcp import tools as mcp_tools
-from auralink.observability import NAMESPACE, MetricName, MetricUnit, logger
+from auralink.observability import (
+    MetricName,
+    MetricPoint,
+    MetricUnit,
+    emit_with_dimensions,
+    logger,
+)
 
 BUILTINS: dict[str, BuiltinTool] = {
     tool.name: tool
@@ -234,15 +238,10 @@ def _metric_dimension(name: str) -> str:
 
 
 def _emit(tool: str, latency_ms: int, *, failed: bool) -> None:
-    points: list[tuple[str, MetricUnit, float]] = [
+    points: list[MetricPoint] = [
         (MetricName.AGENT_TOOL_CALLS, MetricUnit.Count, 1),
         (MetricName.AGENT_TOOL_DURATION, MetricUnit.Milliseconds, latency_ms),
     ]
     if failed:
         points.append((MetricName.AGENT_TOOL_ERRORS, MetricUnit.Count, 1))
-    for metric, unit, value in points:
-        # Each its own EMF document, so that the function's other metrics keep their dimensions.
-        with single_metric(
-            name=metric, unit=unit, value=value, namespace=NAMESPACE, default_dimensions={"tool": tool}
-        ):
-            pass
+    emit_with_dimensions(points, {"tool": tool})
