@@ -93,8 +93,9 @@ def resolve_model(user_id: str, model_id: str) -> registry.ModelEntry:
 
     `NotFound` (model_not_found) when neither, `Conflict` (model_disabled) for a disabled one.
     """
-    if registry.find_model(model_id) is not None:
-        return registry.resolve_model(model_id)
+    found = registry.find_model(model_id)
+    if found is not None:
+        return registry.enabled(found)
     provider, name = registry.split_model_id(model_id)
     with tenant_transaction(user_id) as conn:
         provider_row = registry_repository.provider_row(conn, provider)

@@ -198,8 +198,13 @@ def resolve_model(model_id: str) -> ModelEntry:
     entry = find_model(model_id)
     if entry is None:
         raise NotFound(f"no model {model_id!r} in the registry", code="model_not_found")
+    return enabled(entry)
+
+
+def enabled(entry: ModelEntry) -> ModelEntry:
+    """The model if it may be called; `Conflict` (model_disabled) if it is switched off."""
     if not entry.enabled:
-        raise Conflict(f"model {model_id!r} is disabled", code="model_disabled")
+        raise Conflict(f"model {entry.id!r} is disabled", code="model_disabled")
     return entry
 
 

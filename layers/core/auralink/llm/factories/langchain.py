@@ -23,7 +23,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from auralink.llm import chat_types, gateway, preferences
+from auralink.llm import chat_types, gateway, registry
 from auralink.llm.factories import seconds_left
 
 _ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant", "system": "system"}
@@ -33,7 +33,8 @@ class AuraLinkChatModel(BaseChatModel):
     """Calls one registry model for one user; each call is priced and recorded (with ``run_id``)."""
 
     user_id: str
-    model_id: str
+    # Resolved once, when the model is made: calls do not look it up again.
+    model: registry.ModelEntry
     run_id: str | None = None
     # A time.monotonic() value no call may outlive (a run step's budget); None: one call's timeout.
     deadline: float | None = None
@@ -46,7 +47,7 @@ class AuraLinkChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_id": self.model_id}
+        return {"model_id": self.model.id}
 
     def bind_tools(
         self,
@@ -68,7 +69,7 @@ class AuraLinkChatModel(BaseChatModel):
     ) -> ChatResult:
         completion = gateway.complete(
             self.user_id,
-            preferences.resolve_model(self.user_id, self.model_id),
+            self.model,
             [_to_chat_message(message) for message in messages],
             tools=kwargs.get("tools") or (),
             temperature=self.temperature,
@@ -112,7 +113,7 @@ def chat_model(
     model = gateway.model_for(user_id, model_id)
     return AuraLinkChatModel(
         user_id=user_id,
-        model_id=model.id,
+        model=model,
         run_id=run_id,
         deadline=deadline,
         temperature=temperature,
