@@ -52,6 +52,25 @@ def claim_for_step(run_id: str, user_id: str) -> tuple[Run, bool]:
     return Run.model_validate(row), cancel_requested
 
 
+def pinned_definition(run_id: str, user_id: str) -> dict[str, Any] | None:
+    """The definition the run executes, once its first step has pinned one."""
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            "SELECT definition FROM workflow_executions WHERE id = %s::uuid", (run_id,)
+        ).fetchone()
+    return None if row is None else row["definition"]
+
+
+def pin_definition(run_id: str, user_id: str, definition: dict[str, Any], version: int) -> None:
+    """Copy the definition onto the run (the first pin stands; a step run again changes nothing)."""
+    with tenant_transaction(user_id) as conn:
+        conn.execute(
+            "UPDATE workflow_executions SET definition = %s, workflow_version = %s"
+            " WHERE id = %s::uuid AND definition IS NULL",
+            (Jsonb(definition), version, run_id),
+        )
+
+
 def cancel_requested(run_id: str, user_id: str) -> bool:
     """Whether the run's owner asked to cancel it: executors check between nodes and stop early."""
     with tenant_transaction(user_id) as conn:
