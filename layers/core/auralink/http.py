@@ -1,21 +1,25 @@
-"""The HTTP layer shared by every API function: resolver factory, error map, auth, body limit.
+"""The HTTP layer shared by every API function: resolver factory, error answers, auth, the body.
 
 Handlers stay thin: they build their resolver with `make_resolver()`, declare one route and call
-one service. Everything an HTTP API needs around that lives here, once:
+one service. Everything an HTTP API needs around that lives here, once (what the hosted MCP
+servers share with it lives in `auralink.edge`):
 
-- one error map from domain exceptions to status codes (bodies carry a stable ``error.code`` and a
-  safe message, never a stack, SQL or secret);
-- validation errors as 422 with field paths only;
+- every error answered as JSON with a stable ``error.code`` and a safe message, never a stack,
+  SQL or secret; a domain error's status is `auralink.edge.status_for`'s;
+- the body read once: at most ``MAX_BODY_BYTES`` (413), JSON only (415), UTF-8 text holding one
+  JSON value (400 ``invalid_json``), then validated against the route's model (422 with field
+  paths only);
 - the caller's identity, verified from the bearer token even though API Gateway's authorizer
   checked it already (defence in depth, and the only check where no issuer is configured);
-- a request body size limit and CORS from the settings.
+- a route asked with a method it does not have is 405 with ``Allow``, an unknown route 404;
+- CORS from the settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
@@ -24,36 +28,22 @@ from aws_lambda_powertools.event_handler import (
     content_types,
 )
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 from pydantic import BaseModel
 
-from auralink import errors
+from auralink import edge, errors
 from auralink.auth import Identity, identity_from_authorization_header
-from auralink.observability import MetricName, MetricUnit, logger, metrics, tracer
+from auralink.edge import LambdaHandler
+from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.settings import get_settings
 
-# Most specific class first: the first isinstance match wins.
-_STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], HTTPStatus], ...] = (
-    (errors.BadRequest, HTTPStatus.BAD_REQUEST),
-    (errors.Unauthorized, HTTPStatus.UNAUTHORIZED),
-    (errors.Forbidden, HTTPStatus.FORBIDDEN),
-    (errors.NotFound, HTTPStatus.NOT_FOUND),
-    (errors.Conflict, HTTPStatus.CONFLICT),
-    (errors.PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
-    (errors.UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
-    (errors.ValidationFailed, HTTPStatus.UNPROCESSABLE_ENTITY),
-    (errors.RateLimited, HTTPStatus.TOO_MANY_REQUESTS),
-    (errors.UpstreamTimeout, HTTPStatus.GATEWAY_TIMEOUT),
-    (errors.UpstreamError, HTTPStatus.BAD_GATEWAY),
-    (errors.ServiceUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-    (errors.DecryptionError, HTTPStatus.INTERNAL_SERVER_ERROR),
-    (errors.ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
-)
-
 _IDENTITY_KEY = "identity"
-_API_GATEWAY_LIMIT_MS = 29_000
+# Deeper than any document the API takes (a workflow definition, a JSON Schema) needs.
+MAX_JSON_DEPTH = 64
 
 
 class ErrorDetail(BaseModel):
@@ -67,13 +57,6 @@ class ErrorResponse(BaseModel):
     """The body of every error answer (documented in the OpenAPI document)."""
 
     error: ErrorDetail
-
-
-def status_for(error: errors.DomainError) -> HTTPStatus:
-    for error_class, status in _STATUS_BY_ERROR:
-        if isinstance(error, error_class):
-            return status
-    return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 def error_response(
@@ -99,11 +82,8 @@ def error_response(
 
 
 def _domain_error(error: errors.DomainError) -> Response[dict[str, Any]]:
-    status = status_for(error)
-    headers: dict[str, str] = {}
-    retry_after = getattr(error, "retry_after_seconds", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
+    status = edge.status_for(type(error))
+    headers = edge.retry_after_header(error)
     if isinstance(error, errors.Unauthorized):
         headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{error.code}"'
         metrics.add_metric(name=MetricName.AUTH_FAILURES, unit=MetricUnit.Count, value=1)
@@ -145,42 +125,104 @@ def _cors() -> CORSConfig | None:
     )
 
 
-def _check_body(app: APIGatewayHttpResolver) -> None:
-    body = app.current_event.body
-    limit = get_settings().max_body_bytes
-    if body is not None and len(body) > limit:
-        raise errors.PayloadTooLarge(f"Request body exceeds {limit} bytes")
-    if body:
-        # The API speaks JSON only; a form body would otherwise be parsed into nonsense fields.
-        media_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise errors.UnsupportedMediaType(
-                "Send the request body as JSON with Content-Type: application/json"
-            )
+def _media_type(app: APIGatewayHttpResolver) -> str:
+    return (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
 
 
-def _checks_first(app: APIGatewayHttpResolver, *, public: bool) -> None:
-    """Run the body checks and authentication before Powertools' request validation.
+def _read_body(app: APIGatewayHttpResolver) -> None:
+    """Read the body once, before anything else looks at it, and hand Powertools its JSON value.
+
+    Powertools would decode a base64 body without a size check and with an unchecked UTF-8
+    decode (a body that is not UTF-8 would be a 500), and would parse NaN and Infinity.
+    """
+    body = edge.request_body(app.current_event.raw_event)
+    if not body:
+        return
+    # The API speaks JSON only; a form body would otherwise be parsed into nonsense fields.
+    media_type = _media_type(app)
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise errors.UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json")
+    # Set where Powertools' cached property would keep what it parsed: it reads this value.
+    app.current_event.json_body = parse_json(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body; `BadRequest` (invalid_json) saying why it has none."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _invalid_json(f"it is not UTF-8 text (byte {exc.start})")
+    try:
+        value = json.loads(text, parse_constant=_not_json)
+    except json.JSONDecodeError as exc:
+        _invalid_json(f"{exc.msg} at line {exc.lineno}, column {exc.colno}")
+    except ValueError as exc:  # NaN or Infinity
+        _invalid_json(str(exc))
+    except RecursionError:
+        _invalid_json(f"it is nested deeper than {MAX_JSON_DEPTH} levels")
+    _check_parsed(value)
+    return value
+
+
+def _check_parsed(value: Any) -> None:
+    # What the parser accepts but nothing downstream can hold: deep nesting (every recursive
+    # reader after this one, Postgres' among them, has a limit) and escapes of lone surrogates
+    # ("\ud800"), which no UTF-8 text can carry.
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    _invalid_json("a \\u escape names a lone surrogate")
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            _invalid_json(f"it is nested deeper than {MAX_JSON_DEPTH} levels")
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children)
+
+
+def _not_json(constant: str) -> NoReturn:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _invalid_json(reason: str) -> NoReturn:
+    raise errors.BadRequest(f"The request body is not valid JSON: {reason}", code="invalid_json") from None
+
+
+class _RequestChecks(OpenAPIRequestValidationMiddleware):
+    """The body and the caller checked first, then Powertools' validation of the route's input.
 
     Powertools puts its validation first in every route's middleware stack; a stranger would then
     learn the shape of a route's body (422) before being told to authenticate (401), and a form
-    body would be parsed before being refused. The checks wrap the validation middleware instead.
+    body would be parsed before being refused. This middleware takes its place in the stack.
     """
-    validation = app._request_validation_middleware
 
-    def checked(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        _check_body(app)
-        if public:
-            return validation(app, next_middleware)
+    def __init__(self, *, public: bool) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+        self._public = public
+
+    def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+        assert isinstance(app, APIGatewayHttpResolver)
+        _read_body(app)
+        if self._public:
+            return super().handler(app, next_middleware)
         identity = identity_from_authorization_header(app.current_event.headers.get("authorization"))
         logger.append_keys(user_id=identity.sub)
         app.append_context(**{_IDENTITY_KEY: identity})  # type: ignore[no-untyped-call]
         try:
-            return validation(app, next_middleware)
+            return super().handler(app, next_middleware)
         finally:
             logger.remove_keys(["user_id"])
 
-    app._request_validation_middleware = checked  # type: ignore[assignment]  # any middleware callable
+    def _get_body(self, app: EventHandlerInstance) -> Any:
+        # Read and parsed by `_read_body`, whatever the JSON media type's spelling: Powertools'
+        # own dispatch knows only "application/json" as written and fails on the others.
+        return app.current_event.json_body
 
 
 def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
@@ -192,25 +234,38 @@ def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
 
     @app.not_found
     def _not_found(_: Exception) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route")
+        return _no_route(app)
 
-    _checks_first(app, public=public)
+    # Where Powertools looks for its request validation when it builds each route's stack.
+    app._request_validation_middleware = _RequestChecks(public=public)
     return app
+
+
+def _no_route(app: APIGatewayHttpResolver) -> Response[dict[str, Any]]:
+    # Powertools answers every miss through its not-found handler, a known path asked with
+    # another method included; HTTP's answer to that is 405 with the methods the path has.
+    path = app.current_event.path
+    routes = [*app._static_routes, *app._dynamic_routes]
+    allowed = sorted({route.method for route in routes if route.rule.match(path)})
+    if allowed:
+        method = app.current_event.http_method.upper()
+        return error_response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            f"{path} does not answer {method}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route")
 
 
 def api_base_url(app: APIGatewayHttpResolver) -> str | None:
     """The API's own public URL: configured, else the domain the request came in on."""
-    configured = get_settings().public_api_url
-    if configured:
-        return configured
-    domain = app.current_event.request_context.domain_name
-    return f"https://{domain}" if domain else None
+    return edge.api_base_url(app.current_event.raw_event)
 
 
 def remaining_ms(app: APIGatewayHttpResolver) -> int:
-    """What is left of the invocation's time (API Gateway itself gives up at 30 s)."""
-    context = app.lambda_context
-    return int(context.get_remaining_time_in_millis()) if context is not None else _API_GATEWAY_LIMIT_MS
+    """What is left of the invocation's time."""
+    return edge.remaining_ms(app.lambda_context)
 
 
 def current_identity(app: APIGatewayHttpResolver) -> Identity:
@@ -221,17 +276,6 @@ def current_identity(app: APIGatewayHttpResolver) -> Identity:
     return identity
 
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def lambda_handler_for(app: APIGatewayHttpResolver) -> LambdaHandler:
     """The entry point of an API function: its resolver under the service's one decorator stack."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
-
-    handler: LambdaHandler = lambda_handler
-    return handler
+    return edge.entry_point(app.resolve)
