@@ -161,7 +161,7 @@ def _options(identity: Identity, request: ExecuteRequest) -> dict[str, Any]:
         return {}
     try:
         preferences.resolve_model(identity.sub, request.model)
-    except (NotFound, Conflict) as exc:
+    except ValidationFailed as exc:
         raise ValidationFailed(
             exc.message, code=exc.code, details=[{"field": "body.model", "message": exc.message}]
         ) from None

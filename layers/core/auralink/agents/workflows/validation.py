@@ -29,7 +29,7 @@ from auralink.agents.workflows.definition import (
     WorkflowDefinition,
 )
 from auralink.auth import Identity
-from auralink.errors import Conflict, NotFound, ValidationFailed
+from auralink.errors import ValidationFailed
 from auralink.llm import preferences
 
 FIELD = "body.definition"
@@ -284,7 +284,7 @@ class _Lookups:
             try:
                 preferences.resolve_model(self._identity.sub, model_id)
                 self._models[model_id] = None
-            except (NotFound, Conflict) as exc:
+            except ValidationFailed as exc:
                 self._models[model_id] = exc.message
         return self._models[model_id]
 
