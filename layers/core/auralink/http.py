@@ -7,8 +7,8 @@ servers share with it lives in `auralink.edge`):
 - every error answered as JSON with a stable ``error.code`` and a safe message, never a stack,
   SQL or secret; a domain error's status is `auralink.edge.status_for`'s;
 - the body read once: at most ``MAX_BODY_BYTES`` (413), JSON only (415), UTF-8 text holding one
-  JSON value (400 ``invalid_json``), then validated against the route's model (422 with field
-  paths only);
+  JSON value the service can store (400 ``invalid_json``, `auralink.request_json`), then
+  validated against the route's model (422 with field paths only);
 - the caller's identity, verified from the bearer token even though API Gateway's authorizer
   checked it already (defence in depth, and the only check where no issuer is configured);
 - a route asked with a method it does not have is 405 with ``Allow``, an unknown route 404;
@@ -17,9 +17,8 @@ servers share with it lives in `auralink.edge`):
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
-from typing import Any, NoReturn
+from typing import Any
 
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
@@ -39,11 +38,10 @@ from auralink import edge, errors
 from auralink.auth import Identity, identity_from_authorization_header
 from auralink.edge import LambdaHandler
 from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.request_json import parse_json
 from auralink.settings import get_settings
 
 _IDENTITY_KEY = "identity"
-# Deeper than any document the API takes (a workflow definition, a JSON Schema) needs.
-MAX_JSON_DEPTH = 64
 
 
 class ErrorDetail(BaseModel):
@@ -133,7 +131,8 @@ def _read_body(app: APIGatewayHttpResolver) -> None:
     """Read the body once, before anything else looks at it, and hand Powertools its JSON value.
 
     Powertools would decode a base64 body without a size check and with an unchecked UTF-8
-    decode (a body that is not UTF-8 would be a 500), and would parse NaN and Infinity.
+    decode (a body that is not UTF-8 would be a 500), and would parse what the service cannot
+    hold (see `auralink.request_json`).
     """
     body = edge.request_body(app.current_event.raw_event)
     if not body:
@@ -144,54 +143,6 @@ def _read_body(app: APIGatewayHttpResolver) -> None:
         raise errors.UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json")
     # Set where Powertools' cached property would keep what it parsed: it reads this value.
     app.current_event.json_body = parse_json(body)
-
-
-def parse_json(body: bytes) -> Any:
-    """The JSON value of a request body; `BadRequest` (invalid_json) saying why it has none."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        _invalid_json(f"it is not UTF-8 text (byte {exc.start})")
-    try:
-        value = json.loads(text, parse_constant=_not_json)
-    except json.JSONDecodeError as exc:
-        _invalid_json(f"{exc.msg} at line {exc.lineno}, column {exc.colno}")
-    except ValueError as exc:  # NaN or Infinity
-        _invalid_json(str(exc))
-    except RecursionError:
-        _invalid_json(f"it is nested deeper than {MAX_JSON_DEPTH} levels")
-    _check_parsed(value)
-    return value
-
-
-def _check_parsed(value: Any) -> None:
-    # What the parser accepts but nothing downstream can hold: deep nesting (every recursive
-    # reader after this one, Postgres' among them, has a limit) and escapes of lone surrogates
-    # ("\ud800"), which no UTF-8 text can carry.
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    _invalid_json("a \\u escape names a lone surrogate")
-            continue
-        if not isinstance(item, dict | list):
-            continue
-        if depth > MAX_JSON_DEPTH:
-            _invalid_json(f"it is nested deeper than {MAX_JSON_DEPTH} levels")
-        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
-        pending.extend((child, depth + 1) for child in children)
-
-
-def _not_json(constant: str) -> NoReturn:
-    raise ValueError(f"{constant} is not a JSON number")
-
-
-def _invalid_json(reason: str) -> NoReturn:
-    raise errors.BadRequest(f"The request body is not valid JSON: {reason}", code="invalid_json") from None
 
 
 class _RequestChecks(OpenAPIRequestValidationMiddleware):

@@ -12,9 +12,10 @@ from moto import mock_aws
 from pydantic import BaseModel
 
 from auralink import errors
-from auralink.http import current_identity, make_resolver, parse_json
+from auralink.http import current_identity, make_resolver
 from auralink.llm.errors import LlmUpstreamError
 from auralink.llm.providers.http import retry_after_seconds
+from auralink.request_json import parse_json
 from tests.support import environment
 
 SECRET = "unit-test-jwt-secret-0123456789-0123456789-0123456789-0123456789"
@@ -154,6 +155,24 @@ def test_a_body_that_is_not_json_text_is_400_invalid_json(app, changes, reason):
     body = json.loads(response["body"])
     assert (response["statusCode"], body["error"]["code"]) == (400, "invalid_json")
     assert reason in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "message"),
+    [
+        ({"name": "Ada\u0000"}, "body.name", "holds the NUL character"),
+        ({"name": "Ada", "tags": [{"x": ["ok", "\u0000"]}]}, "body.tags.0.x.1", "holds the NUL character"),
+        ({"name": "Ada", "extra": {"k\u0000": 1}}, "body.extra", "a key holds the NUL character"),
+        ({"name": "Zoë\u0000"}, "body.name", "holds the NUL character"),
+    ],
+)
+def test_a_nul_character_in_a_string_is_422_naming_the_field(app, document, field, message):
+    # Postgres stores no text (and no JSON) holding U+0000: refused before anything is stored.
+    status, body, _ = call(app, "POST", "/greet", body=json.dumps(document))
+    assert (status, body["error"]["code"]) == (422, "validation_failed")
+    (detail,) = body["error"]["details"]
+    assert (detail["field"], detail["type"]) == (field, "string_nul_character")
+    assert message in detail["message"]
 
 
 def test_nesting_beyond_what_the_parser_takes_is_invalid_json_too():
