@@ -1,16 +1,18 @@
 """The JSON value of a request body, read as strictly as what comes after it needs.
 
 Python's parser takes more than the rest of the service can hold: ``NaN`` and ``Infinity`` (not
-JSON), escapes of lone surrogates (``"\\ud800"``, which no UTF-8 text can carry), nesting as deep as
-its own recursion allows (every recursive reader after it, Postgres' among them, has a limit), and
-the NUL character (Postgres stores no text, and no JSON, that holds one). Each of these is the
-client's to fix: 400 ``invalid_json`` when the body is not JSON text the service can read, 422
-``validation_failed`` naming the field for a NUL character in a string.
+JSON), numbers too large for a float (``1e400`` would be infinity), escapes of lone surrogates
+(``"\\ud800"``, which no UTF-8 text can carry), nesting as deep as its own recursion allows (every
+recursive reader after it, Postgres' among them, has a limit), and the NUL character (Postgres
+stores no text, and no JSON, that holds one). Each of these is the client's to fix: 400
+``invalid_json`` when the body is not JSON text the service can read, 422 ``validation_failed``
+naming the field for a NUL character in a string.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, NoReturn
 
 from auralink import errors
@@ -27,10 +29,10 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         _invalid_json(f"it is not UTF-8 text (byte {exc.start})")
     try:
-        value = json.loads(text, parse_constant=_not_json)
+        value = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except json.JSONDecodeError as exc:
         _invalid_json(f"{exc.msg} at line {exc.lineno}, column {exc.colno}")
-    except ValueError as exc:  # NaN or Infinity
+    except ValueError as exc:  # NaN, Infinity, a number out of range, an integer of 4,300+ digits
         _invalid_json(str(exc))
     except RecursionError:
         _invalid_json(f"it is nested deeper than {MAX_DEPTH} levels")
@@ -76,6 +78,13 @@ def _nul(path: tuple[str | int, ...], *, key: bool) -> NoReturn:
         "Request validation failed",
         details=[{"field": field, "message": message, "type": "string_nul_character"}],
     )
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {number[:32]} is out of range")
+    return value
 
 
 def _not_json(constant: str) -> NoReturn:

@@ -141,6 +141,7 @@ def encoded(raw: bytes) -> dict:
         ({"body": '{"name": "Ada"} trailing'}, "Extra data"),
         ({"body": '{"name": "Ada", "times": NaN}'}, "NaN is not a JSON number"),
         ({"body": '{"times": -Infinity}'}, "-Infinity is not a JSON number"),
+        ({"body": '{"name": "Ada", "x": 1e400}'}, "the number 1e400 is out of range"),
         ({"body": '{"name": "\\ud800"}'}, "lone surrogate"),
         ({"body": "[" * 65 + "]" * 65}, "nested deeper than 64 levels"),
         (encoded(b'{"name": "\xff\xfe"}'), "not UTF-8 text (byte 10)"),
@@ -173,6 +174,12 @@ def test_a_nul_character_in_a_string_is_422_naming_the_field(app, document, fiel
     (detail,) = body["error"]["details"]
     assert (detail["field"], detail["type"]) == (field, "string_nul_character")
     assert message in detail["message"]
+
+
+def test_an_integer_beyond_what_python_reads_is_invalid_json():
+    with pytest.raises(errors.BadRequest, match="Exceeds the limit") as raised:
+        parse_json(b'{"x": ' + b"9" * 5000 + b"}")
+    assert raised.value.code == "invalid_json"
 
 
 def test_nesting_beyond_what_the_parser_takes_is_invalid_json_too():
