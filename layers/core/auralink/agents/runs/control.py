@@ -14,6 +14,7 @@ from uuid import UUID
 
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
+from referencing.exceptions import Unresolvable
 
 from auralink.agents.runs import control_repository as runs
 from auralink.agents.runs import orchestrator, repository
@@ -221,9 +222,13 @@ def _check_answer(schema: Any, answer: Any) -> None:
         validator_class.check_schema(schema)
     except SchemaError:
         raise invalid_schema from None
-    problems = sorted(
-        validator_class(schema).iter_errors(answer), key=lambda error: list(map(str, error.absolute_path))
-    )
+    try:
+        problems = sorted(
+            validator_class(schema).iter_errors(answer), key=lambda error: list(map(str, error.absolute_path))
+        )
+    except Unresolvable:
+        # A $ref to elsewhere, stored before workflows were refused for one: never fetched.
+        raise invalid_schema from None
     if not problems:
         return
     details = [
