@@ -16,6 +16,7 @@ from infra.local.lambdas import LocalFunctions
 from infra.local.runtime import LOCAL_PARAMETERS, local_environment
 from infra.local.token import PROJECT_ROOT
 from infra.template import functions, load_template, read_template, resolve_conditions, state_machines
+from tests.infra.template_support import PUBLIC_ROUTES
 
 OVERRIDES: dict[str, str | None] = {
     "AUTH_ALGORITHMS": "HS256",
@@ -68,14 +69,9 @@ def test_routes_and_schedules_come_from_the_template(local_functions: LocalFunct
     assert routes[("GET", "/health")].public is True
     assert routes[("GET", "/api/v1/me")].public is False
     # /health, and the hosted MCP servers, which verify the gateway's service tokens themselves.
-    assert {path for (_, path), route in routes.items() if route.public} == {
-        "/health",
-        "/mcp/memory",
-        "/mcp/sequential-thinking",
-    }
-    assert {(s.function_id, s.expression) for s in schedules} == {
-        ("RefreshSummariesFunction", "rate(15 minutes)"),
-        ("McpProbeFunction", "rate(5 minutes)"),
+    assert {route for route, spec in routes.items() if spec.public} == PUBLIC_ROUTES
+    assert ("RefreshSummariesFunction", "rate(15 minutes)") in {
+        (s.function_id, s.expression) for s in schedules
     }
     assert local_functions.specs["RunStepFunction"].timeout == 900
 
