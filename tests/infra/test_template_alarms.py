@@ -59,7 +59,7 @@ def test_every_alarm_notifies_the_topic(template: dict[str, Any]) -> None:
     assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
 
 
-def test_the_dashboard_shows_the_five_product_metrics(template: dict[str, Any]) -> None:
+def test_the_dashboard_shows_the_product_metrics(template: dict[str, Any]) -> None:
     body_template = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
     body = json.loads(render(body_template, template, {}))
     expressions = " ".join(
@@ -71,7 +71,6 @@ def test_the_dashboard_shows_the_five_product_metrics(template: dict[str, Any]) 
         MetricName.MCP_OPERATION_DURATION,
         MetricName.MCP_ERRORS,
         MetricName.AGENT_EXECUTIONS,
-        MetricName.CREWAI_CONVERSATIONS,
     ):
         assert re.search(rf'Namespace="AuraLink" MetricName="{name}"', expressions), name
     assert all(widget["properties"]["region"] == "us-east-1" for widget in body["widgets"])
