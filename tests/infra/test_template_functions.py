@@ -17,7 +17,7 @@ from auralink.errors import ConfigurationError
 from auralink.settings import get_settings, reset_settings
 from infra.local.routes import RouteTable
 from infra.template import function_properties, functions, load_template, resolve_conditions
-from tests.infra.template_support import MODES, ROOT, RUN_STARTERS, TEMPLATE_PATH, function_ids, render
+from tests.infra.template_support import MODES, ROOT, TEMPLATE_PATH, function_ids, render, run_starters
 
 _TEMPLATE_FUNCTIONS = function_ids(load_template(TEMPLATE_PATH))
 
@@ -233,7 +233,7 @@ def test_the_deployed_environment_passes_the_settings_model(
             assert settings.auth_algorithms == ["HS256"]
             assert settings.auth_jwt_secret_id is not None
         assert (settings.database_owner_secret_id is not None) == (function_id == "MigrateFunction")
-        assert (settings.run_state_machine_arn is not None) == (function_id in RUN_STARTERS)
+        assert (settings.run_state_machine_arn is not None) == (function_id in run_starters(template))
     finally:
         reset_settings()
 

@@ -46,12 +46,11 @@ def emit_with_dimensions(points: Iterable[MetricPoint], dimensions: Mapping[str,
 class MetricName:
     """CloudWatch metric names (PascalCase, as CloudWatch's own metrics are named)."""
 
-    # The five metrics the product was ordered with.
+    # The product's metrics, on the stack's dashboard.
     MCP_OPERATIONS = "MCPOperations"
     MCP_OPERATION_DURATION = "MCPOperationDuration"
     MCP_ERRORS = "MCPErrors"
     AGENT_EXECUTIONS = "AgentExecutions"
-    CREWAI_CONVERSATIONS = "CrewAIConversations"
 
     # LLM calls (dimensions: provider, model).
     LLM_CALLS = "LLMCalls"
