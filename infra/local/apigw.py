@@ -177,7 +177,8 @@ def response_from_result(result: Any) -> HttpResponse:
     raw_body = result.get("body") or ""
     if not isinstance(raw_body, str):
         raw_body = json.dumps(raw_body)
-    body = base64.b64decode(raw_body, validate=True) if result.get("isBase64Encoded") else raw_body.encode("utf-8")
+    encoded = bool(result.get("isBase64Encoded"))
+    body = base64.b64decode(raw_body, validate=True) if encoded else raw_body.encode("utf-8")
     return HttpResponse(int(result["statusCode"]), headers, body)
 
 
