@@ -131,6 +131,8 @@ class FunctionSpec:
     auto_publish_alias: str | None
     routes: tuple[HttpRoute, ...] = ()
     schedules: tuple[ScheduleSpec, ...] = ()
+    reserved_concurrency: int | None = None
+    layers: tuple[str, ...] = ()  # logical ids of the template's layers, in order
 
     @property
     def module_path(self) -> str:
@@ -246,9 +248,20 @@ def functions(template: Mapping[str, Any]) -> list[FunctionSpec]:
                 auto_publish_alias=_plain_str(properties.get("AutoPublishAlias")),
                 routes=tuple(routes),
                 schedules=tuple(schedules),
+                reserved_concurrency=_plain_int(properties.get("ReservedConcurrentExecutions")),
+                layers=tuple(_layer_refs(properties.get("Layers"))),
             )
         )
     return specs
+
+
+def _plain_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+
+def _layer_refs(layers: Any) -> list[str]:
+    # Layers of the template itself are `!Ref <LayerVersion>`; ARNs of others' layers are skipped.
+    return [layer["Ref"] for layer in layers or [] if isinstance(layer, dict) and "Ref" in layer]
 
 
 def _plain_str(value: Any) -> str | None:

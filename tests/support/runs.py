@@ -167,3 +167,51 @@ class ScriptedExecutor:
         return StepOutcome(
             status=RunStatus.SUCCEEDED, progress={"current_node": node}, events=[event], output=node
         )
+
+
+# ------------------------------------------------------------------------------------------------
+# Executors installed inside the local runtime's environments (its `environment_setup` hooks): a
+# test module names the hook in `ENVIRONMENT_SETUP` and the run step's environments call it once
+# their handler is loaded, replacing what the handler registered.
+
+THREE_STEPS = "test-three-steps"
+REFUSING = "test-refusing"
+UNSAVEABLE = "test-unsaveable"
+
+
+class ThreeSteps:
+    """Succeeds with `{"answer": 42}` at its third step."""
+
+    steps = 3
+
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        done = run.steps_done + 1
+        if done < self.steps:
+            return StepOutcome(status=RunStatus.RUNNING, progress={"steps": done})
+        return StepOutcome(status=RunStatus.SUCCEEDED, progress={"steps": done}, output={"answer": 42})
+
+
+class Refusing:
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        return StepOutcome(status=RunStatus.FAILED, error=RunError(code="refused", message="No"))
+
+
+class Unsaveable:
+    """Its output cannot be stored: the step task itself fails, which the state machine catches."""
+
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        return StepOutcome(status=RunStatus.SUCCEEDED, output={"not json": {1, 2}})
+
+
+def script_workflow_runs() -> None:
+    """Workflow runs are played by `ScriptedExecutor` (their input says what to do)."""
+    from auralink.agents.runs.control import WORKFLOW_FRAMEWORK  # noqa: PLC0415
+
+    register_executor(WORKFLOW_FRAMEWORK, ScriptedExecutor())
+
+
+def install_test_executors() -> None:
+    """The test frameworks above, each under its own name."""
+    register_executor(THREE_STEPS, ThreeSteps())
+    register_executor(REFUSING, Refusing())
+    register_executor(UNSAVEABLE, Unsaveable())
