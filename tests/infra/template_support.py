@@ -86,7 +86,7 @@ def _ref(name: str, template: dict[str, Any], parameters: dict[str, str]) -> Any
 
 
 # The functions that start executions of the run state machine.
-RUN_STARTERS = {"RunsExecuteWorkflowFunction", "RunsResumeRunFunction"}
+RUN_STARTERS = {"RunsExecuteWorkflowFunction", "RunsResumeRunFunction", "RunSweeperFunction"}
 
 # Routes that skip API Gateway's JWT authorizer: the health check, and the hosted MCP servers,
 # which the gateway calls with its own service tokens and which verify every token themselves.

@@ -36,6 +36,7 @@ WITHOUT_MCP = {
     "RunsGetRunFunction",
     "RunsResumeRunFunction",
     "RunsCancelRunFunction",
+    "RunSweeperFunction",
     # Creating or replacing a workflow loads the MCP package only to check an MCP tool's name.
     "CreateWorkflowFunction",
     "ListWorkflowsFunction",

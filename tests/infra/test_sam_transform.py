@@ -191,7 +191,11 @@ def test_the_schedule_becomes_an_eventbridge_rule(deployed: dict[str, dict[str, 
         rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]: rule["Properties"]["ScheduleExpression"]
         for rule in rules.values()
     }
-    assert targets == {"RefreshSummariesFunction": "rate(15 minutes)", "McpProbeFunction": "rate(5 minutes)"}
+    assert targets == {
+        "RefreshSummariesFunction": "rate(15 minutes)",
+        "McpProbeFunction": "rate(5 minutes)",
+        "RunSweeperFunction": "rate(1 minute)",
+    }
 
 
 def test_the_deployment_rules_survive_the_transform(deployed: dict[str, dict[str, Any]]) -> None:

@@ -62,6 +62,7 @@ SECRETS_READ = {
     "RunsGetRunFunction": {"DatabaseSecretArn", "JwtSecret"},
     "RunsResumeRunFunction": {"DatabaseSecretArn", "JwtSecret"},
     "RunsCancelRunFunction": {"DatabaseSecretArn", "JwtSecret"},
+    "RunSweeperFunction": {"DatabaseSecretArn"},
     "CreateWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},
     "ListWorkflowsFunction": {"DatabaseSecretArn", "JwtSecret"},
     "GetWorkflowFunction": {"DatabaseSecretArn", "JwtSecret"},

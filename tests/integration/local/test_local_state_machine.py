@@ -27,8 +27,8 @@ class ThreeSteps:
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
         done = run.steps_done + 1
         if done < STEPS_NEEDED:
-            return StepOutcome(status=RunStatus.RUNNING, progress={"steps": done})
-        return StepOutcome(status=RunStatus.SUCCEEDED, progress={"steps": done}, output={"answer": 42})
+            return StepOutcome(status=RunStatus.RUNNING, progress={"steps_done": done})
+        return StepOutcome(status=RunStatus.SUCCEEDED, progress={"steps_done": done}, output={"answer": 42})
 
 
 class Refusing:

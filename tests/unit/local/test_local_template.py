@@ -74,6 +74,7 @@ def test_routes_and_schedules_come_from_the_template(local_functions: LocalFunct
     assert {(s.function_id, s.expression) for s in schedules} == {
         ("RefreshSummariesFunction", "rate(15 minutes)"),
         ("McpProbeFunction", "rate(5 minutes)"),
+        ("RunSweeperFunction", "rate(1 minute)"),
     }
     assert local_functions.specs["RunStepFunction"].timeout == 900
 
