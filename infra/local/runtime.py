@@ -155,6 +155,7 @@ class LocalRuntime:
         handler is loaded; ``artifacts`` runs built functions and layers in a clean interpreter;
         ``concurrency`` is the limit of environments per function that reserves none."""
         self.root = root.resolve()
+        self.environment_setup = tuple(environment_setup)
         # The template as a dev stack with an issuer sees it: the API has its JWT authorizer.
         self.template = resolve_conditions(load_template(self.root / "template.yaml"), LOCAL_PARAMETERS)
         self.functions = LocalFunctions(

@@ -75,4 +75,7 @@ class MetricName:
     RUN_STEPS_PER_RUN = "RunStepsPerRun"
     RUN_DURATION = "RunDuration"
     RUN_COST = "RunCostUSD"
+    # The sweeper: runs it started after their grace period, and runs it failed as too old to start.
+    RUNS_STARTED_LATE = "RunsStartedLate"
+    RUNS_NOT_STARTED = "RunsNotStarted"
     SUMMARY_REFRESH_DURATION = "SummaryRefreshDuration"

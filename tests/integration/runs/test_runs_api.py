@@ -20,13 +20,13 @@ from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
 from auralink.llm.metrics import CallRecord, record
 from infra.local.runtime import LocalRuntime
 from infra.local.token import mint_dev_token
-from tests.support.runs import create_run, create_workflow, read_run
+from tests.support.runs import SCRIPTED_WORKFLOWS, create_run, create_workflow, read_run
 
 FINAL = {"succeeded", "failed", "cancelled", "waiting_for_input"}
 
 
 # The run step's environments play workflows with the scripted executor (see the module's docstring).
-ENVIRONMENT_SETUP = ("tests.support.runs:script_workflow_runs",)
+ENVIRONMENT_SETUP = SCRIPTED_WORKFLOWS
 
 
 @pytest.fixture
