@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from auralink import auth, secrets
 from auralink.agents.runs import orchestrator
+from auralink.config.loader import referenced_variables
 from auralink.db.connection import reset_connection
 from auralink.db.migrate import apply_migrations
 from auralink.observability import logger
@@ -150,12 +151,17 @@ class LocalRuntime:
         environment_setup: Iterable[str] = (),
         artifacts: BuiltArtifacts | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
         """``environment_setup`` names `module:function`s each function environment calls once its
         handler is loaded; ``artifacts`` runs built functions and layers in a clean interpreter;
-        ``concurrency`` is the limit of environments per function that reserves none."""
+        ``concurrency`` is the limit of environments per function that reserves none.
+        ``variables`` are given to every function, as a deployment sets what mcp-config.yaml reads
+        (`DEEPWIKI_MCP_URL`, the servers' keys, ...); by default, those of this process's
+        environment that mcp-config.yaml reads."""
         self.root = root.resolve()
         self.environment_setup = tuple(environment_setup)
+        self._variables = dict(variables) if variables is not None else _configuration_variables(self.root)
         # The template as a dev stack with an issuer sees it: the API has its JWT authorizer.
         self.template = resolve_conditions(load_template(self.root / "template.yaml"), LOCAL_PARAMETERS)
         self.functions = LocalFunctions(
@@ -280,7 +286,8 @@ class LocalRuntime:
             "DATABASE_OWNER_SECRET_ID": None,
             "AUTH_JWKS_URL": None,
             "CORS_ALLOW_ORIGINS": DEV_CORS_ORIGINS,
-            "MCP_CONFIG_PATH": str(self.root / "shared" / "configs" / "mcp-config.yaml"),
+            "MCP_CONFIG_PATH": str(_mcp_config_path(self.root)),
+            **self._variables,
             **dev_auth_environment(),
             **self._aws.environment(),
         }
@@ -313,6 +320,17 @@ class LocalRuntime:
         if document is None:
             return json_response(404, {"message": "docs/openapi.json is missing: run `make openapi`"})
         return HttpResponse(200, [("Content-Type", "application/json")], document)
+
+
+def _mcp_config_path(root: Path) -> Path:
+    return root / "shared" / "configs" / "mcp-config.yaml"
+
+
+def _configuration_variables(root: Path) -> dict[str, str]:
+    """What of this process's environment mcp-config.yaml reads: a developer sets a server's URL or
+    key for `make dev` in the shell, as a deployment sets it on the functions."""
+    names = referenced_variables(_mcp_config_path(root))
+    return {name: os.environ[name] for name in sorted(names) if os.environ.get(name)}
 
 
 def _set_environment(environment: Mapping[str, str | None]) -> None:

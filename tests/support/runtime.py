@@ -1,7 +1,8 @@
 """The local runtime with variables of the functions' environment set, as a deployment sets them.
 
 mcp-config.yaml reads `${DEEPWIKI_MCP_URL:-...}` and the like from the functions' environment:
-that is how the HTTP tests point the seeded DeepWiki server at a server on loopback.
+that is how the HTTP tests point the seeded DeepWiki server at a server on loopback. The variables
+are set in this process too, for what the tests read of the configuration themselves.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def local_runtime_with(database_url: str, environment: Mapping[str, str]) -> Ite
         # A configuration loaded before (in this process) must not outlive its variables.
         config.reset_mcp_config()
         try:
-            with LocalRuntime(ROOT, port=0, database_url=database_url, schedules=False) as runtime:
+            with LocalRuntime(
+                ROOT, port=0, database_url=database_url, schedules=False, variables=environment
+            ) as runtime:
                 yield runtime
         finally:
             config.reset_mcp_config()
