@@ -69,6 +69,17 @@ class BuiltArtifacts:
     def paths(self, spec: FunctionSpec) -> tuple[Path, ...]:
         return (*(self.layer_roots[layer] / "python" for layer in spec.layers), *self.runtime_paths)
 
+    def opt_path(self, value: str) -> str:
+        """A path under `/opt` (where Lambda mounts the layers, merged) as a built layer holds it;
+        any other value as it is."""
+        if not value.startswith("/opt/"):
+            return value
+        relative = value.removeprefix("/opt/")
+        for root in self.layer_roots.values():
+            if (root / relative).exists():
+                return str(root / relative)
+        return value
+
 
 def function_arn(function_id: str, qualifier: str | None = None) -> str:
     """The local ARN of a function: its logical id is its name."""

@@ -161,6 +161,7 @@ class LocalRuntime:
         environment that mcp-config.yaml reads."""
         self.root = root.resolve()
         self.environment_setup = tuple(environment_setup)
+        self._artifacts = artifacts
         self._variables = dict(variables) if variables is not None else _configuration_variables(self.root)
         # The template as a dev stack with an issuer sees it: the API has its JWT authorizer.
         self.template = resolve_conditions(load_template(self.root / "template.yaml"), LOCAL_PARAMETERS)
@@ -225,7 +226,7 @@ class LocalRuntime:
         overrides = self._overrides(dsns.app_dsn, dsns.owner_dsn) | {"PUBLIC_API_URL": api.url}
         specs = list(self.functions.specs.values())
         self.functions.configure(
-            {spec.logical_id: function_environment(spec, self._values, overrides) for spec in specs}
+            {spec.logical_id: self._function_environment(spec, overrides) for spec in specs}
         )
         self._apply_environment(local_environment(specs, self._values, overrides))
         self._stops.append(self._restore_environment)
@@ -233,6 +234,18 @@ class LocalRuntime:
             self._stops.append(self._scheduler.stop)
             self._scheduler.start()
         api.start()
+
+    def _function_environment(
+        self, spec: FunctionSpec, overrides: Mapping[str, str | None]
+    ) -> dict[str, str]:
+        if self._artifacts is None:
+            return function_environment(spec, self._values, overrides)
+        # Built code reads what the layers hold (the configuration) where Lambda mounts them.
+        environment = function_environment(spec, self._values, {**overrides, "MCP_CONFIG_PATH": None})
+        raw = spec.environment.get("MCP_CONFIG_PATH")
+        if isinstance(raw, str):
+            environment["MCP_CONFIG_PATH"] = self._artifacts.opt_path(raw)
+        return environment
 
     def _prepare_aws(self, dev_secrets: DevSecrets) -> None:
         load_into_secrets_manager(dev_secrets, self._aws.secrets_manager())

@@ -98,20 +98,6 @@ print(json.dumps({
     assert found["seeds"] == [[m.name, m.checksum] for m in load_migrations(sql / "seeds")]
 
 
-def test_the_run_step_library_runs_from_both_layers(artifacts: Artifacts) -> None:
-    found = artifacts.run(
-        artifacts.sys_path(layers=[CORE, LANGGRAPH]),
-        """
-import langgraph, langgraph.checkpoint.postgres
-import auralink.agents.langgraph.executor
-print(json.dumps({"langgraph": langgraph.__path__[0]}))
-""",
-        env=ENVIRONMENT,
-    )
-
-    assert Path(found["langgraph"]).is_relative_to(artifacts.layers[LANGGRAPH])
-
-
 def test_every_module_is_compiled_ahead_of_time_for_the_layer_python(artifacts: Artifacts) -> None:
     tag = sys.implementation.cache_tag
     for folder in artifacts.layers.values():
