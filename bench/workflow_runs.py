@@ -120,7 +120,7 @@ def main() -> None:
                 )
                 created.raise_for_status()
                 workflow_id = created.json()["workflow_id"]
-                runtime.functions.handler("RunStepFunction")
+                # The direct and step-machinery measures run here; the runtime's step has its own.
                 register_executor(FRAMEWORK, LangGraphExecutor())
                 for delay_s in (0.0, 0.2):
                     model.script.then(*[Text("warm")] * NODES * 3)

@@ -1,11 +1,12 @@
 """Read `template.yaml`: a YAML loader for CloudFormation's short tags and a typed view of what runs.
 
-`load_template` turns `!Ref X`, `!GetAtt A.B`, `!Sub ...` and the other short forms into the long
-JSON forms (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`, ...), so the result is the template as
-CloudFormation itself sees it. The helpers below derive the serverless functions, their HTTP routes
-and schedules, and the state machines from it; tests and the local runtime use them instead of
-repeating the template. `resolve_conditions` gives the template as SAM receives it for a set of
-parameters, once AWS::LanguageExtensions has resolved its `Fn::If`s.
+`read_template` turns `!Ref X`, `!GetAtt A.B`, `!Sub ...` and the other short forms into the long
+JSON forms (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`, ...); `load_template` also expands the
+`Fn::ForEach` loops (`infra.language_extensions`), so the result is the template as CloudFormation
+sees it once AWS::LanguageExtensions has run. The helpers below derive the serverless functions,
+their HTTP routes and schedules, and the state machines from it; tests and the local runtime use
+them instead of repeating the template. `resolve_conditions` gives the template as SAM receives it
+for a set of parameters, once AWS::LanguageExtensions has also resolved its `Fn::If`s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from infra.language_extensions import expand_language_extensions
 
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 SERVERLESS_STATE_MACHINE = "AWS::Serverless::StateMachine"
@@ -69,14 +72,20 @@ for _short, _long in _INTRINSICS.items():
     CloudFormationLoader.add_constructor(f"!{_short}", _construct_intrinsic(_long))
 
 
-def load_template(path: Path | str) -> dict[str, Any]:
-    """The template at ``path`` with short tags expanded to their long forms."""
+def read_template(path: Path | str) -> dict[str, Any]:
+    """The template at ``path`` as written, with short tags in their long forms."""
     text = Path(path).read_text(encoding="utf-8")
     # A SafeLoader subclass: only plain data and the intrinsic tags above are constructed.
     document = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506
     if not isinstance(document, dict):
         raise ValueError(f"{path}: a template must be a mapping")
     return document
+
+
+def load_template(path: Path | str) -> dict[str, Any]:
+    """The template at ``path`` as AWS::LanguageExtensions hands it on: loops expanded, literal
+    `Fn::FindInMap`s resolved (list parameters that a loop iterates take their defaults)."""
+    return expand_language_extensions(read_template(path))
 
 
 def is_intrinsic(value: Any) -> bool:
@@ -122,6 +131,8 @@ class FunctionSpec:
     auto_publish_alias: str | None
     routes: tuple[HttpRoute, ...] = ()
     schedules: tuple[ScheduleSpec, ...] = ()
+    reserved_concurrency: int | None = None
+    layers: tuple[str, ...] = ()  # logical ids of the template's layers, in order
 
     @property
     def module_path(self) -> str:
@@ -237,9 +248,20 @@ def functions(template: Mapping[str, Any]) -> list[FunctionSpec]:
                 auto_publish_alias=_plain_str(properties.get("AutoPublishAlias")),
                 routes=tuple(routes),
                 schedules=tuple(schedules),
+                reserved_concurrency=_plain_int(properties.get("ReservedConcurrentExecutions")),
+                layers=tuple(_layer_refs(properties.get("Layers"))),
             )
         )
     return specs
+
+
+def _plain_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+
+def _layer_refs(layers: Any) -> list[str]:
+    # Layers of the template itself are `!Ref <LayerVersion>`; ARNs of others' layers are skipped.
+    return [layer["Ref"] for layer in layers or [] if isinstance(layer, dict) and "Ref" in layer]
 
 
 def _plain_str(value: Any) -> str | None:

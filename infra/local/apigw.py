@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,7 +24,7 @@ from urllib.parse import parse_qsl
 import jwt
 
 from auralink.errors import Unauthorized
-from infra.local.lambdas import ACCOUNT_ID
+from infra.local.lambdas import ACCOUNT_ID, FunctionError, TooManyRequests
 from infra.local.routes import RouteMatch, RouteTable
 
 log = logging.getLogger("infra.local.apigw")
@@ -176,7 +177,8 @@ def response_from_result(result: Any) -> HttpResponse:
     raw_body = result.get("body") or ""
     if not isinstance(raw_body, str):
         raw_body = json.dumps(raw_body)
-    body = base64.b64decode(raw_body) if result.get("isBase64Encoded") else raw_body.encode("utf-8")
+    encoded = bool(result.get("isBase64Encoded"))
+    body = base64.b64decode(raw_body, validate=True) if encoded else raw_body.encode("utf-8")
     return HttpResponse(int(result["statusCode"]), headers, body)
 
 
@@ -235,11 +237,27 @@ class Gateway:
         claims = None if match.route.public else self._authorize(request)
         if isinstance(claims, HttpResponse):
             return claims
-        event = build_event(request, match, claims=claims, server_port=server_port)
+        return self._integrate(match, build_event(request, match, claims=claims, server_port=server_port))
+
+    def _integrate(self, match: RouteMatch, event: dict[str, Any]) -> HttpResponse:
+        """The route's function on the event, its result or failure answered as HTTP API does."""
         try:
-            return response_from_result(self.invoke(match.route.function_id, event))
+            result = self.invoke(match.route.function_id, event)
+        except TooManyRequests as exc:
+            log.warning("%s throttled: %s", match.route_key, exc)
+            return json_response(429, {"message": "Too Many Requests"})
+        except FunctionError as exc:
+            log.error("%s failed on %s: %s", match.route.function_id, match.route_key, exc)
+            return json_response(500, {"message": "Internal Server Error"})
         except Exception:
+            # An invoker that runs handlers in this process (handler tests) raises their errors.
             log.exception("%s failed on %s", match.route.function_id, match.route_key)
+            return json_response(500, {"message": "Internal Server Error"})
+        try:
+            return response_from_result(result)
+        except (KeyError, TypeError, ValueError):
+            # A result HTTP API cannot read (a bad statusCode, a body that is not base64...).
+            log.exception("%s answered %s with a malformed result", match.route.function_id, match.route_key)
             return json_response(500, {"message": "Internal Server Error"})
 
     def _authorize(self, request: IncomingRequest) -> dict[str, Any] | HttpResponse:
@@ -279,6 +297,10 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BadFraming(Exception):
+    """The body's length cannot be read (a bad Content-Length or chunk size)."""
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _ApiHttpServer
     protocol_version = "HTTP/1.1"
@@ -293,6 +315,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except _BodyTooLarge:
             self.close_connection = True
             response = json_response(413, {"message": "Request Entity Too Large"})
+        except _BadFraming:
+            self.close_connection = True
+            response = json_response(400, {"message": "Bad Request"})
         else:
             request = IncomingRequest(
                 method=self.command,
@@ -307,12 +332,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
         log.info("%s %s -> %d (%.0f ms)", self.command, self.path.partition("?")[0], response.status,
                  elapsed_ms(started))  # fmt: skip
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks for `do_<METHOD>` and answers 501 with an HTML page when it is missing;
+        # API Gateway takes any method and answers what it has no route for with its JSON 404.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Requests http.server cannot parse (a bad request line, headers too long): JSON, like the rest.
+        self.close_connection = True
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        self._write(json_response(code, {"message": phrase}))
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
+        raw_length = self.headers.get("Content-Length") or "0"
+        if not raw_length.strip().isdigit():
+            raise _BadFraming
+        length = int(raw_length)
         if length > MAX_BODY_BYTES:
             raise _BodyTooLarge
         return self.rfile.read(length) if length > 0 else b""
@@ -320,7 +362,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _read_chunked(self) -> bytes:
         chunks = bytearray()
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            try:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                raise _BadFraming from None
             if size == 0:
                 while self.rfile.readline() not in {b"\r\n", b"\n", b""}:
                     pass  # trailers
@@ -348,6 +393,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 class _ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    # Connections wait here while every thread is busy accepting: many clients at once must be
+    # queued, not reset (the kernel caps this at net.core.somaxconn).
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
         self.gateway = gateway

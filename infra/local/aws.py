@@ -17,7 +17,6 @@ import json
 import logging
 import re
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,15 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra.local.lambdas import ACCOUNT_ID, REGION, LocalFunctions, UnknownFunction, function_arn
+from infra.local.lambdas import (
+    ACCOUNT_ID,
+    REGION,
+    FunctionError,
+    LocalFunctions,
+    TooManyRequests,
+    UnknownFunction,
+    function_arn,
+)
 from infra.template import StateMachineSpec
 
 if TYPE_CHECKING:
@@ -42,7 +49,8 @@ log = logging.getLogger("infra.local.aws")
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
-_LOCAL_RUNTIME_DIR = str(Path(__file__).resolve().parent)
+# How long an invocation through the Lambda API waits for a free environment before a 429.
+THROTTLE_WAIT_S = 120
 _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
@@ -198,35 +206,29 @@ class LambdaInvocations:
         if invocation_type == "Event":
             threading.Thread(target=self._invoke_quietly, args=(function_id, event), daemon=True).start()
             return "202 Accepted", {}, b""
+        return self._invoke_now(function_id, event)
+
+    def _invoke_now(self, function_id: str, event: Any) -> tuple[str, dict[str, str], bytes]:
         headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
         try:
-            result = self._functions.invoke(function_id, event)
-        except Exception as exc:
-            log.exception("%s failed", function_id)
+            # Step Functions retries a throttled task (the ASL's Retry on
+            # Lambda.TooManyRequestsException), but moto names a throttled call "Exception" and
+            # would fail the run: the caller waits for a free environment instead.
+            result = self._functions.invoke(function_id, event, wait_s=THROTTLE_WAIT_S)
+        except TooManyRequests as exc:
+            return _aws_error("429 Too Many Requests", "TooManyRequestsException", str(exc))
+        except FunctionError as exc:
+            log.warning("%s failed: %s", function_id, exc)
             headers["X-Amz-Function-Error"] = "Unhandled"
-            return "200 OK", headers, json.dumps(_error_payload(exc)).encode("utf-8")
+            return "200 OK", headers, json.dumps(exc.payload).encode("utf-8")
         return "200 OK", headers, json.dumps(result).encode("utf-8")
 
     def _invoke_quietly(self, function_id: str, event: Any) -> None:
+        # Lambda queues an asynchronous invocation until an environment is free.
         try:
-            self._functions.invoke(function_id, event)
-        except Exception:
-            log.exception("%s failed (asynchronous invocation)", function_id)
-
-
-def _error_payload(exc: Exception) -> dict[str, Any]:
-    # The shape Lambda's Python runtime reports; Step Functions takes `errorType` as the error name.
-    return {
-        "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        # The handler's frames only, as Lambda shows them: not the dispatch above them.
-        "stackTrace": [
-            line
-            for frame in traceback.extract_tb(exc.__traceback__)
-            if not frame.filename.startswith(_LOCAL_RUNTIME_DIR)
-            for line in traceback.format_list([frame])
-        ],
-    }
+            self._functions.invoke(function_id, event, wait_s=THROTTLE_WAIT_S)
+        except (FunctionError, TooManyRequests) as exc:
+            log.warning("%s failed (asynchronous invocation): %s", function_id, exc)
 
 
 def _aws_error(status: str, error_type: str, message: str) -> tuple[str, dict[str, str], bytes]:

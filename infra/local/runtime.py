@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from auralink import auth, secrets
 from auralink.agents.runs import orchestrator
+from auralink.config.loader import referenced_variables
 from auralink.db.connection import reset_connection
 from auralink.db.migrate import apply_migrations
 from auralink.observability import logger
@@ -36,7 +37,7 @@ from infra.local.devsecrets import (
     ensure_dev_secrets,
     load_into_secrets_manager,
 )
-from infra.local.lambdas import LocalFunctions
+from infra.local.lambdas import DEFAULT_CONCURRENCY, BuiltArtifacts, LocalFunctions
 from infra.local.postgres import LocalDatabase, attach_postgres, start_local_postgres
 from infra.local.routes import RouteTable
 from infra.local.scheduler import Scheduler
@@ -54,6 +55,8 @@ log = logging.getLogger("infra.local.runtime")
 DEFAULT_PORT = 3000
 DEV_CORS_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
 DEFAULT_DATABASE = "auralink"
+# How long a direct invocation (a schedule, a test) waits for a free environment.
+INVOKE_WAIT_S = 60
 LOCAL_PARAMETERS = {"Stage": "dev", "AuthIssuer": DEV_ISSUER, "AuthAudience": DEV_AUDIENCE}
 # A URL naming one of these (or no database) means: use the `auralink` database of that server.
 _MAINTENANCE_DATABASES = {"postgres", "template1"}
@@ -102,22 +105,33 @@ class LocalDatabaseSession:
             self._database = None
 
 
+def function_environment(
+    spec: FunctionSpec, values: LocalValues, overrides: Mapping[str, str | None]
+) -> dict[str, str]:
+    """A function's variables: the template's, with intrinsics resolved where they name local
+    resources, then ``overrides`` (None unsets), then what every process needs (PATH)."""
+    environment: dict[str, str | None] = {}
+    for name, raw in spec.environment.items():
+        value = values.resolve(raw) if is_intrinsic(raw) else str(raw)
+        if value is None and name not in overrides:
+            log.debug("%s: %s has no local value and is left unset", spec.logical_id, name)
+        environment[name] = value
+    environment.update(overrides)
+    environment["PATH"] = os.environ.get("PATH", os.defpath)
+    return {name: value for name, value in environment.items() if value is not None}
+
+
 def local_environment(
     specs: list[FunctionSpec],
     values: LocalValues,
     overrides: Mapping[str, str | None],
 ) -> dict[str, str | None]:
-    """One environment for every function (they share this process): the template's variables,
-    intrinsics resolved where they name local resources, then ``overrides`` (None unsets)."""
+    """The union of every function's variables, for this process: the gateway's authorizer and the
+    tests read the same settings as the functions."""
     environment: dict[str, str | None] = {}
     for spec in specs:
         for name, raw in spec.environment.items():
-            value = values.resolve(raw) if is_intrinsic(raw) else str(raw)
-            if value is None and name not in overrides:
-                log.info("%s: %s has no local value and is left unset", spec.logical_id, name)
-            if name in environment and value != environment[name] and name not in overrides:
-                log.warning("%s differs between functions; %s's value is used", name, spec.logical_id)
-            environment[name] = value
+            environment[name] = values.resolve(raw) if is_intrinsic(raw) else str(raw)
     environment.update(overrides)
     return environment
 
@@ -134,11 +148,30 @@ class LocalRuntime:
         schedules: bool = True,
         host: str = "127.0.0.1",
         data_dir: Path | None = None,
+        environment_setup: Iterable[str] = (),
+        artifacts: BuiltArtifacts | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
+        """``environment_setup`` names `module:function`s each function environment calls once its
+        handler is loaded; ``artifacts`` runs built functions and layers in a clean interpreter;
+        ``concurrency`` is the limit of environments per function that reserves none.
+        ``variables`` are given to every function, as a deployment sets what mcp-config.yaml reads
+        (`DEEPWIKI_MCP_URL`, the servers' keys, ...); by default, those of this process's
+        environment that mcp-config.yaml reads."""
         self.root = root.resolve()
+        self.environment_setup = tuple(environment_setup)
+        self._artifacts = artifacts
+        self._variables = dict(variables) if variables is not None else _configuration_variables(self.root)
         # The template as a dev stack with an issuer sees it: the API has its JWT authorizer.
         self.template = resolve_conditions(load_template(self.root / "template.yaml"), LOCAL_PARAMETERS)
-        self.functions = LocalFunctions(self.root, functions(self.template))
+        self.functions = LocalFunctions(
+            self.root,
+            functions(self.template),
+            artifacts=artifacts,
+            setup=environment_setup,
+            default_concurrency=concurrency,
+        )
         self._machines = state_machines(self.template)
         self._values = LocalValues(
             self.template,
@@ -191,14 +224,28 @@ class LocalRuntime:
             dsns = self._database.start()
             aws_ready.result()
         overrides = self._overrides(dsns.app_dsn, dsns.owner_dsn) | {"PUBLIC_API_URL": api.url}
-        self._apply_environment(
-            local_environment(list(self.functions.specs.values()), self._values, overrides)
+        specs = list(self.functions.specs.values())
+        self.functions.configure(
+            {spec.logical_id: self._function_environment(spec, overrides) for spec in specs}
         )
+        self._apply_environment(local_environment(specs, self._values, overrides))
         self._stops.append(self._restore_environment)
         if self._schedules_on:
             self._stops.append(self._scheduler.stop)
             self._scheduler.start()
         api.start()
+
+    def _function_environment(
+        self, spec: FunctionSpec, overrides: Mapping[str, str | None]
+    ) -> dict[str, str]:
+        if self._artifacts is None:
+            return function_environment(spec, self._values, overrides)
+        # Built code reads what the layers hold (the configuration) where Lambda mounts them.
+        environment = function_environment(spec, self._values, {**overrides, "MCP_CONFIG_PATH": None})
+        raw = spec.environment.get("MCP_CONFIG_PATH")
+        if isinstance(raw, str):
+            environment["MCP_CONFIG_PATH"] = self._artifacts.opt_path(raw)
+        return environment
 
     def _prepare_aws(self, dev_secrets: DevSecrets) -> None:
         load_into_secrets_manager(dev_secrets, self._aws.secrets_manager())
@@ -232,9 +279,10 @@ class LocalRuntime:
     def app_dsn(self) -> str:
         return self._database.dsns.app_dsn
 
-    def invoke(self, function_logical_id: str, event: Any) -> Any:
-        """Invoke a function of the template in-process, as `aws lambda invoke` would."""
-        return self.functions.invoke(function_logical_id, event)
+    def invoke(self, function_logical_id: str, event: Any, *, wait_s: float = INVOKE_WAIT_S) -> Any:
+        """Invoke a function of the template, as `aws lambda invoke` would (with its retries on
+        throttling: it waits up to ``wait_s`` for a free environment)."""
+        return self.functions.invoke(function_logical_id, event, wait_s=wait_s)
 
     def fire_schedule(self, function_logical_id: str) -> Any:
         """Fire the function's schedule now (also when the timer is off) and return its result."""
@@ -251,7 +299,8 @@ class LocalRuntime:
             "DATABASE_OWNER_SECRET_ID": None,
             "AUTH_JWKS_URL": None,
             "CORS_ALLOW_ORIGINS": DEV_CORS_ORIGINS,
-            "MCP_CONFIG_PATH": str(self.root / "shared" / "configs" / "mcp-config.yaml"),
+            "MCP_CONFIG_PATH": str(_mcp_config_path(self.root)),
+            **self._variables,
             **dev_auth_environment(),
             **self._aws.environment(),
         }
@@ -269,7 +318,7 @@ class LocalRuntime:
         routes = RouteTable(route for spec in self.functions.specs.values() for route in spec.routes)
         return Gateway(
             routes,
-            self.invoke,
+            self.functions.invoke,
             jwt_authorizer(auth.verify_token),
             pages={
                 swagger.OPENAPI_PATH: self._openapi_page,
@@ -284,6 +333,17 @@ class LocalRuntime:
         if document is None:
             return json_response(404, {"message": "docs/openapi.json is missing: run `make openapi`"})
         return HttpResponse(200, [("Content-Type", "application/json")], document)
+
+
+def _mcp_config_path(root: Path) -> Path:
+    return root / "shared" / "configs" / "mcp-config.yaml"
+
+
+def _configuration_variables(root: Path) -> dict[str, str]:
+    """What of this process's environment mcp-config.yaml reads: a developer sets a server's URL or
+    key for `make dev` in the shell, as a deployment sets it on the functions."""
+    names = referenced_variables(_mcp_config_path(root))
+    return {name: os.environ[name] for name in sorted(names) if os.environ.get(name)}
 
 
 def _set_environment(environment: Mapping[str, str | None]) -> None:

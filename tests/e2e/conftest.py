@@ -15,6 +15,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from infra.local.postgres import LocalDatabase
 from infra.local.runtime import LocalRuntime
+from tests.support.doc_examples import DOCS_TIMES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,3 +39,15 @@ def local_runtime(database: LocalDatabase) -> Iterator[LocalRuntime]:
 def api(local_runtime: LocalRuntime) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=local_runtime.url, timeout=30) as client:
         yield client
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """How long the guides' shell examples took (tests/e2e/test_docs_examples.py)."""
+    times = config.stash.get(DOCS_TIMES, None)
+    if times:
+        each = ", ".join(f"{name} {seconds:.1f} s" for name, seconds, _, _ in times)
+        ran, skipped = sum(item[2] for item in times), sum(item[3] for item in times)
+        total = sum(item[1] for item in times)
+        terminalreporter.write_line(
+            f"guides' shell examples: {ran} blocks run, {skipped} skipped, {total:.1f} s ({each})"
+        )

@@ -1,18 +1,19 @@
 """The published reference server `@modelcontextprotocol/server-everything`, run from npm.
 
-It is pinned in `tests/fakes/npm/package.json`; `npm ci --prefix tests/fakes/npm` installs it.
+It is pinned in `tests/fakes/npm/package.json`; `make test` installs it (`npm ci --prefix
+tests/fakes/npm` with the venv's Node) and it runs on the venv's Node.
 It serves Streamable HTTP on the 2025-11-25 handshake at `/mcp` on the port named by `PORT`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.support.node import NODE
 
 NPM_DIR = Path(__file__).resolve().parent / "npm"
 ENTRY = NPM_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
@@ -45,15 +46,12 @@ class EverythingServer:
         return f"http://127.0.0.1:{self.port}/mcp"
 
     def start(self, timeout_s: float = 20.0) -> EverythingServer:
-        node = shutil.which("node")
-        if node is None or not ENTRY.exists():
-            raise RuntimeError(
-                "the npm reference server is missing: run `npm ci --prefix tests/fakes/npm` (needs node)"
-            )
+        if not ENTRY.exists():
+            raise RuntimeError("the npm reference server is missing: `make pytest` installs it")
         # Only what node needs: the server has a tool that returns its environment.
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(NPM_DIR), "PORT": str(self.port)}
+        env = {"PATH": str(NODE.parent), "HOME": str(NPM_DIR), "PORT": str(self.port)}
         self._process = subprocess.Popen(
-            [node, str(ENTRY), "streamableHttp"],
+            [str(NODE), str(ENTRY), "streamableHttp"],
             cwd=NPM_DIR,
             env=env,
             stdout=self._output,

@@ -6,10 +6,11 @@
 - `tools_app(stateless=True)`: the same tools on the stateless 2026-07-28 revision, JSON replies.
 - `slow_app()`: a handshake server whose only tool sleeps as long as it is asked to.
 - `canned_app()`: HTTP answers chosen by path: error statuses, garbage, redirects, silence.
-- `deepwiki_app()`: DeepWiki's `read_wiki_contents{repoName}` and `ask_question{repoName,
-  question}`, stateless, with canned answers.
-- `require_bearer(app, token)`: any of them behind a bearer token; `slow_close(app, delay_s)`:
-  a session whose closing DELETE takes its time.
+- `deepwiki_app()`: DeepWiki's tools (`read_wiki_structure{repoName}`,
+  `read_wiki_contents{repoName}`, `ask_question{repoName, question}`), stateless, canned answers.
+- `require_bearer(app, token)`, `require_header(app, name, value)`: any of them behind a bearer
+  token or an API key header; `slow_close(app, delay_s)`: a session whose closing DELETE takes
+  its time.
 
 `LoopbackServer` runs an app on 127.0.0.1 in a thread and records what it received (`log`), so
 tests can count requests by JSON-RPC method and check the headers that arrived. Tests that
@@ -177,8 +178,14 @@ def slow_close(app: App, delay_s: float) -> App:
 
 
 def require_bearer(app: App, token: str) -> App:
+    return require_header(app, "Authorization", f"Bearer {token}")
+
+
+def require_header(app: App, name: str, value: str) -> App:
+    """Answer 401 to any request whose header `name` is not `value` (an API key's header)."""
+
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _header(scope, "authorization") != f"Bearer {token}":
+        if scope["type"] == "http" and _header(scope, name.lower()) != value:
             answer = Response("unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
             await answer(scope, receive, send)
             return
@@ -242,11 +249,18 @@ async def _request_id(request: Request) -> Any:
     return body.get("id") if isinstance(body, dict) else None
 
 
+DEEPWIKI_TOOLS = ("read_wiki_structure", "read_wiki_contents", "ask_question")
+
+
 def deepwiki_app() -> App:
     server: MCPServer = MCPServer("DeepWiki", log_level="WARNING")
 
     @server.tool()
-    def read_wiki_contents(repoName: str) -> str:  # DeepWiki's argument name
+    def read_wiki_structure(repoName: str) -> str:  # DeepWiki's argument name
+        return f"- 1 Overview of {repoName}\n- 2 Getting started"
+
+    @server.tool()
+    def read_wiki_contents(repoName: str) -> str:
         return f"# {repoName}\nThe wiki of {repoName}."
 
     @server.tool()

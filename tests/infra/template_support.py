@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from infra.template import SERVERLESS_FUNCTION, resources_of_type
+from infra.template import SERVERLESS_FUNCTION, function_properties, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -85,11 +85,18 @@ def _ref(name: str, template: dict[str, Any], parameters: dict[str, str]) -> Any
     return f"auralink-test-{name}"
 
 
-# The functions that start executions of the run state machine.
-RUN_STARTERS = {"RunsExecuteWorkflowFunction", "RunsResumeRunFunction"}
+def run_starters(template: dict[str, Any]) -> set[str]:
+    """The functions configured to start executions of the run state machine."""
+    return {
+        function_id
+        for function_id in function_ids(template)
+        if "RUN_STATE_MACHINE_ARN" in function_properties(template, function_id)["Environment"]["Variables"]
+    }
 
-# Routes that skip API Gateway's JWT authorizer: the health check, and the hosted MCP servers,
-# which the gateway calls with its own service tokens and which verify every token themselves.
+
+# The security contract, not read from the template on purpose: the routes that skip API Gateway's
+# JWT authorizer. The health check, and the hosted MCP servers, which the gateway calls with its own
+# service tokens and which verify every token themselves.
 PUBLIC_ROUTES = {
     ("GET", "/health"),
     ("ANY", "/mcp/memory"),

@@ -1,5 +1,11 @@
-"""Heavy imports stay where they are needed: the `mcp` SDK (about 0.6 s of cold start) in functions
-that speak MCP, the agent frameworks (LangGraph, LangChain, AutoGen) in the run step alone."""
+"""Heavy imports stay where they are needed, with the groups read from the template:
+
+- the `mcp` SDK (about 0.6 s of cold start) only in functions that restore a snapshot (SnapStart)
+  or run on a schedule, whose cold start matters to no one;
+- the agent frameworks (LangGraph, LangChain, AutoGen) only in functions given the LangGraph layer;
+- boto3 (and Powertools' secrets client) in no function at init: it comes with the first secret
+  read, so a function that reads none never loads it.
+"""
 
 from __future__ import annotations
 
@@ -10,42 +16,11 @@ import sys
 from typing import Any
 
 from infra.template import function_properties, functions
-from tests.infra.template_support import ROOT
-
-# Functions that answer from the database alone.
-WITHOUT_MCP = {
-    "HealthFunction",
-    "MeFunction",
-    "MigrateFunction",
-    "RefreshSummariesFunction",
-    "McpServersFunction",
-    "McpListConnectionsFunction",
-    "McpGetConnectionFunction",
-    "McpDeleteConnectionFunction",
-    "McpUsageStatsFunction",
-    "McpOperationsFunction",
-    "LlmProvidersFunction",
-    "LlmModelsFunction",
-    "LlmGetPreferencesFunction",
-    "LlmPutPreferencesFunction",
-    "LlmChatFunction",
-    "LlmMetricsFunction",
-    "LlmComparisonFunction",
-    "RunsExecuteWorkflowFunction",
-    "RunsListRunsFunction",
-    "RunsGetRunFunction",
-    "RunsResumeRunFunction",
-    "RunsCancelRunFunction",
-    # Creating or replacing a workflow loads the MCP package only to check an MCP tool's name.
-    "CreateWorkflowFunction",
-    "ListWorkflowsFunction",
-    "GetWorkflowFunction",
-    "UpdateWorkflowFunction",
-    "DeleteWorkflowFunction",
-}
+from tests.infra.template_support import ROOT, function_ids
 
 _PROBE = """
 import importlib.util, json, sys
+watched = tuple(sys.argv[2].split(","))
 loaded = {}
 for name, path in json.loads(sys.argv[1]).items():
     before = set(sys.modules)
@@ -53,61 +28,81 @@ for name, path in json.loads(sys.argv[1]).items():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     new = set(sys.modules) - before
-    loaded[name] = sorted(m for m in new if m.split(".")[0] in set(sys.argv[2].split(",")))
+    loaded[name] = sorted(m for m in new if m in watched or m.startswith(tuple(w + "." for w in watched)))
 print(json.dumps(loaded))
 """
-# The only function that runs agent frameworks; its own layer carries them.
-RUNS_AGENTS = {"RunStepFunction"}
 AGENT_FRAMEWORKS = ("langgraph", "langchain_core", "autogen_core", "autogen_agentchat")
+SECRETS_CLIENT = ("boto3", "aws_lambda_powertools.utilities.parameters")
+# The environment of a function that reads no secret: the database by URL, a token key never read.
+IMPORT_ENVIRONMENT = {
+    "ENVIRONMENT": "development",
+    "DATABASE_URL": "postgresql://unused@127.0.0.1:9/unused",
+    "AUTH_ISSUER": "https://issuer.test",
+    "AUTH_AUDIENCE": "auralink-test",
+    "AUTH_ALGORITHMS": "HS256",
+    "AUTH_JWT_SECRET_ID": "unused",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
 
 
 def _loaded(
-    template: dict[str, Any], logical_ids: set[str], packages: tuple[str, ...]
+    template: dict[str, Any], logical_ids: set[str], modules: tuple[str, ...]
 ) -> dict[str, list[str]]:
-    """The modules of ``packages`` that importing each function's handler module loads."""
+    """The ``modules`` (and their submodules) that importing each function's handler module loads.
+
+    One interpreter imports them in turn, so a module shows at the first function that loads it.
+    """
     paths = {
         spec.logical_id: str(ROOT / spec.code_uri / spec.module_path)
         for spec in functions(template)
         if spec.logical_id in logical_ids
     }
     assert set(paths) == logical_ids
-    environment = {
-        **os.environ,
-        "ENVIRONMENT": "development",
-        "DATABASE_URL": "postgresql://unused@127.0.0.1:9/unused",
-        "AUTH_ISSUER": "https://issuer.test",
-        "AUTH_AUDIENCE": "auralink-test",
-        "AUTH_ALGORITHMS": "HS256",
-        "AUTH_JWT_SECRET_ID": "unused",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(paths), ",".join(packages)],
-        env=environment,
+        [sys.executable, "-c", _PROBE, json.dumps(paths), ",".join(modules)],
+        env={**os.environ, **IMPORT_ENVIRONMENT},
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
-    return {name: modules for name, modules in json.loads(result.stdout).items() if modules}
+    return {name: found for name, found in json.loads(result.stdout).items() if found}
 
 
-def test_functions_that_do_not_speak_mcp_do_not_import_it(template: dict[str, Any]) -> None:
-    assert _loaded(template, WITHOUT_MCP, ("mcp",)) == {}
+def _restores_a_snapshot(template: dict[str, Any], function_id: str) -> bool:
+    return "SnapStart" in function_properties(template, function_id)
 
 
-def test_only_the_run_step_imports_an_agent_framework(template: dict[str, Any]) -> None:
-    every_function = {spec.logical_id for spec in functions(template)}
-    assert _loaded(template, every_function - RUNS_AGENTS, AGENT_FRAMEWORKS) == {}
-    assert set(_loaded(template, RUNS_AGENTS, ("langgraph",))) == RUNS_AGENTS
+def _with_the_langgraph_layer(template: dict[str, Any]) -> set[str]:
+    return {
+        function_id
+        for function_id in function_ids(template)
+        if {"Ref": "LangGraphLayer"} in function_properties(template, function_id)["Layers"]
+    }
 
 
-def test_functions_that_speak_mcp_restore_a_snapshot_instead_of_importing(template: dict[str, Any]) -> None:
-    # The scheduled probe's cold start matters to no one; every other MCP function answers users.
-    for spec in functions(template):
-        if not spec.logical_id.startswith("Mcp") or spec.logical_id in WITHOUT_MCP | {"McpProbeFunction"}:
-            continue
-        properties = function_properties(template, spec.logical_id)
-        assert properties.get("SnapStart") == {"ApplyOn": "PublishedVersions"}, spec.logical_id
-        assert properties.get("AutoPublishAlias") == "live", spec.logical_id
-        assert properties.get("AutoPublishAliasAllProperties") is True, spec.logical_id
+def test_only_functions_that_restore_a_snapshot_import_the_mcp_sdk(template: dict[str, Any]) -> None:
+    # A function that answers users and imports the SDK at init without SnapStart pays ~0.6 s on
+    # every cold start; one that runs on a schedule may.
+    plain = {
+        spec.logical_id
+        for spec in functions(template)
+        if not spec.schedules and not _restores_a_snapshot(template, spec.logical_id)
+    }
+
+    assert {"MeFunction", "McpListConnectionsFunction", "CreateWorkflowFunction"} <= plain
+    assert _loaded(template, plain, ("mcp",)) == {}
+
+
+def test_only_functions_given_the_langgraph_layer_import_an_agent_framework(template: dict[str, Any]) -> None:
+    runs_agents = _with_the_langgraph_layer(template)
+
+    assert "RunStepFunction" in runs_agents
+    assert _loaded(template, set(function_ids(template)) - runs_agents, AGENT_FRAMEWORKS) == {}
+    for function_id in runs_agents:
+        assert _loaded(template, {function_id}, ("langgraph",)), function_id
+
+
+def test_no_function_loads_the_secrets_client_at_init(template: dict[str, Any]) -> None:
+    # Powertools' parameters utility brings boto3 (~0.4 s); it is imported at the first secret read.
+    assert _loaded(template, set(function_ids(template)), SECRETS_CLIENT) == {}

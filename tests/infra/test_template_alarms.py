@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from auralink.observability import MetricName
-from infra.template import function_properties, resources_of_type
-from tests.infra.template_support import function_ids, render
+from infra.template import function_properties, read_template, resources_of_type
+from tests.infra.template_support import TEMPLATE_PATH, function_ids, render
 
 ALARM = "AWS::CloudWatch::Alarm"
+FUNCTION_LOOP = "Fn::ForEach::FunctionLogsAndAlarms"
 
 
 def _alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -36,7 +37,7 @@ def test_every_function_has_errors_and_throttles_alarms(template: dict[str, Any]
         if not _alarm_on(template, "AWS/Lambda", metric, "FunctionName", {"Ref": function_id})
     ]
 
-    assert missing == []
+    assert missing == [], f"add {missing} to the list of {FUNCTION_LOOP} in template.yaml"
 
 
 def test_the_api_and_the_run_state_machine_have_alarms(template: dict[str, Any]) -> None:
@@ -59,7 +60,7 @@ def test_every_alarm_notifies_the_topic(template: dict[str, Any]) -> None:
     assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
 
 
-def test_the_dashboard_shows_the_five_product_metrics(template: dict[str, Any]) -> None:
+def test_the_dashboard_shows_the_product_metrics(template: dict[str, Any]) -> None:
     body_template = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
     body = json.loads(render(body_template, template, {}))
     expressions = " ".join(
@@ -71,10 +72,23 @@ def test_the_dashboard_shows_the_five_product_metrics(template: dict[str, Any]) 
         MetricName.MCP_OPERATION_DURATION,
         MetricName.MCP_ERRORS,
         MetricName.AGENT_EXECUTIONS,
-        MetricName.CREWAI_CONVERSATIONS,
     ):
         assert re.search(rf'Namespace="AuraLink" MetricName="{name}"', expressions), name
     assert all(widget["properties"]["region"] == "us-east-1" for widget in body["widgets"])
+
+
+def test_the_loop_makes_the_log_group_and_alarms_of_the_functions_and_of_nothing_else(
+    template: dict[str, Any],
+) -> None:
+    written = read_template(TEMPLATE_PATH)["Resources"][FUNCTION_LOOP]
+    function_logs = {
+        name.removesuffix("LogGroup")
+        for name, group in resources_of_type(template, "AWS::Logs::LogGroup").items()
+        if group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/")
+    }
+
+    assert sorted(written[1]) == function_ids(template)
+    assert function_logs == set(function_ids(template))
 
 
 def test_every_log_group_has_a_retention(template: dict[str, Any]) -> None:

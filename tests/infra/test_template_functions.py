@@ -17,7 +17,7 @@ from auralink.errors import ConfigurationError
 from auralink.settings import get_settings, reset_settings
 from infra.local.routes import RouteTable
 from infra.template import function_properties, functions, load_template, resolve_conditions
-from tests.infra.template_support import MODES, ROOT, RUN_STARTERS, TEMPLATE_PATH, function_ids, render
+from tests.infra.template_support import MODES, ROOT, TEMPLATE_PATH, function_ids, render, run_starters
 
 _TEMPLATE_FUNCTIONS = function_ids(load_template(TEMPLATE_PATH))
 
@@ -162,14 +162,24 @@ def test_runtime_architecture_tracing_and_layer(template: dict[str, Any], functi
     assert properties["LoggingConfig"]["LogGroup"] == {"Ref": f"{function_id}LogGroup"}
 
 
-def test_core_layer_is_built_by_the_makefile_for_the_same_runtime(template: dict[str, Any]) -> None:
-    layer = template["Resources"]["CoreLayer"]
+@pytest.mark.parametrize(
+    ("layer_id", "folder"), [("CoreLayer", "layers/core"), ("LangGraphLayer", "layers/langgraph")]
+)
+def test_layers_are_built_from_their_own_folder_by_the_makefile(
+    template: dict[str, Any], layer_id: str, folder: str
+) -> None:
+    layer = template["Resources"][layer_id]
 
-    assert layer["Properties"]["ContentUri"] == "."
+    # sam build hashes and copies ContentUri: the repository root would take .data, .venv and
+    # node_modules with it.
+    assert layer["Properties"]["ContentUri"] == folder
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer["Metadata"]["BuildMethod"] == "makefile"
-    assert "build-CoreLayer:" in (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    # The root Makefile, run in the root, where the core layer's configuration and SQL live.
+    assert layer["Metadata"]["ContextPath"] == layer["Metadata"]["WorkingDirectory"] == "."
+    assert f"build-{layer_id}:" in (ROOT / "Makefile").read_text(encoding="utf-8")
 
 
 def test_timeouts(template: dict[str, Any]) -> None:
@@ -233,7 +243,7 @@ def test_the_deployed_environment_passes_the_settings_model(
             assert settings.auth_algorithms == ["HS256"]
             assert settings.auth_jwt_secret_id is not None
         assert (settings.database_owner_secret_id is not None) == (function_id == "MigrateFunction")
-        assert (settings.run_state_machine_arn is not None) == (function_id in RUN_STARTERS)
+        assert (settings.run_state_machine_arn is not None) == (function_id in run_starters(template))
     finally:
         reset_settings()
 

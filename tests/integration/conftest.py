@@ -67,12 +67,14 @@ def token_for() -> Callable[..., str]:
 
 
 @pytest.fixture(scope="module")
-def local_runtime(database: LocalDatabase) -> Iterator[LocalRuntime]:
+def local_runtime(database: LocalDatabase, request: pytest.FixtureRequest) -> Iterator[LocalRuntime]:
     """A local runtime on the suite's database for the tests of one module (it sets the process
-    environment its handlers read, so it never outlives the module)."""
+    environment its authorizer reads, so it never outlives the module). A module's
+    `ENVIRONMENT_SETUP` names hooks its function environments call once their handler is loaded."""
     # The suite's server as its administrator, naming the suite's database.
     url = make_conninfo(database.admin_dsn, dbname=str(conninfo_to_dict(database.owner_dsn)["dbname"]))
-    runtime = LocalRuntime(ROOT, port=0, database_url=url, schedules=False)
+    setup = getattr(request.module, "ENVIRONMENT_SETUP", ())
+    runtime = LocalRuntime(ROOT, port=0, database_url=url, schedules=False, environment_setup=setup)
     runtime.start()
     try:
         yield runtime

@@ -1,22 +1,81 @@
-"""Invoke the template's functions in-process, with their sample events, as Lambda would."""
+"""Invoke the template's handlers directly in this process, with their sample events.
+
+For tests of one function whose environment the test prepares itself (moto's Secrets Manager,
+monkeypatched variables): the handler is imported here, under a module name of its own (every
+handler file is called `app.py`), and called with a Lambda context. Tests of the service as a
+whole go through the local runtime instead, where each function runs in its own environments.
+"""
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import sys
+import threading
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from infra.local.lambdas import LocalFunctions
-from infra.template import functions, load_template
+from auralink.observability import logger
+from infra.local.bootstrap import Handler, LambdaContext
+from infra.local.lambdas import function_arn
+from infra.template import FunctionSpec, functions, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class InProcessFunctions:
+    """The functions of a template, their handlers imported on first use into this process."""
+
+    def __init__(self, root: Path, specs: Iterable[FunctionSpec]) -> None:
+        self.root = root
+        self.specs = {spec.logical_id: spec for spec in specs}
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, function_id: str, event: Any) -> Any:
+        spec = self.specs[function_id]
+        context = LambdaContext(
+            function_name=function_id,
+            invoked_function_arn=function_arn(function_id, spec.auto_publish_alias),
+            memory_limit_in_mb=spec.memory_size,
+            timeout_ms=spec.timeout * 1000,
+        )
+        try:
+            return self.handler(function_id)(event, context)
+        finally:
+            # The service's logger is shared by every handler imported here: the keys one
+            # invocation put on it (its context, correlation id, caller) must not label the next.
+            logger.clear_state()
+
+    def handler(self, function_id: str) -> Handler:
+        with self._lock:
+            if function_id not in self._handlers:
+                self._handlers[function_id] = self._load(self.specs[function_id])
+            return self._handlers[function_id]
+
+    def _load(self, spec: FunctionSpec) -> Handler:
+        path = (self.root / spec.code_uri / spec.module_path).resolve()
+        module_name = f"auralink_function_{spec.logical_id}"
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        assert module_spec is not None and module_spec.loader is not None, path
+        module = importlib.util.module_from_spec(module_spec)
+        # Registered before execution so that models defined in the module can find it by name.
+        sys.modules[module_name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
+        handler: Handler = getattr(module, spec.handler_name)
+        return handler
+
+
 @cache
-def local_functions() -> LocalFunctions:
-    return LocalFunctions(ROOT, functions(load_template(ROOT / "template.yaml")))
+def local_functions() -> InProcessFunctions:
+    return InProcessFunctions(ROOT, functions(load_template(ROOT / "template.yaml")))
 
 
 def sample_event(name: str) -> dict[str, Any]:

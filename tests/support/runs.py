@@ -48,7 +48,7 @@ class CountingExecutor:
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
         assert deadline_ms > 0
         done = run.steps_done + 1
-        self.seen.append((run.run_id, run.steps_done))
+        self.seen.append((str(run.run_id), run.steps_done))
         event = {"type": "node_finished", "node": f"step-{done}"}
         if done < self.steps:
             return StepOutcome(status=RunStatus.RUNNING, progress={"steps_done": done}, events=[event])
@@ -129,7 +129,7 @@ class ScriptedExecutor:
     seen: list[tuple[str, int]] = field(default_factory=list)
 
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
-        self.seen.append((run.run_id, run.steps_done))
+        self.seen.append((str(run.run_id), run.steps_done))
         script = run.input.get("script")
         if script == "ask":
             return self._ask(run)
@@ -159,7 +159,9 @@ class ScriptedExecutor:
         node = f"n{run.steps_done + 1}"
         for _ in range(5):
             time.sleep(self.delay_s / 5)
-            if repository.cancel_requested(run.run_id, run.user_id):
+            with tenant_transaction(run.user_id) as conn:
+                cancel_requested = repository.cancel_requested(conn, run.run_id)
+            if cancel_requested:
                 return StepOutcome(status=RunStatus.RUNNING, progress={"current_node": node})
         event = {"type": "node_finished", "node": node}
         if run.steps_done + 1 < steps:
@@ -167,3 +169,101 @@ class ScriptedExecutor:
         return StepOutcome(
             status=RunStatus.SUCCEEDED, progress={"current_node": node}, events=[event], output=node
         )
+
+
+# ------------------------------------------------------------------------------------------------
+# Executors installed inside the local runtime's environments (its `environment_setup` hooks): a
+# test module names the hook in `ENVIRONMENT_SETUP` and the run step's environments call it once
+# their handler is loaded, replacing what the handler registered.
+
+# Workflow runs played by the scripted executor.
+SCRIPTED_WORKFLOWS = ("tests.support.runs:script_workflow_runs",)
+THREE_STEPS = "test-three-steps"
+REFUSING = "test-refusing"
+UNSAVEABLE = "test-unsaveable"
+
+
+class ThreeSteps:
+    """Succeeds with `{"answer": 42}` at its third step."""
+
+    steps = 3
+
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        done = run.steps_done + 1
+        if done < self.steps:
+            return StepOutcome(status=RunStatus.RUNNING, progress={"steps_done": done})
+        return StepOutcome(status=RunStatus.SUCCEEDED, progress={"steps_done": done}, output={"answer": 42})
+
+
+class Refusing:
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        return StepOutcome(status=RunStatus.FAILED, error=RunError(code="refused", message="No"))
+
+
+class Unsaveable:
+    """Its output cannot be stored: the step task itself fails, which the state machine catches."""
+
+    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
+        return StepOutcome(status=RunStatus.SUCCEEDED, output={"not json": {1, 2}})
+
+
+def script_workflow_runs() -> None:
+    """Workflow runs are played by `ScriptedExecutor` (their input says what to do)."""
+    from auralink.agents.runs.control import WORKFLOW_FRAMEWORK  # noqa: PLC0415
+
+    register_executor(WORKFLOW_FRAMEWORK, ScriptedExecutor())
+
+
+def install_test_executors() -> None:
+    """The test frameworks above, each under its own name."""
+    register_executor(THREE_STEPS, ThreeSteps())
+    register_executor(REFUSING, Refusing())
+    register_executor(UNSAVEABLE, Unsaveable())
+
+
+def create_unstarted_run(
+    user_id: str,
+    *,
+    framework: str,
+    workflow_id: str | None = None,
+    run_input: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    waited_s: float = 0,
+    resumed_with: Any = None,
+    resumed: bool = False,
+    run_id: str | None = None,
+) -> str:
+    """A run as a function that died before starting its execution leaves it, ``waited_s`` ago.
+
+    Queued with its first execution counted, as the API records it; or, with ``resumed``, running
+    with the answer ``resumed_with`` and its second execution counted, as a resume records it. No
+    execution ARN either way. (Inserted, not updated: an update would stamp ``updated_at`` now.)
+    """
+    with tenant_transaction(user_id) as conn:
+        row = conn.execute(
+            """
+            INSERT INTO workflow_executions
+                (id, user_id, framework, workflow_id, input, idempotency_key, status, executions,
+                 resume_input, started_at, created_at, updated_at)
+            SELECT coalesce(%(run_id)s::uuid, gen_random_uuid()), %(user_id)s, %(framework)s,
+                   %(workflow_id)s::uuid, %(input)s, %(key)s, %(status)s, %(executions)s, %(resume_input)s,
+                   CASE WHEN %(resumed)s THEN at END, at, at
+              FROM (SELECT now() - make_interval(secs => %(waited_s)s) AS at) AS backdated
+            RETURNING id::text AS id
+            """,
+            {
+                "run_id": run_id,
+                "user_id": user_id,
+                "framework": framework,
+                "workflow_id": workflow_id,
+                "input": Jsonb(run_input or {}),
+                "key": idempotency_key,
+                "status": "running" if resumed else "queued",
+                "executions": 2 if resumed else 1,
+                "resume_input": Jsonb({"value": resumed_with}) if resumed else None,
+                "resumed": resumed,
+                "waited_s": waited_s,
+            },
+        ).fetchone()
+    assert row is not None
+    return str(row["id"])

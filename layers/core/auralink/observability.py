@@ -46,12 +46,11 @@ def emit_with_dimensions(points: Iterable[MetricPoint], dimensions: Mapping[str,
 class MetricName:
     """CloudWatch metric names (PascalCase, as CloudWatch's own metrics are named)."""
 
-    # The five metrics the product was ordered with.
+    # The product's metrics, on the stack's dashboard.
     MCP_OPERATIONS = "MCPOperations"
     MCP_OPERATION_DURATION = "MCPOperationDuration"
     MCP_ERRORS = "MCPErrors"
     AGENT_EXECUTIONS = "AgentExecutions"
-    CREWAI_CONVERSATIONS = "CrewAIConversations"
 
     # LLM calls (dimensions: provider, model).
     LLM_CALLS = "LLMCalls"
@@ -76,4 +75,7 @@ class MetricName:
     RUN_STEPS_PER_RUN = "RunStepsPerRun"
     RUN_DURATION = "RunDuration"
     RUN_COST = "RunCostUSD"
+    # The sweeper: runs it started after their grace period, and runs it failed as too old to start.
+    RUNS_STARTED_LATE = "RunsStartedLate"
+    RUNS_NOT_STARTED = "RunsNotStarted"
     SUMMARY_REFRESH_DURATION = "SummaryRefreshDuration"

@@ -34,11 +34,17 @@ def _parameters() -> ModuleType:
     return parameters
 
 
-def get_secret_string(secret_id: str) -> str:
-    """The secret's text value; a binary secret must hold UTF-8 text."""
+def get_secret_string(secret_id: str, *, max_age: int | None = None, force_fetch: bool = False) -> str:
+    """The secret's text value; a binary secret must hold UTF-8 text.
+
+    ``max_age`` (seconds) overrides the settings' cache age; ``force_fetch`` skips the cache, for a
+    value that may have changed since it was cached (a rotated database password).
+    """
     parameters = _parameters()
+    if max_age is None:
+        max_age = get_settings().secrets_max_age_s
     try:
-        value = parameters.get_secret(secret_id, max_age=get_settings().secrets_max_age_s)
+        value = parameters.get_secret(secret_id, max_age=max_age, force_fetch=force_fetch)
     except parameters.exceptions.GetParameterError as exc:
         # The wrapped botocore error names the operation and the error code, not the value.
         logger.warning("secret unavailable", extra={"secret_id": secret_id, "error": str(exc)})

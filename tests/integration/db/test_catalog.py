@@ -180,6 +180,7 @@ def test_privileged_functions_pin_their_search_path(owner_conn: psycopg.Connecti
         "schema_version",
         "refresh_summary_views",
         "close_abandoned_mcp_operations",
+        "unstarted_runs",
     }
     for row in rows:
         assert "search_path=pg_catalog, pg_temp" in row["proconfig"]
@@ -201,6 +202,7 @@ def test_only_the_service_functions_are_executable_by_the_application_role(
         "schema_version",
         "refresh_summary_views",
         "close_abandoned_mcp_operations",
+        "unstarted_runs",
     }
 
 

@@ -1,61 +1,25 @@
-"""The template's run state machine, executed by moto, with its Lambda tasks run in-process.
+"""The template's run state machine, executed by moto, with its Lambda tasks run by the local runtime.
 
-A test executor registered for a test framework drives the run: the real ASL loops on the run-step
-handler until the run's status is final, and the Catch path records a step that crashed.
+A test executor installed in the run step's environments for a test framework drives the run: the
+real ASL loops on the run-step handler until the run's status is final, and the Catch path records
+a step that crashed.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
-import pytest
 
-from auralink.agents.runs.executors import register_executor, unregister_executor
-from auralink.agents.runs.models import Run, RunError, RunStatus, StepOutcome
 from auralink.db import tenant_transaction
 from infra.local.runtime import LocalRuntime
+from tests.support.runs import REFUSING, THREE_STEPS, UNSAVEABLE, ThreeSteps
 
-STEPS_NEEDED = 3
-
-
-class ThreeSteps:
-    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
-        done = run.steps_done + 1
-        if done < STEPS_NEEDED:
-            return StepOutcome(status=RunStatus.RUNNING, progress={"steps": done})
-        return StepOutcome(status=RunStatus.SUCCEEDED, progress={"steps": done}, output={"answer": 42})
-
-
-class Refusing:
-    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
-        return StepOutcome(status=RunStatus.FAILED, error=RunError(code="refused", message="No"))
-
-
-class Unsaveable:
-    """Its output cannot be stored: the step task itself fails, which the state machine catches."""
-
-    def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
-        return StepOutcome(status=RunStatus.SUCCEEDED, output={"not json": {1, 2}})
-
-
-@pytest.fixture
-def executor() -> Iterator[Callable[[Any], str]]:
-    registered: list[str] = []
-
-    def register(implementation: Any) -> str:
-        framework = f"test-{uuid.uuid4().hex[:8]}"
-        register_executor(framework, implementation)
-        registered.append(framework)
-        return framework
-
-    yield register
-    for framework in registered:
-        unregister_executor(framework)
+# The run step's environments know the test frameworks (tests.support.runs).
+ENVIRONMENT_SETUP = ("tests.support.runs:install_test_executors",)
 
 
 def insert_run(user_id: str, framework: str) -> str:
@@ -111,29 +75,29 @@ def task_calls(history: list[dict[str, Any]]) -> list[str]:
 
 
 def test_run_loops_through_the_step_function_until_it_succeeds(
-    local_runtime: LocalRuntime, executor: Callable[[Any], str], make_user_id: Callable[[str], str]
+    local_runtime: LocalRuntime, make_user_id: Callable[[str], str]
 ) -> None:
     user_id = make_user_id("alice")
-    run_id = insert_run(user_id, executor(ThreeSteps()))
+    run_id = insert_run(user_id, THREE_STEPS)
 
     execution = execute(local_runtime, run_id, user_id)
 
     assert execution["status"] == "SUCCEEDED"
     calls = task_calls(execution["history"])
-    assert len(calls) == STEPS_NEEDED
+    assert len(calls) == ThreeSteps.steps
     # The definition's ${RunStepFunctionArn} became the local ARN of the function's alias.
     assert set(calls) == {"arn:aws:lambda:us-east-1:123456789012:function:RunStepFunction:live"}
     run = read_run(user_id, run_id)
     assert run["status"] == "succeeded"
-    assert run["steps_done"] == STEPS_NEEDED
+    assert run["steps_done"] == ThreeSteps.steps
     assert run["output"] == {"answer": 42}
 
 
 def test_run_that_fails_ends_the_execution_as_failed(
-    local_runtime: LocalRuntime, executor: Callable[[Any], str], make_user_id: Callable[[str], str]
+    local_runtime: LocalRuntime, make_user_id: Callable[[str], str]
 ) -> None:
     user_id = make_user_id("bob")
-    run_id = insert_run(user_id, executor(Refusing()))
+    run_id = insert_run(user_id, REFUSING)
 
     execution = execute(local_runtime, run_id, user_id)
 
@@ -144,10 +108,10 @@ def test_run_that_fails_ends_the_execution_as_failed(
 
 
 def test_crashing_step_is_caught_and_recorded_on_the_run(
-    local_runtime: LocalRuntime, executor: Callable[[Any], str], make_user_id: Callable[[str], str]
+    local_runtime: LocalRuntime, make_user_id: Callable[[str], str]
 ) -> None:
     user_id = make_user_id("carol")
-    run_id = insert_run(user_id, executor(Unsaveable()))
+    run_id = insert_run(user_id, UNSAVEABLE)
 
     execution = execute(local_runtime, run_id, user_id)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from auralink import config
 from auralink.db import reset_connection, tenant_transaction
 from auralink.settings import reset_settings
-from tests.support.handlers import call_http
+from tests.support.handlers import ROOT, call_http, local_functions, sample_event
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +103,49 @@ def test_me_users_see_only_their_own_profile(token_for, make_user_id, owner_conn
     with tenant_transaction(alice) as conn:
         visible = [row["user_id"] for row in conn.execute("SELECT user_id FROM users").fetchall()]
     assert visible == [alice]
+
+
+# A container's first request, in an interpreter of its own: the handler answers, then reports the
+# modules it loaded.
+_FIRST_REQUEST = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+
+class Context:
+    function_name = "HealthFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:HealthFunction"
+    aws_request_id = "c0ffee00-0000-4000-8000-000000000001"
+
+    def get_remaining_time_in_millis(self):
+        return 10_000
+
+response = module.lambda_handler(json.loads(sys.argv[2]), Context())
+print(json.dumps({"status": response["statusCode"], "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_function_that_reads_no_secret_never_loads_the_secrets_client():
+    # The database by URL: /health reads no secret, so boto3 (~0.4 s) must never be imported.
+    spec = local_functions().specs["HealthFunction"]
+    handler = ROOT / spec.code_uri / spec.module_path
+
+    result = subprocess.run(
+        [sys.executable, "-c", _FIRST_REQUEST, str(handler), json.dumps(sample_event("HealthFunction"))],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    answer = json.loads(result.stdout.splitlines()[-1])
+
+    assert answer["status"] == 200
+    loaded = [
+        m
+        for m in answer["modules"]
+        if m == "boto3" or m.startswith("aws_lambda_powertools.utilities.parameters")
+    ]
+    assert loaded == []

@@ -167,7 +167,8 @@ def test_a_waiting_run_is_not_stepped_until_it_is_resumed(executors, make_user_i
             "UPDATE workflow_executions SET status = 'running', resume_input = %s WHERE id = %s::uuid",
             (Jsonb({"value": None}), run_id),
         )
-    run, _ = repository.claim_for_step(run_id, user)
+    with tenant_transaction(user) as conn:
+        run, _ = repository.claim_for_step(conn, uuid.UUID(run_id))
     assert run.has_resume_input and run.resume_input is None
     assert step(run_id, user)["status"] == "succeeded"
     stored = read_run(user, run_id)
@@ -178,13 +179,18 @@ def test_a_waiting_run_is_not_stepped_until_it_is_resumed(executors, make_user_i
 def test_an_executor_can_see_a_cancel_request_between_nodes(make_user_id):
     user = make_user_id()
     run_id = create_run(user, framework="test-counting")
-    assert repository.cancel_requested(run_id, user) is False
+
+    def cancel_requested(as_user: str) -> bool:
+        with tenant_transaction(as_user) as conn:
+            return repository.cancel_requested(conn, uuid.UUID(run_id))
+
+    assert cancel_requested(user) is False
 
     request_cancel(user, run_id)
 
-    assert repository.cancel_requested(run_id, user) is True
+    assert cancel_requested(user) is True
     with pytest.raises(NotFound):
-        repository.cancel_requested(run_id, make_user_id("intruder"))
+        cancel_requested(make_user_id("intruder"))
 
 
 def _emitted_metrics(output: str) -> dict[str, list[float]]:

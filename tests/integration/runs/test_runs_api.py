@@ -16,26 +16,21 @@ from typing import Any
 import httpx
 import pytest
 
-from auralink.agents.runs import orchestrator
 from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
 from auralink.llm.metrics import CallRecord, record
 from infra.local.runtime import LocalRuntime
 from infra.local.token import mint_dev_token
-from tests.support.runs import ScriptedExecutor, create_run, create_workflow, executor_in_place, read_run
+from tests.support.runs import SCRIPTED_WORKFLOWS, create_run, create_workflow, read_run
 
 FINAL = {"succeeded", "failed", "cancelled", "waiting_for_input"}
 
 
-@pytest.fixture(scope="module")
-def executor(local_runtime: LocalRuntime) -> Iterator[ScriptedExecutor]:
-    # Load the step function first, so that nothing it registers at import replaces the script.
-    local_runtime.functions.handler("RunStepFunction")
-    with executor_in_place(WORKFLOW_FRAMEWORK, ScriptedExecutor()) as scripted:
-        yield scripted
+# The run step's environments play workflows with the scripted executor (see the module's docstring).
+ENVIRONMENT_SETUP = SCRIPTED_WORKFLOWS
 
 
 @pytest.fixture
-def api(local_runtime: LocalRuntime, executor: ScriptedExecutor) -> Iterator[httpx.Client]:
+def api(local_runtime: LocalRuntime) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=local_runtime.url, timeout=30) as client:
         yield client
 
@@ -216,17 +211,18 @@ def closed_port() -> int:
 
 
 def test_an_unreachable_orchestrator_fails_the_run_and_answers_503(
-    caller: Callable[[str], Caller], monkeypatch: pytest.MonkeyPatch
+    caller: Callable[[str], Caller], local_runtime: LocalRuntime
 ) -> None:
     alice = caller("alice")
     workflow_id = create_workflow(alice.user_id)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SFN", f"http://127.0.0.1:{closed_port()}")
-    orchestrator.reset_clients()
+    execute = "RunsExecuteWorkflowFunction"
+    local_runtime.functions.update_environment(
+        execute, {"AWS_ENDPOINT_URL_SFN": f"http://127.0.0.1:{closed_port()}"}
+    )
     try:
         response = alice.execute(workflow_id, {"input": {}})
     finally:
-        monkeypatch.undo()
-        orchestrator.reset_clients()
+        local_runtime.functions.update_environment(execute, {"AWS_ENDPOINT_URL_SFN": None})
 
     assert response.status_code == 503
     error = response.json()["error"]

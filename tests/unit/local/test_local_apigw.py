@@ -17,6 +17,7 @@ from infra.local.apigw import (
     build_event,
     response_from_result,
 )
+from infra.local.lambdas import FunctionError, TooManyRequests
 from infra.local.routes import RouteMatch, RouteTable
 from infra.template import HttpRoute
 
@@ -273,14 +274,33 @@ def test_authorized_event_carries_the_claims() -> None:
 
 
 def test_unknown_route_and_failing_function_answer_like_api_gateway() -> None:
-    invoke = Recorder(error=RuntimeError("boom"))
+    invoke = Recorder(error=FunctionError({"errorType": "Sandbox.Timedout", "errorMessage": "late"}))
     api = gateway(invoke)
 
     missing = api.handle(make_request(method="GET", target="/nowhere"))
+    unknown_method = api.handle(make_request(method="TRACE", target="/health"))
     failing = api.handle(make_request(method="GET", target="/health"))
 
     assert (missing.status, json.loads(missing.body)) == (404, {"message": "Not Found"})
+    assert (unknown_method.status, json.loads(unknown_method.body)) == (404, {"message": "Not Found"})
     assert (failing.status, json.loads(failing.body)) == (500, {"message": "Internal Server Error"})
+
+
+def test_a_throttled_function_answers_429() -> None:
+    api = gateway(Recorder(error=TooManyRequests("at its limit")))
+
+    response = api.handle(make_request(method="GET", target="/health"))
+
+    assert (response.status, json.loads(response.body)) == (429, {"message": "Too Many Requests"})
+
+
+@pytest.mark.parametrize(
+    "result", [{"statusCode": "two hundred"}, {"statusCode": 200, "body": "%%", "isBase64Encoded": True}]
+)
+def test_a_result_api_gateway_cannot_read_answers_500(result: dict[str, Any]) -> None:
+    response = gateway(Recorder(result=result)).handle(make_request(method="GET", target="/health"))
+
+    assert (response.status, json.loads(response.body)) == (500, {"message": "Internal Server Error"})
 
 
 def test_preflight_is_answered_for_allowed_origins_only() -> None:

@@ -1,4 +1,5 @@
-"""The complete example of docs/workflows.md is a definition that passes every check short of I/O."""
+"""The complete example of docs/workflows.md is a definition that passes every check short of I/O
+(the docs test runs it for real: tests/e2e/test_docs_examples.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "workflows.md"
 
 
 def _example() -> dict:
+    """The workflow the example sends: the JSON of its heredoc (`--data-binary @- <<'EOF'`)."""
     section = DOC.read_text(encoding="utf-8").split("## A complete example", 1)[1]
-    block = re.search(r"```json\n(.*?)\n```", section, re.DOTALL)
+    block = re.search(r"<<'EOF'[^\n]*\n(.*?)\nEOF\n", section, re.DOTALL)
     assert block is not None
     return json.loads(block.group(1))
 
@@ -27,7 +29,7 @@ def test_the_example_is_a_valid_definition():
     assert problems_without_lookups(definition) == []
     assert [node.kind for node in definition.nodes] == ["llm", "agent", "condition", "human"]
     agent = definition.node("draft")
-    assert isinstance(agent, AgentNode) and "mcp:deepwiki/ask_question" in agent.tools
+    assert isinstance(agent, AgentNode) and "mcp:wiki/ask_question" in agent.tools
 
 
 def test_the_example_routes_a_large_refund_to_a_person():

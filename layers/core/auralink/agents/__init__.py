@@ -1,5 +1,5 @@
-"""Agents: tools, workflows, teams, flows, and the framework-neutral run machinery.
+"""Agents: tools, workflows, their runs on LangGraph, and the framework-neutral run machinery.
 
-Framework imports (LangGraph, AutoGen, Prefect) stay inside the modules that need them, so that
-importing this package costs nothing.
+Framework imports (LangGraph) stay inside the modules that need them, so that importing this
+package costs nothing.
 """

@@ -38,6 +38,11 @@ def substitute(value: str, *, path: str, environ: Mapping[str, str]) -> str:
     return _VARIABLE.sub(replace, value)
 
 
+def referenced_variables(path: Path) -> set[str]:
+    """The names of the environment variables the file's `${VAR}` substitutions read."""
+    return set(match.group(1) for match in _VARIABLE.finditer(path.read_text(encoding="utf-8")))
+
+
 def _substitute_tree(node: Any, *, path: str, environ: Mapping[str, str]) -> Any:
     if isinstance(node, str):
         return substitute(node, path=path, environ=environ)

@@ -57,9 +57,14 @@ class LimitOverrides(_Strict):
 
 
 class ServerAuth(_Strict):
+    """How a server takes its key: `bearer` (and `oauth`) as `Authorization: Bearer <key>`,
+    `header` in the header `header_name`; `none` takes no key."""
+
     kind: AuthKind = "none"
     # For kind=header: the header that carries the key.
-    header_name: str | None = None
+    header_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+    # False when the server also answers without a key (a key, if given, is still sent).
+    required: bool = True
     # A service-wide key used when a connection brings none: inline (from ${ENV}) or a secret id.
     api_key: SecretStr | None = None
     api_key_secret_id: str | None = None
@@ -69,6 +74,16 @@ class ServerAuth(_Strict):
         if self.kind == "header" and not self.header_name:
             raise ValueError("header_name is required when kind is 'header'")
         return self
+
+    @property
+    def takes_key(self) -> bool:
+        return self.kind != "none"
+
+    def key_headers(self, key: str) -> dict[str, str]:
+        """The headers that carry `key` to the server."""
+        if self.kind == "header" and self.header_name:
+            return {self.header_name: key}
+        return {"Authorization": f"Bearer {key}"}
 
 
 class ServerConfig(_Strict):

@@ -18,12 +18,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 
+from auralink import secrets as secret_store
 from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from auralink.observability import logger
 from auralink.settings import Settings, get_settings
@@ -46,12 +45,9 @@ def dsn_from_secret(secret_id: str, *, max_age: int, force_fetch: bool = False) 
     The secret is a connection string (URL or libpq ``key=value``), a JSON object with ``url``, or
     the JSON that RDS writes for a managed user (username, password, host, port, dbname).
     """
-    try:
-        raw = parameters.get_secret(secret_id, max_age=max_age, force_fetch=force_fetch)
-    except GetParameterError as exc:
-        logger.warning("secret unavailable", extra={"secret_id": secret_id, "error": str(exc)})
-        raise ConfigurationError(f"secret {secret_id!r} cannot be read", code="secret_unavailable") from exc
-    text = (raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")).strip()
+    # Through the secrets module, which imports boto3 only now: a function with DATABASE_URL, or one
+    # that has not touched the database yet, never pays for it.
+    text = secret_store.get_secret_string(secret_id, max_age=max_age, force_fetch=force_fetch).strip()
     if not text.startswith("{"):
         return _checked_dsn(secret_id, text)
     try:

@@ -15,6 +15,7 @@ from uuid import UUID
 from auralink import config
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
+from auralink.config import ServerConfig
 from auralink.db import system_transaction, tenant_transaction
 from auralink.errors import Conflict, ValidationFailed
 from auralink.mcp import client, gateway, repository
@@ -52,11 +53,52 @@ def _default_name(request: ConnectRequest, endpoint: str | None) -> str:
     return ("custom-" + re.sub(r"[^A-Za-z0-9_.-]", "-", host))[:63]
 
 
+def _refused(message: str, *, code: str, field: str) -> ValidationFailed:
+    return ValidationFailed(message, code=code, details=[{"field": field, "message": message}])
+
+
+def _check_credentials(request: ConnectRequest, server: ServerConfig | None) -> None:
+    """Credentials that the server's auth settings cannot use are refused, naming the field."""
+    credentials = request.credentials
+    if server is None:
+        if credentials.api_key is not None:
+            raise _refused(
+                "A custom server has no auth settings to say how to send api_key: "
+                "give it as token (a bearer token) or in headers",
+                code="api_key_not_supported",
+                field="body.credentials.api_key",
+            )
+        return
+    if server.hosted and not credentials.is_empty:
+        raise _refused(
+            f"The {request.server_type} server is hosted by AuraLink and takes no credentials",
+            code="credentials_not_accepted",
+            field="body.credentials",
+        )
+    if credentials.api_key is None:
+        return
+    if not server.auth.takes_key:
+        raise _refused(
+            f"The {request.server_type} server takes no API key",
+            code="credentials_not_accepted",
+            field="body.credentials.api_key",
+        )
+    carriers = {name.lower() for name in server.auth.key_headers(credentials.api_key)}
+    clash = sorted(name for name in credentials.headers if name.lower() in carriers)
+    if clash:
+        raise _refused(
+            f"api_key is sent in the {clash[0]} header: leave that header out",
+            code="credentials_conflict",
+            field="body.credentials.headers",
+        )
+
+
 def _check_server(request: ConnectRequest) -> tuple[UUID | None, str | None]:
     """The registry id and the endpoint to store (custom servers only)."""
     if request.server_type == CUSTOM:
         if request.endpoint is None:
             raise ValidationFailed("endpoint is required for a custom server", code="endpoint_required")
+        _check_credentials(request, None)
         return None, check_custom_endpoint(request.endpoint)
     if request.endpoint is not None:
         raise ValidationFailed("endpoint can only be set for a custom server", code="endpoint_not_allowed")
@@ -66,10 +108,13 @@ def _check_server(request: ConnectRequest) -> tuple[UUID | None, str | None]:
     row = rows.get(request.server_type)
     if row is None or not row["enabled"] or not server.enabled:
         raise Conflict(f"The {request.server_type} server is not enabled here", code="mcp_server_disabled")
-    needs_key = server.auth.kind != "none" and not server.hosted and request.credentials.is_empty
-    if needs_key and config.api_key(request.server_type) is None:
-        raise ValidationFailed(
-            f"The {request.server_type} server needs credentials (a token)", code="credentials_required"
+    _check_credentials(request, server)
+    needs_key = server.auth.takes_key and server.auth.required and not server.hosted
+    if needs_key and request.credentials.is_empty and config.api_key(request.server_type) is None:
+        raise _refused(
+            f"The {request.server_type} server needs credentials (an api_key)",
+            code="credentials_required",
+            field="body.credentials.api_key",
         )
     return UUID(str(row["id"])), None
 

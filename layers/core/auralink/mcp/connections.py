@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from auralink import config
 from auralink.auth import Identity
 from auralink.db import tenant_transaction
 from auralink.mcp import repository
@@ -18,18 +19,30 @@ from auralink.mcp.models import Connection, ConnectionList
 CUSTOM = "custom"
 
 
+def _display_name(row: dict[str, Any]) -> str:
+    """The registry's display name (this deployment's configuration first); a custom server's host."""
+    server_type = row["server_name"]
+    if server_type is None:
+        return urlsplit(row["endpoint"] or "").hostname or CUSTOM
+    configured = config.get_mcp_config().servers.get(server_type)
+    if configured is not None:
+        return configured.display_name
+    return str(row["server_display_name"] or server_type)
+
+
 def to_connection(row: dict[str, Any]) -> Connection:
-    server_name = row["server_name"] or CUSTOM
+    tools = row["tools"] or []
     return Connection(
         connection_id=row["id"],
         name=row["name"],
         status=row["status"],
-        server_type=server_name,
-        server_name=server_name if server_name != CUSTOM else (urlsplit(row["endpoint"]).hostname or CUSTOM),
+        server_type=row["server_name"] or CUSTOM,
+        server_name=_display_name(row),
         endpoint=row["endpoint"] or "",
         protocol_version=row["protocol_version"],
-        capabilities=(row["server_info"] or {}).get("capabilities") or {},
-        tool_count=len(row["tools"] or []),
+        capabilities=[str(tool["name"]) for tool in tools],
+        tool_count=len(tools),
+        server_capabilities=(row["server_info"] or {}).get("capabilities") or {},
         has_credentials=row["credentials"] is not None,
         last_tested_at=row["last_tested_at"],
         last_latency_ms=row["last_latency_ms"],

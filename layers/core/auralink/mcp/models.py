@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 ServerType = Literal["deepwiki", "memory", "sequential-thinking", "supabase", "custom"]
 
@@ -44,15 +44,18 @@ class _Input(BaseModel):
 
 
 class Credentials(_Input):
-    """What a user gives to reach a server: a bearer token, or named headers (API keys)."""
+    """What a user gives to reach a server: its API key (`api_key`, sent the way the server's auth
+    settings in mcp-config.yaml say), a bearer token (`token`), and/or named headers."""
 
     # Sent as `Authorization: Bearer <token>`: visible ASCII.
     token: str | None = Field(default=None, min_length=1, max_length=8192, pattern=r"^[\x21-\x7e]+$")
     headers: dict[str, str] = Field(default_factory=dict, max_length=16)
+    # Sent in a header too (as a bearer token or a named header): visible ASCII.
+    api_key: str | None = Field(default=None, min_length=1, max_length=8192, pattern=r"^[\x21-\x7e]+$")
 
     @field_validator("headers")
     @classmethod
-    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+    def _valid_headers(cls, headers: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         for name, value in headers.items():
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"invalid header name {name[:64]!r}")
@@ -60,11 +63,21 @@ class Credentials(_Input):
                 raise ValueError(f"header {name} cannot be set by a connection")
             if not _HEADER_VALUE.fullmatch(value):
                 raise ValueError(f"the value of header {name} must be visible ASCII, at most 8192 characters")
+            if name.lower() == "authorization" and info.data.get("token") is not None:
+                raise ValueError("Authorization cannot be set along with token, which is sent in it")
         return headers
+
+    @field_validator("api_key")
+    @classmethod
+    def _one_key(cls, api_key: str | None, info: ValidationInfo) -> str | None:
+        # Fields are validated in their order: token is known here.
+        if api_key is not None and info.data.get("token") is not None:
+            raise ValueError("give api_key or token, not both: both are the key to the server")
+        return api_key
 
     @property
     def is_empty(self) -> bool:
-        return self.token is None and not self.headers
+        return self.token is None and self.api_key is None and not self.headers
 
 
 class ConnectRequest(_Input):
@@ -79,11 +92,15 @@ class Connection(BaseModel):
     name: str
     status: Literal["pending", "connected", "error", "disabled"]
     server_type: ServerType
+    # The server's display name ("DeepWiki"); a custom server's host name.
     server_name: str
     endpoint: str
     protocol_version: str | None
-    capabilities: dict[str, Any]
+    # The names of the server's tools (its cached tool list).
+    capabilities: list[str]
     tool_count: int
+    # What the server announced in its discovery or handshake (MCP's capabilities object).
+    server_capabilities: dict[str, Any]
     has_credentials: bool
     last_tested_at: datetime | None
     last_latency_ms: int | None
@@ -196,6 +213,14 @@ class DeepWikiRead(_Input):
 
 class DeepWikiAsk(DeepWikiRead):
     question: str = Field(min_length=1, max_length=4000)
+
+
+class DeepWikiAnswer(ToolCallResponse):
+    """The question and DeepWiki's answer (the text of its reply), with the tool call's result."""
+
+    repo_name: str
+    question: str
+    answer: str
 
 
 class HostedToolRequest(_Input):

@@ -72,7 +72,7 @@ def _probeable(name: str, row: dict[str, Any]) -> bool:
     server = config.get_mcp_config().servers.get(name)
     if server is None or not server.enabled or not row["enabled"]:
         return False
-    if server.auth.kind != "none" and not server.hosted:
+    if server.auth.takes_key and server.auth.required and not server.hosted:
         try:
             return config.api_key(name) is not None
         except ConfigurationError:

@@ -21,7 +21,7 @@ _SELECT = """
     SELECT c.id, c.user_id, c.name, c.status, c.endpoint, c.credentials, c.tools, c.tools_fetched_at,
            c.last_tested_at, c.last_latency_ms, c.last_error_code, c.protocol_version, c.discover_result,
            c.server_info,
-           c.created_at, s.name AS server_name
+           c.created_at, s.name AS server_name, s.display_name AS server_display_name
       FROM user_mcp_connections c
       LEFT JOIN mcp_servers s ON s.id = c.server_id
 """

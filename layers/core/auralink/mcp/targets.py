@@ -58,17 +58,18 @@ def check_custom_endpoint(url: str) -> str:
 def _headers(server_name: str, credentials: Credentials, *, user_id: str) -> dict[str, str]:
     if server_name != CUSTOM and server_config(server_name).hosted:
         return {"Authorization": f"Bearer {service_token.mint(user_id)}"}
-    auth = server_config(server_name).auth if server_name != CUSTOM else None
     headers = dict(credentials.headers)
-    token = credentials.token
-    if token is None and auth is not None and not credentials.headers:
+    if credentials.token is not None:
+        headers["Authorization"] = f"Bearer {credentials.token}"
+    if server_name == CUSTOM:
+        return headers
+    auth = server_config(server_name).auth
+    key = credentials.api_key
+    if key is None and credentials.is_empty:
         default = config.api_key(server_name)
-        token = None if default is None else default.get_secret_value()
-    if token is not None:
-        if auth is not None and auth.kind == "header" and auth.header_name:
-            headers[auth.header_name] = token
-        else:
-            headers["Authorization"] = f"Bearer {token}"
+        key = None if default is None else default.get_secret_value()
+    if key is not None and auth.takes_key:
+        headers.update(auth.key_headers(key))
     return headers
 
 

@@ -16,7 +16,14 @@ from auralink.errors import DomainError, NotFound, ValidationFailed
 from auralink.mcp import arguments, client, gateway, repository
 from auralink.mcp.connect import tool_document
 from auralink.mcp.connections import CUSTOM
-from auralink.mcp.models import Tool, ToolCallResponse, ToolCallResult, ToolList
+from auralink.mcp.models import (
+    DeepWikiAnswer,
+    DeepWikiAsk,
+    Tool,
+    ToolCallResponse,
+    ToolCallResult,
+    ToolList,
+)
 from auralink.mcp.oplog import OperationRecord
 from auralink.mcp.targets import upstream_for_row
 from auralink.observability import logger
@@ -231,4 +238,26 @@ def call_server_tool(
         api_base_url=api_base_url,
         remaining_ms=remaining_ms,
         expected_server=server_name,
+    )
+
+
+def ask_deepwiki(
+    identity: Identity, request: DeepWikiAsk, *, api_base_url: str | None, remaining_ms: int
+) -> DeepWikiAnswer:
+    """DeepWiki's `ask_question` on the caller's connection: the question and the server's answer."""
+    response = call_server_tool(
+        identity,
+        "deepwiki",
+        request.connection_id,
+        "ask_question",
+        {"repoName": request.repo_name, "question": request.question},
+        api_base_url=api_base_url,
+        remaining_ms=remaining_ms,
+    )
+    texts = [block["text"] for block in response.result.content if block.get("type") == "text"]
+    return DeepWikiAnswer(
+        **response.model_dump(),
+        repo_name=request.repo_name,
+        question=request.question,
+        answer="\n\n".join(str(text) for text in texts),
     )

@@ -26,7 +26,8 @@ def test_connecting_talks_to_the_server_and_stores_its_tools(api, make_user_id, 
     assert status == 201, body
     assert body["status"] == "connected" and body["server_type"] == "custom" and body["name"] == "tools"
     assert body["server_name"] == "127.0.0.1"
-    assert body["tool_count"] >= 60 and "tools" in body["capabilities"]
+    assert body["tool_count"] == len(body["capabilities"]) >= 60
+    assert {"echo", "add"} <= set(body["capabilities"]) and "tools" in body["server_capabilities"]
     assert body["protocol_version"] == ("2026-07-28" if fixture == "stateless_mcp" else "2025-11-25")
     _, listed, _ = api("McpListConnectionsFunction", user)
     assert [c["connection_id"] for c in listed["connections"]] == [body["connection_id"]]

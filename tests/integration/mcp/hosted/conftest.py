@@ -26,12 +26,15 @@ from mcp_types import CallToolResult
 from auralink.observability import logger
 from infra.local.apigw import IncomingRequest, build_event, response_from_result
 from infra.local.routes import RouteTable
+from infra.template import functions, load_template
 from tests.support import environment, handlers
 
 MEMORY = "McpMemoryServerFunction"
 THINKING = "McpSequentialThinkingFunction"
 GATEWAY = "McpGatewayServerFunction"
-PATHS = {MEMORY: "/mcp/memory", THINKING: "/mcp/sequential-thinking", GATEWAY: "/mcp/gateway"}
+# Each server's route, as the template declares it.
+_SPECS = {spec.logical_id: spec for spec in functions(load_template(handlers.ROOT / "template.yaml"))}
+PATHS = {function_id: _SPECS[function_id].routes[0].path for function_id in (MEMORY, THINKING, GATEWAY)}
 MODES = ["2026-07-28", "legacy"]
 SERVICE_TOKEN_SECRET_ID = "auralink/test/service-token"
 SERVICE_TOKEN_SECRET = "hosted-mcp-tests-service-token-secret-0123456789abcdef0123456789"

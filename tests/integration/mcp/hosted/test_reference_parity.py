@@ -1,7 +1,7 @@
 """The same calls, the same answers: the hosted servers next to the published reference servers.
 
 The reference servers (`@modelcontextprotocol/server-memory` and
-`@modelcontextprotocol/server-sequential-thinking`, run with node over stdio) and the hosted
+`@modelcontextprotocol/server-sequential-thinking`, run with the venv's Node over stdio) and the hosted
 ones answer one script of calls each; every answer (error flag, text, structured content) must
 be identical. The scripts keep to input both accept alike (see `auralink.mcp.hosted.memory` for
 where the hosted server is deliberately stricter).
@@ -9,7 +9,6 @@ where the hosted server is deliberately stricter).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from tests.integration.mcp.hosted.conftest import Endpoint
+from tests.support.node import NODE, NODE_BIN
 
 NPM_MODULES = Path(__file__).resolve().parents[3] / "fakes" / "npm" / "node_modules" / "@modelcontextprotocol"
 MEMORY_ENTRY = NPM_MODULES / "server-memory" / "dist" / "index.js"
@@ -116,13 +116,10 @@ THINKING_SCRIPT = [
 def _reference_answers(
     entry: Path, env: dict[str, str], script: list[tuple[str, dict[str, Any]]]
 ) -> list[Any]:
-    node = shutil.which("node")
-    if node is None or not entry.exists():
-        pytest.skip(
-            f"the reference server is not installed ({entry}): `npm ci --prefix tests/fakes/npm` (needs node)"
-        )
+    if not entry.exists():
+        pytest.skip(f"the reference server is not installed ({entry}): `make pytest` installs it")
     parameters = StdioServerParameters(
-        command=node, args=[str(entry)], env={"PATH": str(Path(node).parent), **env}
+        command=str(NODE), args=[str(entry)], env={"PATH": str(NODE_BIN), **env}
     )
 
     async def run() -> list[Any]:

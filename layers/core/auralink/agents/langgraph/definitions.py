@@ -11,14 +11,17 @@ from auralink.agents.runs import repository as runs
 from auralink.agents.runs.models import Run
 from auralink.agents.workflows import service as workflows
 from auralink.agents.workflows.definition import WorkflowDefinition
+from auralink.db import tenant_transaction
 
 
 def pinned(run: Run) -> WorkflowDefinition:
-    stored = runs.pinned_definition(run.run_id, run.user_id)
+    with tenant_transaction(run.user_id) as conn:
+        stored = runs.pinned_definition(conn, run.run_id)
     if stored is not None:
         return WorkflowDefinition.model_validate(stored)
     if run.workflow_id is None:
         raise NodeFailed("workflow_not_found", "The workflow of this run was deleted before it started")
-    definition, version = workflows.get_definition(run.user_id, run.workflow_id)
-    runs.pin_definition(run.run_id, run.user_id, definition.model_dump(mode="json", by_alias=True), version)
+    definition, version = workflows.get_definition(run.user_id, str(run.workflow_id))
+    with tenant_transaction(run.user_id) as conn:
+        runs.pin_definition(conn, run.run_id, definition.model_dump(mode="json", by_alias=True), version)
     return definition

@@ -20,7 +20,7 @@ from auralink.agents.langgraph.checkpointer import checkpointer_for
 from auralink.agents.langgraph.context import NodeFailed, OutOfTime, RunContext
 from auralink.agents.langgraph.graph import compile_workflow, initial_state
 from auralink.agents.langgraph.progress import LiveProgress, finished_event
-from auralink.agents.runs.models import Run, RunError, RunStatus, StepOutcome
+from auralink.agents.runs.models import Progress, Run, RunError, RunStatus, StepOutcome, WaitingFor
 from auralink.errors import DomainError
 from auralink.settings import get_settings
 
@@ -42,7 +42,7 @@ class LangGraphExecutor:
         deadline = time.monotonic() + deadline_ms / 1000
         ctx = RunContext(
             user_id=run.user_id,
-            run_id=run.run_id,
+            run_id=str(run.run_id),
             model=run.options.get("model"),
             deadline=deadline,
             soft_deadline=deadline - min(NODE_RESERVE_S, deadline_ms / 2000),
@@ -54,14 +54,14 @@ class LangGraphExecutor:
             graph = compile_workflow(definition, ctx, saver)
             outcome = _advance(graph, run, ctx, live)
             if outcome.status.is_terminal:
-                saver.delete_thread(run.run_id)
+                saver.delete_thread(str(run.run_id))
         return outcome
 
 
 def _advance(
     graph: CompiledStateGraph[Any, Any, Any, Any], run: Run, ctx: RunContext, live: LiveProgress
 ) -> StepOutcome:
-    config: Any = {"configurable": {"thread_id": run.run_id}}
+    config: Any = {"configurable": {"thread_id": str(run.run_id)}}
     snapshot = graph.get_state(config)
     nodes_done = len((snapshot.values or {}).get("trace") or [])
     # LangGraph counts its supersteps per call; ours are nodes, one a superstep.
@@ -99,18 +99,15 @@ def _outcome(snapshot: Any, live: LiveProgress, *, failure: RunError | None) -> 
     trace: list[dict[str, Any]] = values.get("trace") or []
     # Nodes a step finished but died before showing (they are in the checkpoint all the same).
     events = [finished_event(entry) for entry in trace[live.shown :]]
-    progress: dict[str, Any] = {
-        "steps_done": len(trace),
-        "current_node": snapshot.next[0] if snapshot.next else None,
-    }
+    progress = Progress(steps_done=len(trace), current_node=snapshot.next[0] if snapshot.next else None)
     if failure is not None:
         return StepOutcome(status=RunStatus.FAILED, progress=progress, events=events, error=failure)
     if live.cancel_requested:
         return StepOutcome(status=RunStatus.CANCELLED, progress=progress, events=events)
     if snapshot.interrupts:
-        question = snapshot.interrupts[0].value
-        progress["waiting_for"] = question
-        events.append({"type": "waiting_for_input", "node": question.get("node")})
+        question = WaitingFor.model_validate(snapshot.interrupts[0].value)
+        progress.waiting_for = question
+        events.append({"type": "waiting_for_input", "node": question.node})
         return StepOutcome(status=RunStatus.WAITING_FOR_INPUT, progress=progress, events=events)
     if snapshot.next:
         return StepOutcome(status=RunStatus.RUNNING, progress=progress, events=events)

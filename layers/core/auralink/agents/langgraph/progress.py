@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auralink.agents.runs import repository as runs
-from auralink.agents.runs.models import Run
+from auralink.agents.runs.models import Progress, Run
 from auralink.agents.tools.base import ToolOutput
 from auralink.agents.workflows.definition import WorkflowDefinition
+from auralink.db import tenant_transaction
 
 
 def finished_event(entry: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +33,7 @@ class LiveProgress:
         self._run = run
         self._kinds = {node.id: node.kind for node in definition.nodes}
         # Nodes finished and shown: the trace entries before this index need no event.
-        self.shown = int(run.progress.get("steps_done", 0))
+        self.shown = run.progress.steps_done or 0
         # The human node that this step resumes with the person's answer, if any.
         self.resuming: str | None = None
         self.cancel_requested = False
@@ -41,11 +42,11 @@ class LiveProgress:
         kind = "node_resumed" if node_id == self.resuming else "node_started"
         self.resuming = None
         event = {"type": kind, "node": node_id, "kind": self._kinds.get(node_id), "at": _now()}
-        self._write({"current_node": node_id}, [event])
+        self._write(Progress(current_node=node_id), [event])
 
     def nodes_finished(self, entries: list[dict[str, Any]]) -> None:
         self.shown += len(entries)
-        self._write({"steps_done": self.shown, "current_node": None}, [finished_event(e) for e in entries])
+        self._write(Progress(steps_done=self.shown, current_node=None), [finished_event(e) for e in entries])
 
     def tool_called(self, node_id: str, tool: str, output: ToolOutput) -> None:
         event: dict[str, Any] = {
@@ -58,10 +59,12 @@ class LiveProgress:
         }
         if output.is_error:
             event["error_code"] = output.error_code
-        self._write({}, [event])
+        self._write(Progress(), [event])
 
-    def _write(self, progress: dict[str, Any], events: list[dict[str, Any]]) -> None:
-        if runs.record_progress(self._run.run_id, self._run.user_id, progress, events):
+    def _write(self, progress: Progress, events: list[dict[str, Any]]) -> None:
+        with tenant_transaction(self._run.user_id) as conn:
+            cancel_requested = runs.record_progress(conn, self._run.run_id, progress, events)
+        if cancel_requested:
             self.cancel_requested = True
 
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from auralink.agents.runs.models import RunError, RunStatus
+from auralink.agents.runs.models import RunError, RunStatus, WaitingFor
 
 # What a run's input or an answer may weigh once serialised: runs carry them in every step.
 MAX_INPUT_BYTES = 64 * 1024
@@ -56,13 +56,12 @@ class RunAccepted(BaseModel):
 
 
 class RunProgress(BaseModel):
-    """The run machinery's counters, and whatever else the executor reports (such as
-    ``waiting_for``: the node, prompt and input schema of a run that waits for an answer)."""
-
-    model_config = ConfigDict(extra="allow")
+    """How far the run is: its units of work done (a workflow's nodes, else the run's steps), the
+    node under way, and what a run that waits for a person asks (absent while it does not)."""
 
     steps_done: int
     current_node: str | None = None
+    waiting_for: WaitingFor | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class RunUsage(BaseModel):

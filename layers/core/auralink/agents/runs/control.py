@@ -1,10 +1,17 @@
 """The runs API: start a workflow run, read and list runs, resume a waiting run, cancel a run.
 
-Starting records the run first and then starts a Step Functions execution named
-``<run id>-<n>`` (the n-th execution of the run: each resume starts a new one, and an execution
-name can be used once). When Step Functions cannot be reached the run is marked failed with
-``orchestrator_unavailable`` and the caller gets a 503 naming the run: nothing is left queued
-forever, and nothing is lost.
+Starting records the run first and then starts its Step Functions execution (`starts`). When the
+start fails, what happens to the run depends on whether the caller can come back to it:
+
+- an execute with an Idempotency-Key, and a resume, keep the run unstarted: the same request
+  again starts it (and answers as the first would have), and so does the sweeper once the run
+  has waited longer than its grace period;
+- an execute without a key fails the run with the error's code: repeating it makes a new run,
+  and the old one must not start as well.
+
+Step Functions busy or unreachable is a 503 `orchestrator_unavailable` with Retry-After; a refusal
+that no retry fixes (permissions, the state machine's ARN) is a 500 `configuration_error`. Both
+name the run in `details.run_id`.
 """
 
 from __future__ import annotations
@@ -16,8 +23,7 @@ from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 from referencing.exceptions import Unresolvable
 
-from auralink.agents.runs import control_repository as runs
-from auralink.agents.runs import orchestrator, repository
+from auralink.agents.runs import orchestrator, repository, starts
 from auralink.agents.runs.api_models import (
     ExecuteRequest,
     ResumeRequest,
@@ -28,16 +34,17 @@ from auralink.agents.runs.api_models import (
     RunUsage,
     RunView,
 )
-from auralink.agents.runs.models import RunError, RunStatus
+from auralink.agents.runs.models import Progress, RunError, RunStatus
 from auralink.auth import Identity
 from auralink.db import tenant_transaction
-from auralink.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from auralink.errors import ConfigurationError, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from auralink.llm import preferences
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 
 # Workflows are LangGraph graphs; the executor registered under this name advances their runs.
 WORKFLOW_FRAMEWORK = "langgraph"
 ORCHESTRATOR_UNAVAILABLE = "orchestrator_unavailable"
+CONFIGURATION_ERROR = "configuration_error"
 _ANSWER_FIELD = "body.input"
 _MAX_SCHEMA_ERRORS = 20
 
@@ -46,18 +53,18 @@ def start_workflow_run(
     identity: Identity, workflow_id: UUID, request: ExecuteRequest, idempotency_key: str | None
 ) -> tuple[RunAccepted, bool]:
     """Record a run of the workflow and start its execution; the bool says whether it is new
-    (False: an earlier request with the same idempotency key started it)."""
+    (False: an earlier request with the same idempotency key recorded it)."""
     orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
     if idempotency_key is not None:
         with tenant_transaction(identity.sub) as conn:
-            earlier = runs.find_by_idempotency_key(conn, idempotency_key)
+            earlier = repository.find_by_idempotency_key(conn, idempotency_key)
         if earlier is not None:
-            return _replay(earlier, workflow_id, request), False
+            return _replay(identity, earlier, workflow_id, request), False
     options = _options(identity, request)
     with tenant_transaction(identity.sub) as conn:
-        if not runs.workflow_exists(conn, workflow_id):
+        if not repository.workflow_exists(conn, workflow_id):
             raise NotFound("Workflow not found", code="workflow_not_found")
-        run_id = runs.insert_run(
+        run_id = repository.insert_run(
             conn,
             user_id=identity.sub,
             workflow_id=workflow_id,
@@ -70,10 +77,10 @@ def start_workflow_run(
         # A concurrent request with the same key inserted first: answer as its replay.
         assert idempotency_key is not None  # only a key can conflict
         with tenant_transaction(identity.sub) as conn:
-            earlier = runs.find_by_idempotency_key(conn, idempotency_key)
+            earlier = repository.find_by_idempotency_key(conn, idempotency_key)
         assert earlier is not None  # the conflicting row is committed and visible
-        return _replay(earlier, workflow_id, request), False
-    _start_execution(identity.sub, run_id, execution=1)
+        return _replay(identity, earlier, workflow_id, request), False
+    _start(identity.sub, run_id, execution=1, keep_unstarted=idempotency_key is not None)
     metrics.add_metric(name=MetricName.RUNS_STARTED, unit=MetricUnit.Count, value=1)
     logger.info("run started", extra={"run_id": str(run_id), "workflow_id": str(workflow_id)})
     return RunAccepted(run_id=run_id, status=RunStatus.QUEUED), True
@@ -81,8 +88,8 @@ def start_workflow_run(
 
 def get_run(identity: Identity, run_id: UUID) -> RunView:
     with tenant_transaction(identity.sub) as conn:
-        row = runs.get(conn, run_id)
-        usage = runs.usage(conn, run_id)
+        row = repository.get(conn, run_id)
+        usage = repository.usage(conn, run_id)
     return _view(row, usage)
 
 
@@ -95,7 +102,7 @@ def list_runs(
     cursor: str | None = None,
 ) -> RunPage:
     with tenant_transaction(identity.sub) as conn:
-        rows, next_cursor = runs.page(
+        rows, next_cursor = repository.page(
             conn,
             limit=limit,
             cursor=cursor,
@@ -122,18 +129,23 @@ def list_runs(
 
 
 def resume_run(identity: Identity, run_id: UUID, request: ResumeRequest) -> RunView:
-    """Give a waiting run its answer and start the execution that carries on from there."""
+    """Give a waiting run its answer and start the execution that carries on from there.
+
+    The same answer again, to a run whose resumed execution never started, starts it.
+    """
     orchestrator.state_machine_arn()
     with tenant_transaction(identity.sub) as conn:
-        row = runs.get(conn, run_id, for_update=True)
-        if row["status"] != RunStatus.WAITING_FOR_INPUT:
-            raise Conflict(f"The run is {row['status']}, not waiting for input", code="run_not_waiting")
-        waiting_for = (row["progress"] or {}).get("waiting_for")
-        schema = waiting_for.get("input_schema") if isinstance(waiting_for, dict) else None
-        if schema is not None:
-            _check_answer(schema, request.input)
-        execution = runs.mark_resumed(conn, run_id, request.input)
-    _start_execution(identity.sub, run_id, execution=execution)
+        row = repository.get(conn, run_id, for_update=True)
+        if repository.is_unstarted(row) and row["resume_input"] == {"value": request.input}:
+            execution = int(row["executions"])
+        else:
+            if row["status"] != RunStatus.WAITING_FOR_INPUT:
+                raise Conflict(f"The run is {row['status']}, not waiting for input", code="run_not_waiting")
+            waiting_for = Progress.model_validate(row["progress"]).waiting_for
+            if waiting_for is not None and waiting_for.input_schema is not None:
+                _check_answer(waiting_for.input_schema, request.input)
+            execution = repository.mark_resumed(conn, run_id, request.input)
+    _start(identity.sub, run_id, execution=execution, keep_unstarted=True)
     logger.info("run resumed", extra={"run_id": str(run_id), "execution": execution})
     return get_run(identity, run_id)
 
@@ -145,14 +157,14 @@ def cancel_run(identity: Identity, run_id: UUID) -> RunView:
     the step machinery closes the run itself when it sees the request.
     """
     with tenant_transaction(identity.sub) as conn:
-        row = runs.get(conn, run_id, for_update=True)
+        row = repository.get(conn, run_id, for_update=True)
         status = RunStatus(row["status"])
         if status.is_terminal:
             raise Conflict(f"The run has already finished ({status})", code="run_finished")
         if status == RunStatus.RUNNING:
-            runs.request_cancel(conn, run_id)
+            repository.request_cancel(conn, run_id)
         else:
-            runs.cancel_now(conn, run_id)
+            repository.cancel_now(conn, run_id)
     logger.info("run cancel requested", extra={"run_id": str(run_id), "status": status.value})
     return get_run(identity, run_id)
 
@@ -169,8 +181,14 @@ def _options(identity: Identity, request: ExecuteRequest) -> dict[str, Any]:
     return {"model": request.model}
 
 
-def _replay(earlier: dict[str, Any], workflow_id: UUID, request: ExecuteRequest) -> RunAccepted:
-    """The answer to a repeated request; a different request under the same key is refused."""
+def _replay(
+    identity: Identity, earlier: dict[str, Any], workflow_id: UUID, request: ExecuteRequest
+) -> RunAccepted:
+    """The answer to a repeated request; a different request under the same key is refused.
+
+    A run that the first request recorded but never started (it died in between, or Step
+    Functions failed it) is started now, as the first request would have.
+    """
     same = (
         earlier["workflow_id"] == workflow_id
         and earlier["input"] == request.input
@@ -182,28 +200,46 @@ def _replay(earlier: dict[str, Any], workflow_id: UUID, request: ExecuteRequest)
             code="idempotency_key_reused",
             details=[{"field": "header.Idempotency-Key", "message": "already used with another request"}],
         )
+    if repository.is_unstarted(earlier):
+        execution = int(earlier["executions"])
+        _start(identity.sub, earlier["id"], execution=execution, keep_unstarted=True)
+        if execution == 1:
+            metrics.add_metric(name=MetricName.RUNS_STARTED, unit=MetricUnit.Count, value=1)
+        logger.info("unstarted run started on a repeated request", extra={"run_id": str(earlier["id"])})
     return RunAccepted(run_id=earlier["id"], status=earlier["status"])
 
 
-def _start_execution(user_id: str, run_id: UUID, *, execution: int) -> None:
-    name = f"{run_id}-{execution}"
+def _start(user_id: str, run_id: UUID, *, execution: int, keep_unstarted: bool) -> None:
+    """Start the run's execution; on failure, fail the run unless ``keep_unstarted``."""
     try:
-        execution_arn = orchestrator.start_execution(name, {"run_id": str(run_id), "user_id": user_id})
-    except orchestrator.OrchestratorUnavailable:
-        error = RunError(
-            code=ORCHESTRATOR_UNAVAILABLE, message="The run could not be started: try again later"
-        )
-        repository.finish(str(run_id), user_id, RunStatus.FAILED, error)
+        starts.start(user_id, run_id, execution)
+    except orchestrator.OrchestratorUnavailable as exc:
+        if not keep_unstarted:
+            _fail_queued(user_id, run_id, ORCHESTRATOR_UNAVAILABLE, "Step Functions was unavailable")
+        outcome = "repeat the request to start the run" if keep_unstarted else "the run is recorded as failed"
         raise ServiceUnavailable(
-            "The orchestrator is unavailable; the run is recorded as failed",
+            f"The orchestrator is unavailable; {outcome}",
             code=ORCHESTRATOR_UNAVAILABLE,
+            retry_after_seconds=exc.retry_after_seconds,
             details={"run_id": str(run_id)},
         ) from None
+    except orchestrator.OrchestratorMisconfigured:
+        if not keep_unstarted:
+            _fail_queued(user_id, run_id, CONFIGURATION_ERROR, "the service is misconfigured")
+        raise ConfigurationError(
+            "The run state machine refused the execution",
+            code=CONFIGURATION_ERROR,
+            details={"run_id": str(run_id)},
+        ) from None
+
+
+def _fail_queued(user_id: str, run_id: UUID, code: str, reason: str) -> None:
+    error = RunError(code=code, message=f"The run could not be started: {reason}")
     with tenant_transaction(user_id) as conn:
-        runs.set_execution_arn(conn, run_id, execution_arn)
+        repository.fail_unstarted(conn, run_id, execution=1, status=RunStatus.QUEUED, error=error)
 
 
-def _check_answer(schema: Any, answer: Any) -> None:
+def _check_answer(schema: dict[str, Any], answer: Any) -> None:
     """422 naming each path where the answer breaks the waiting node's input schema.
 
     Messages name the schema's rule, never the answer's value (it may hold something secret).
@@ -213,10 +249,6 @@ def _check_answer(schema: Any, answer: Any) -> None:
         code="invalid_input_schema",
         details=[{"field": "progress.waiting_for.input_schema", "message": "not a valid JSON Schema"}],
     )
-    if isinstance(schema, bool):
-        schema = {} if schema else {"not": {}}
-    if not isinstance(schema, dict):
-        raise invalid_schema
     validator_class = validator_for(schema)
     try:
         validator_class.check_schema(schema)
@@ -242,18 +274,19 @@ def _check_answer(schema: Any, answer: Any) -> None:
 
 
 def _view(row: dict[str, Any], usage: dict[str, Any]) -> RunView:
-    progress = dict(row["progress"] or {})
-    # An executor counts its own units of work (a workflow's nodes); else the machine's steps count.
-    progress.setdefault("steps_done", row["steps_done"])
-    current_node = progress.get("current_node")
-    progress["current_node"] = None if current_node is None else str(current_node)
+    progress = Progress.model_validate(row["progress"])
     return RunView(
         run_id=row["id"],
         workflow_id=row["workflow_id"],
         framework=row["framework"],
         status=row["status"],
         cancel_requested=row["cancel_requested"],
-        progress=RunProgress.model_validate(progress),
+        progress=RunProgress(
+            # An executor counts its own units of work (a workflow's nodes); else the run's steps count.
+            steps_done=row["steps_done"] if progress.steps_done is None else progress.steps_done,
+            current_node=progress.current_node,
+            waiting_for=progress.waiting_for,
+        ),
         events=row["events"],
         output=row["output"],
         error=row["error"],

@@ -28,6 +28,32 @@ class RunError(BaseModel):
     message: str
 
 
+class WaitingFor(BaseModel):
+    """What a run that waits for a person asks: the node, its prompt, and the JSON Schema the
+    answer must satisfy (null: any JSON value)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node: str
+    prompt: str
+    input_schema: dict[str, Any] | None = None
+
+
+class Progress(BaseModel):
+    """What an executor reports of a run, shown to clients as the run's progress.
+
+    ``steps_done`` counts the executor's own units of work (a workflow's nodes); None leaves the
+    count to the run machinery, which counts its steps. Only the fields an executor sets are
+    stored, so a report made in the middle of a step changes those and keeps the rest.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps_done: int | None = Field(default=None, ge=0)
+    current_node: str | None = None
+    waiting_for: WaitingFor | None = None
+
+
 class Run(BaseModel):
     """A run as the executors see it.
 
@@ -38,15 +64,15 @@ class Run(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    run_id: str
+    run_id: UUID
     user_id: str
     framework: str
     status: RunStatus
     input: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
-    progress: dict[str, Any] = Field(default_factory=dict)
+    progress: Progress = Field(default_factory=Progress)
     steps_done: int = 0
-    workflow_id: str | None = None
+    workflow_id: UUID | None = None
     started_at: datetime | None = None
     resume_input: Any = None
     has_resume_input: bool = False
@@ -56,7 +82,7 @@ class StepOutcome(BaseModel):
     """What one step of an executor achieved; the run machinery persists it."""
 
     status: RunStatus
-    progress: dict[str, Any] = Field(default_factory=dict)
+    progress: Progress = Field(default_factory=Progress)
     events: list[dict[str, Any]] = Field(default_factory=list)
     output: Any = None
     error: RunError | None = None
@@ -74,5 +100,5 @@ class StepCommand(BaseModel):
 
 
 class StepReply(BaseModel):
-    run_id: str
+    run_id: UUID
     status: RunStatus

@@ -8,11 +8,14 @@ it gives up and marks the run failed.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import psycopg
 
 from auralink.agents.runs import repository
 from auralink.agents.runs.executors import Executor, executor_for
 from auralink.agents.runs.models import Run, RunError, RunStatus, StepCommand, StepOutcome, StepReply
+from auralink.db import tenant_transaction
 from auralink.errors import ServiceUnavailable
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 
@@ -39,7 +42,8 @@ def advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
 def _advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
     if command.action == "fail":
         return _fail_from_state_machine(command)
-    run, cancel_requested = repository.claim_for_step(str(command.run_id), command.user_id)
+    with tenant_transaction(command.user_id) as conn:
+        run, cancel_requested = repository.claim_for_step(conn, command.run_id)
     if run.status.is_terminal or run.status == RunStatus.WAITING_FOR_INPUT:
         # Finished, or waiting for an answer that a new execution will bring: nothing to do.
         return StepReply(run_id=run.run_id, status=run.status)
@@ -54,27 +58,30 @@ def _advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
         return _finish(run, RunStatus.FAILED, error)
 
     outcome = _run_step(executor, run, deadline_ms=max(remaining_ms - SAFETY_MARGIN_MS, 1_000))
-    status = repository.save_outcome(run.run_id, run.user_id, outcome)
+    with tenant_transaction(run.user_id) as conn:
+        status = repository.save_outcome(conn, run.run_id, outcome)
     metrics.add_metric(name=MetricName.RUN_STEPS, unit=MetricUnit.Count, value=1)
     if status.is_terminal:
         _record_final(run.run_id, run.user_id)
-    logger.info("run step done", extra={"run_id": run.run_id, "status": status.value})
+    logger.info("run step done", extra={"run_id": str(run.run_id), "status": status.value})
     return StepReply(run_id=run.run_id, status=status)
 
 
 def _finish(run: Run, status: RunStatus, error: RunError | None = None) -> StepReply:
-    final = repository.finish(run.run_id, run.user_id, status, error)
+    with tenant_transaction(run.user_id) as conn:
+        final = repository.finish(conn, run.run_id, status, error)
     _record_final(run.run_id, run.user_id)
     return StepReply(run_id=run.run_id, status=final)
 
 
-def _record_final(run_id: str, user_id: str) -> None:
+def _record_final(run_id: UUID, user_id: str) -> None:
     """The per-run metrics, once a run has reached its final status."""
     try:
-        totals = repository.totals(run_id, user_id)
+        with tenant_transaction(user_id) as conn:
+            totals = repository.totals(conn, run_id)
     except (ServiceUnavailable, psycopg.Error):
         # The run's final state is saved already; a metric must not turn the step into a failure.
-        logger.warning("run metrics not recorded", extra={"run_id": run_id}, exc_info=True)
+        logger.warning("run metrics not recorded", extra={"run_id": str(run_id)}, exc_info=True)
         return
     metrics.add_metric(name=MetricName.AGENT_EXECUTIONS, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=MetricName.RUN_STEPS_PER_RUN, unit=MetricUnit.Count, value=totals.steps)
@@ -92,7 +99,7 @@ def _run_step(executor: Executor, run: Run, *, deadline_ms: int) -> StepOutcome:
         raise  # the infrastructure's failure, not the run's: the step is retried
     except Exception:
         # The executor's own failure ends the run; its detail goes to the log, not to the user.
-        logger.exception("run step raised", extra={"run_id": run.run_id, "framework": run.framework})
+        logger.exception("run step raised", extra={"run_id": str(run.run_id), "framework": run.framework})
         return StepOutcome(
             status=RunStatus.FAILED,
             error=RunError(code="executor_error", message="The run failed while executing a step"),
@@ -103,9 +110,9 @@ def _fail_from_state_machine(command: StepCommand) -> StepReply:
     # The state machine caught an error of the step task itself (crash, timeout): record it.
     raw = command.error or {}
     error_name = str(raw.get("Error", "States.TaskFailed"))[:128]
-    run_id = str(command.run_id)
-    logger.error("run step task failed", extra={"run_id": run_id, "error": error_name})
+    logger.error("run step task failed", extra={"run_id": str(command.run_id), "error": error_name})
     error = RunError(code="step_failed", message=f"A step of the run failed ({error_name})")
-    status = repository.finish(run_id, command.user_id, RunStatus.FAILED, error)
-    _record_final(run_id, command.user_id)
-    return StepReply(run_id=run_id, status=status)
+    with tenant_transaction(command.user_id) as conn:
+        status = repository.finish(conn, command.run_id, RunStatus.FAILED, error)
+    _record_final(command.run_id, command.user_id)
+    return StepReply(run_id=command.run_id, status=status)
