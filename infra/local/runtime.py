@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -49,6 +49,9 @@ from infra.template import (
     resolve_conditions,
     state_machines,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions.client import SFNClient
 
 log = logging.getLogger("infra.local.runtime")
 
@@ -274,6 +277,10 @@ class LocalRuntime:
     @property
     def aws_endpoint(self) -> str:
         return self._aws.endpoint
+
+    def step_functions(self) -> SFNClient:
+        """A Step Functions client of the AWS emulation (the state machines are in it)."""
+        return self._aws.step_functions()
 
     @property
     def app_dsn(self) -> str:

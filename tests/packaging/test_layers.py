@@ -12,21 +12,14 @@ from auralink.config import load_config
 from auralink.db.migrate import load_migrations
 from auralink.llm.registry import load_models_file
 from tests.packaging.artifacts import ROOT, RUNTIME_PACKAGES, Artifacts, distributions
+from tests.support.environment import SERVICE_ENVIRONMENT
 
 pytestmark = pytest.mark.packaging
 
 CORE = "CoreLayer"
 LANGGRAPH = "LangGraphLayer"
 # Settings that validate and touch nothing (the database is never connected to here).
-ENVIRONMENT = {
-    "ENVIRONMENT": "development",
-    "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
-    "AUTH_ISSUER": "https://issuer.test",
-    "AUTH_AUDIENCE": "auralink-test",
-    "AUTH_ALGORITHMS": "HS256",
-    "AUTH_JWT_SECRET_ID": "test/jwt",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-}
+ENVIRONMENT = SERVICE_ENVIRONMENT
 
 
 def test_the_template_layers_are_built(artifacts: Artifacts) -> None:

@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-
 from auralink.db import tenant_transaction
 from infra.local.runtime import LocalRuntime
 from tests.support.runs import REFUSING, THREE_STEPS, UNSAVEABLE, ThreeSteps
@@ -44,13 +42,7 @@ def read_run(user_id: str, run_id: str) -> dict[str, Any]:
 
 def execute(runtime: LocalRuntime, run_id: str, user_id: str) -> dict[str, Any]:
     """Start the run's execution and wait for its end; returns describe_execution's answer."""
-    client = boto3.client(
-        "stepfunctions",
-        endpoint_url=runtime.aws_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = runtime.step_functions()
     started = client.start_execution(
         stateMachineArn=runtime.state_machine_arns["RunStateMachine"],
         name=run_id,

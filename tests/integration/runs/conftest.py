@@ -103,15 +103,7 @@ def runs_client(
 @pytest.fixture
 def step_functions(local_runtime: LocalRuntime) -> Any:
     """moto's Step Functions, as the local runtime serves it."""
-    import boto3  # noqa: PLC0415
-
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=local_runtime.aws_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return local_runtime.step_functions()
 
 
 @pytest.fixture

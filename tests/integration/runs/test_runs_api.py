@@ -83,21 +83,9 @@ def caller(api: httpx.Client, make_user_id: Callable[[str], str]) -> Callable[[s
 
 
 def executions_of(runtime: LocalRuntime, run_id: str) -> list[str]:
-    client = runtime_sfn(runtime)
+    client = runtime.step_functions()
     listed = client.list_executions(stateMachineArn=runtime.state_machine_arns["RunStateMachine"])
     return sorted(item["name"] for item in listed["executions"] if item["name"].startswith(run_id))
-
-
-def runtime_sfn(runtime: LocalRuntime) -> Any:
-    import boto3  # noqa: PLC0415
-
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=runtime.aws_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 # ------------------------------------------------------------------------------------ execute
