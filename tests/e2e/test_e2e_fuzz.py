@@ -28,7 +28,7 @@ from infra.local.token import mint_dev_token
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "openapi.json"
 CHECKS = Path(__file__).with_name("fuzz_checks.py")
-# Cases per operation in each phase: about 2,500 requests in all, under two minutes on two cores.
+# Cases per operation in each phase: about 3,000 requests in all, about a minute on two cores.
 MAX_EXAMPLES = 60
 RUN_TIMEOUT_S = 420
 
@@ -60,7 +60,7 @@ def test_no_operation_answers_a_fault_of_the_service(local_runtime: LocalRuntime
         "no_server_fault",
         "--max-examples",
         str(MAX_EXAMPLES),
-        # One request at a time: the runtime's functions answer one invocation at a time each.
+        # One request at a time: a failing case (or a stateful sequence) replays as it ran.
         "--workers",
         "1",
         "--request-timeout",
