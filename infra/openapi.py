@@ -105,6 +105,10 @@ def _document_errors(schema: dict[str, Any]) -> None:
             responses.pop("422", None)
             if operation.get("requestBody") or operation.get("parameters"):
                 responses["422"] = _error("The request failed validation (field paths in `details`)")
+            if operation.get("requestBody"):
+                responses["400"] = _error("The body is not UTF-8 text holding JSON (`invalid_json`)")
+                responses["413"] = _error("The body is larger than `MAX_BODY_BYTES` (`payload_too_large`)")
+                responses["415"] = _error("The body is not `application/json` (`unsupported_media_type`)")
             responses["500"] = _error("A fault of the service; quote `request_id`")
             if operation.get("security"):
                 responses["401"] = _error("Missing or invalid bearer token (`token_*` codes)")

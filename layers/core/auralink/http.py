@@ -1,19 +1,22 @@
-"""The HTTP layer shared by every API function: resolver factory, error map, auth, body limit.
+"""The HTTP layer shared by every API function: resolver factory, error answers, auth, the body.
 
 Handlers stay thin: they build their resolver with `make_resolver()`, declare one route and call
-one service. Everything an HTTP API needs around that lives here, once:
+one service. Everything an HTTP API needs around that lives here, once (what the hosted MCP
+servers share with it lives in `auralink.edge`):
 
-- one error map from domain exceptions to status codes (bodies carry a stable ``error.code`` and a
-  safe message, never a stack, SQL or secret);
-- validation errors as 422 with field paths only;
+- every error answered as JSON with a stable ``error.code`` and a safe message, never a stack,
+  SQL or secret; a domain error's status is `auralink.edge.status_for`'s;
+- the body read once: at most ``MAX_BODY_BYTES`` (413), JSON only (415), UTF-8 text holding one
+  JSON value the service can store (400 ``invalid_json``, `auralink.request_json`), then
+  validated against the route's model (422 with field paths only);
 - the caller's identity, verified from the bearer token even though API Gateway's authorizer
   checked it already (defence in depth, and the only check where no issuer is configured);
-- a request body size limit and CORS from the settings.
+- a route asked with a method it does not have is 405 with ``Allow``, an unknown route 404;
+- CORS from the settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -24,36 +27,21 @@ from aws_lambda_powertools.event_handler import (
     content_types,
 )
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 from pydantic import BaseModel
 
-from auralink import errors
+from auralink import edge, errors
 from auralink.auth import Identity, identity_from_authorization_header
-from auralink.observability import MetricName, MetricUnit, logger, metrics, tracer
+from auralink.edge import LambdaHandler
+from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.request_json import parse_json
 from auralink.settings import get_settings
 
-# Most specific class first: the first isinstance match wins.
-_STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], HTTPStatus], ...] = (
-    (errors.BadRequest, HTTPStatus.BAD_REQUEST),
-    (errors.Unauthorized, HTTPStatus.UNAUTHORIZED),
-    (errors.Forbidden, HTTPStatus.FORBIDDEN),
-    (errors.NotFound, HTTPStatus.NOT_FOUND),
-    (errors.Conflict, HTTPStatus.CONFLICT),
-    (errors.PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
-    (errors.UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
-    (errors.ValidationFailed, HTTPStatus.UNPROCESSABLE_ENTITY),
-    (errors.RateLimited, HTTPStatus.TOO_MANY_REQUESTS),
-    (errors.UpstreamTimeout, HTTPStatus.GATEWAY_TIMEOUT),
-    (errors.UpstreamError, HTTPStatus.BAD_GATEWAY),
-    (errors.ServiceUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
-    (errors.DecryptionError, HTTPStatus.INTERNAL_SERVER_ERROR),
-    (errors.ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
-)
-
 _IDENTITY_KEY = "identity"
-_API_GATEWAY_LIMIT_MS = 29_000
 
 
 class ErrorDetail(BaseModel):
@@ -67,13 +55,6 @@ class ErrorResponse(BaseModel):
     """The body of every error answer (documented in the OpenAPI document)."""
 
     error: ErrorDetail
-
-
-def status_for(error: errors.DomainError) -> HTTPStatus:
-    for error_class, status in _STATUS_BY_ERROR:
-        if isinstance(error, error_class):
-            return status
-    return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 def error_response(
@@ -99,11 +80,8 @@ def error_response(
 
 
 def _domain_error(error: errors.DomainError) -> Response[dict[str, Any]]:
-    status = status_for(error)
-    headers: dict[str, str] = {}
-    retry_after = getattr(error, "retry_after_seconds", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
+    status = edge.status_for(type(error))
+    headers = edge.retry_after_header(error)
     if isinstance(error, errors.Unauthorized):
         headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{error.code}"'
         metrics.add_metric(name=MetricName.AUTH_FAILURES, unit=MetricUnit.Count, value=1)
@@ -145,42 +123,57 @@ def _cors() -> CORSConfig | None:
     )
 
 
-def _check_body(app: APIGatewayHttpResolver) -> None:
-    body = app.current_event.body
-    limit = get_settings().max_body_bytes
-    if body is not None and len(body) > limit:
-        raise errors.PayloadTooLarge(f"Request body exceeds {limit} bytes")
-    if body:
-        # The API speaks JSON only; a form body would otherwise be parsed into nonsense fields.
-        media_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise errors.UnsupportedMediaType(
-                "Send the request body as JSON with Content-Type: application/json"
-            )
+def _media_type(app: APIGatewayHttpResolver) -> str:
+    return (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
 
 
-def _checks_first(app: APIGatewayHttpResolver, *, public: bool) -> None:
-    """Run the body checks and authentication before Powertools' request validation.
+def _read_body(app: APIGatewayHttpResolver) -> None:
+    """Read the body once, before anything else looks at it, and hand Powertools its JSON value.
+
+    Powertools would decode a base64 body without a size check and with an unchecked UTF-8
+    decode (a body that is not UTF-8 would be a 500), and would parse what the service cannot
+    hold (see `auralink.request_json`).
+    """
+    body = edge.request_body(app.current_event.raw_event)
+    if not body:
+        return
+    # The API speaks JSON only; a form body would otherwise be parsed into nonsense fields.
+    media_type = _media_type(app)
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise errors.UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json")
+    # Set where Powertools' cached property would keep what it parsed: it reads this value.
+    app.current_event.json_body = parse_json(body)
+
+
+class _RequestChecks(OpenAPIRequestValidationMiddleware):
+    """The body and the caller checked first, then Powertools' validation of the route's input.
 
     Powertools puts its validation first in every route's middleware stack; a stranger would then
     learn the shape of a route's body (422) before being told to authenticate (401), and a form
-    body would be parsed before being refused. The checks wrap the validation middleware instead.
+    body would be parsed before being refused. This middleware takes its place in the stack.
     """
-    validation = app._request_validation_middleware
 
-    def checked(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        _check_body(app)
-        if public:
-            return validation(app, next_middleware)
+    def __init__(self, *, public: bool) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+        self._public = public
+
+    def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+        assert isinstance(app, APIGatewayHttpResolver)
+        _read_body(app)
+        if self._public:
+            return super().handler(app, next_middleware)
         identity = identity_from_authorization_header(app.current_event.headers.get("authorization"))
         logger.append_keys(user_id=identity.sub)
         app.append_context(**{_IDENTITY_KEY: identity})  # type: ignore[no-untyped-call]
         try:
-            return validation(app, next_middleware)
+            return super().handler(app, next_middleware)
         finally:
             logger.remove_keys(["user_id"])
 
-    app._request_validation_middleware = checked  # type: ignore[assignment]  # any middleware callable
+    def _get_body(self, app: EventHandlerInstance) -> Any:
+        # Read and parsed by `_read_body`, whatever the JSON media type's spelling: Powertools'
+        # own dispatch knows only "application/json" as written and fails on the others.
+        return app.current_event.json_body
 
 
 def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
@@ -192,25 +185,38 @@ def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
 
     @app.not_found
     def _not_found(_: Exception) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route")
+        return _no_route(app)
 
-    _checks_first(app, public=public)
+    # Where Powertools looks for its request validation when it builds each route's stack.
+    app._request_validation_middleware = _RequestChecks(public=public)
     return app
+
+
+def _no_route(app: APIGatewayHttpResolver) -> Response[dict[str, Any]]:
+    # Powertools answers every miss through its not-found handler, a known path asked with
+    # another method included; HTTP's answer to that is 405 with the methods the path has.
+    path = app.current_event.path
+    routes = [*app._static_routes, *app._dynamic_routes]
+    allowed = sorted({route.method for route in routes if route.rule.match(path)})
+    if allowed:
+        method = app.current_event.http_method.upper()
+        return error_response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            f"{path} does not answer {method}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route")
 
 
 def api_base_url(app: APIGatewayHttpResolver) -> str | None:
     """The API's own public URL: configured, else the domain the request came in on."""
-    configured = get_settings().public_api_url
-    if configured:
-        return configured
-    domain = app.current_event.request_context.domain_name
-    return f"https://{domain}" if domain else None
+    return edge.api_base_url(app.current_event.raw_event)
 
 
 def remaining_ms(app: APIGatewayHttpResolver) -> int:
-    """What is left of the invocation's time (API Gateway itself gives up at 30 s)."""
-    context = app.lambda_context
-    return int(context.get_remaining_time_in_millis()) if context is not None else _API_GATEWAY_LIMIT_MS
+    """What is left of the invocation's time."""
+    return edge.remaining_ms(app.lambda_context)
 
 
 def current_identity(app: APIGatewayHttpResolver) -> Identity:
@@ -221,17 +227,6 @@ def current_identity(app: APIGatewayHttpResolver) -> Identity:
     return identity
 
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def lambda_handler_for(app: APIGatewayHttpResolver) -> LambdaHandler:
     """The entry point of an API function: its resolver under the service's one decorator stack."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
-
-    handler: LambdaHandler = lambda_handler
-    return handler
+    return edge.entry_point(app.resolve)

@@ -281,6 +281,21 @@ def test_an_answer_that_breaks_the_input_schema_is_refused_with_its_path(
     assert alice.get(run_id).json()["status"] == "waiting_for_input"
 
 
+def test_an_input_schema_that_refers_elsewhere_is_a_422_not_a_fetch(caller: Callable[[str], Caller]) -> None:
+    # Workflows refuse such a schema; one stored before that rule is still never fetched from.
+    alice = caller("alice")
+    schema = {"$ref": "https://example.com/answer.json"}
+    run_id = alice.execute(
+        create_workflow(alice.user_id), {"input": {"script": "ask", "input_schema": schema}}
+    ).json()["run_id"]
+    alice.settle(run_id)
+
+    response = alice.resume(run_id, {"input": {"amount": 1}})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_input_schema")
+    assert alice.get(run_id).json()["status"] == "waiting_for_input"
+
+
 def test_a_run_that_is_not_waiting_cannot_be_resumed(caller: Callable[[str], Caller]) -> None:
     alice = caller("alice")
     run_id = alice.execute(create_workflow(alice.user_id), {"input": {}}).json()["run_id"]

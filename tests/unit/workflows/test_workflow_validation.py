@@ -280,6 +280,40 @@ def test_a_human_input_schema_that_is_not_a_json_schema():
     assert message.startswith("not a valid JSON schema")
 
 
+@pytest.mark.parametrize(
+    ("schema", "field", "message"),
+    [
+        ({"$ref": "https://example.com/answer.json"}, "input_schema.$ref", "points outside the schema"),
+        (
+            {"type": "object", "properties": {"ok": {"$ref": "#/$defs/missing"}}},
+            "input_schema.properties.ok.$ref",
+            "points at nothing in the schema",
+        ),
+        ({"items": {"$dynamicRef": "other.json#node"}}, "input_schema.items.$dynamicRef", "points outside"),
+    ],
+)
+def test_a_human_input_schema_refers_only_inside_itself(schema, field, message):
+    # An answer is checked against the schema alone: nothing is fetched, nothing dangles.
+    document = _valid()
+    document["nodes"][3]["input_schema"] = schema
+
+    ((got_field, got_message),) = problems(document)
+    assert got_field == f"body.definition.nodes[3].{field}"
+    assert message in got_message
+
+
+def test_a_human_input_schema_may_refer_to_its_own_definitions():
+    document = _valid()
+    document["nodes"][3]["input_schema"] = {
+        "$id": "https://auralink.example/approval.json",
+        "$defs": {"flag": {"type": "boolean"}},
+        "type": "object",
+        "properties": {"ok": {"$ref": "#/$defs/flag"}, "again": {"$ref": "#"}},
+    }
+
+    assert validate(ALICE, document).nodes[3].input_schema == document["nodes"][3]["input_schema"]
+
+
 # ---------------------------------------------------------------- tools (names only: no I/O)
 
 

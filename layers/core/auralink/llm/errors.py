@@ -18,7 +18,7 @@ class LlmUpstreamError(UpstreamError):
         *,
         code: str,
         retryable: bool = False,
-        retry_after_seconds: float | None = None,
+        retry_after_seconds: int | None = None,
         details: Any = None,
     ) -> None:
         super().__init__(message, code=code, details=details)

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config.models import RetryPolicy
-from auralink.errors import DomainError, ValidationFailed
+from auralink.errors import DomainError, ServiceUnavailable, ValidationFailed
 from auralink.llm import metrics, preferences, registry
 from auralink.llm.chat_types import ChatMessage, ProviderReply, ProviderRequest, ToolSpec
 from auralink.llm.providers.catalog import adapter_for
@@ -78,7 +78,8 @@ def complete(
     started = time.perf_counter()
     try:
         if deadline_s <= 0:
-            raise ValidationFailed("Not enough time left for the call", code="deadline_exhausted")
+            # The invocation's own time ran out (a slow start, earlier work): not the caller's fault.
+            raise ServiceUnavailable("Not enough time left for the call", code="deadline_exhausted")
         # Inside the try: a call that has no key to go out with is a failed call, recorded as such.
         access = preferences.resolve_access(user_id, model.provider)
         reply, _ = chat_with_retries(

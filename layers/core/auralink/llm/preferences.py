@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from auralink import crypto, secrets, ssrf
 from auralink.auth import Identity
 from auralink.db import system_transaction, tenant_transaction
-from auralink.errors import NotFound, ValidationFailed
+from auralink.errors import ValidationFailed
 from auralink.llm import preferences_repository, registry, registry_repository
 from auralink.llm.api_models import (
     Preferences,
@@ -91,7 +91,7 @@ def resolve_model(user_id: str, model_id: str) -> registry.ModelEntry:
     """The model ``model_id`` for ``user_id``: one of the registry, or any model of the user's own
     OpenAI-compatible endpoint (``<provider>/<name>`` where the user set that provider's base_url).
 
-    `NotFound` (model_not_found) when neither, `Conflict` (model_disabled) for a disabled one.
+    `ValidationFailed`: model_not_found when neither, model_disabled for a disabled one.
     """
     found = registry.find_model(model_id)
     if found is not None:
@@ -106,7 +106,7 @@ def resolve_model(user_id: str, model_id: str) -> registry.ModelEntry:
         or provider_row["api_style"] not in _BASE_URL_STYLES
         or not stored.get("base_url")
     ):
-        raise NotFound(
+        raise ValidationFailed(
             f"no model {model_id!r} in the registry (models of your own endpoint need its base_url"
             f" in providers.{provider})",
             code="model_not_found",

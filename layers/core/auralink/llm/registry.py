@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auralink.db import system_transaction
-from auralink.errors import ConfigurationError, Conflict, NotFound
+from auralink.errors import ConfigurationError, ValidationFailed
 from auralink.llm import registry_repository
 from auralink.llm.api_models import ApiStyle, Capability, Model, Provider
 
@@ -178,10 +178,14 @@ def to_model(entry: ModelEntry) -> Model:
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:
-    """``"<provider>/<model>"`` as (provider, model); `NotFound` when it is not of that shape."""
+    """``"<provider>/<model>"`` as (provider, model); `ValidationFailed` (model_not_found) when it is
+    not of that shape. A model id always comes from a request's body or a workflow's definition:
+    an unknown or disabled one is a 422, whichever request names it."""
     provider, slash, name = model_id.partition("/")
     if not (provider and slash and name):
-        raise NotFound(f"no model {model_id!r}: model ids are <provider>/<model>", code="model_not_found")
+        raise ValidationFailed(
+            f"no model {model_id!r}: model ids are <provider>/<model>", code="model_not_found"
+        )
     return provider, name
 
 
@@ -194,17 +198,17 @@ def find_model(model_id: str) -> ModelEntry | None:
 
 
 def resolve_model(model_id: str) -> ModelEntry:
-    """The model to call: `NotFound` (model_not_found) if unknown, `Conflict` (model_disabled) if off."""
+    """The model to call; `ValidationFailed` (model_not_found, model_disabled) if unknown or off."""
     entry = find_model(model_id)
     if entry is None:
-        raise NotFound(f"no model {model_id!r} in the registry", code="model_not_found")
+        raise ValidationFailed(f"no model {model_id!r} in the registry", code="model_not_found")
     return enabled(entry)
 
 
 def enabled(entry: ModelEntry) -> ModelEntry:
-    """The model if it may be called; `Conflict` (model_disabled) if it is switched off."""
+    """The model if it may be called; `ValidationFailed` (model_disabled) if it is switched off."""
     if not entry.enabled:
-        raise Conflict(f"model {entry.id!r} is disabled", code="model_disabled")
+        raise ValidationFailed(f"model {entry.id!r} is disabled", code="model_disabled")
     return entry
 
 

@@ -13,6 +13,9 @@ ServerType = Literal["deepwiki", "memory", "sequential-thinking", "supabase", "c
 
 CONNECTION_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+# What an HTTP header can carry as it is: visible ASCII and spaces (no control character, nothing
+# that would need an encoding the server may not share).
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,8192}")
 # Headers a connection may not set: they belong to HTTP itself or to the MCP transport.
 _RESERVED_HEADERS = frozenset(
     {
@@ -44,9 +47,11 @@ class Credentials(_Input):
     """What a user gives to reach a server: its API key (`api_key`, sent the way the server's auth
     settings in mcp-config.yaml say), a bearer token (`token`), and/or named headers."""
 
-    token: str | None = Field(default=None, min_length=1, max_length=8192)
+    # Sent as `Authorization: Bearer <token>`: visible ASCII.
+    token: str | None = Field(default=None, min_length=1, max_length=8192, pattern=r"^[\x21-\x7e]+$")
     headers: dict[str, str] = Field(default_factory=dict, max_length=16)
-    api_key: str | None = Field(default=None, min_length=1, max_length=8192)
+    # Sent in a header too (as a bearer token or a named header): visible ASCII.
+    api_key: str | None = Field(default=None, min_length=1, max_length=8192, pattern=r"^[\x21-\x7e]+$")
 
     @field_validator("headers")
     @classmethod
@@ -56,8 +61,8 @@ class Credentials(_Input):
                 raise ValueError(f"invalid header name {name[:64]!r}")
             if name.lower() in _RESERVED_HEADERS:
                 raise ValueError(f"header {name} cannot be set by a connection")
-            if len(value) > 8192 or any(char in value for char in "\r\n\x00"):
-                raise ValueError(f"invalid value for header {name}")
+            if not _HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"the value of header {name} must be visible ASCII, at most 8192 characters")
             if name.lower() == "authorization" and info.data.get("token") is not None:
                 raise ValueError("Authorization cannot be set along with token, which is sent in it")
         return headers

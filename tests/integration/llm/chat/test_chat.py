@@ -7,7 +7,7 @@ from decimal import Decimal
 from auralink.llm import registry
 from tests.fakes.openai_server import Calls, Fail, Text
 from tests.integration.llm.chat.conftest import KEY
-from tests.support.handlers import invoke, sample_event
+from tests.support.handlers import invoke, request, sample_event
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi"}]
 
@@ -88,6 +88,20 @@ def test_a_429_is_retried_honouring_retry_after(api, make_user_id, openai_compat
     assert len(openai_compatible.script.received) == 2
 
 
+def test_a_providers_retry_hint_reaches_the_caller_in_whole_seconds(
+    api, make_user_id, openai_compatible, token_for
+):
+    user = make_user_id()
+    use_openai_compatible(api, user, openai_compatible)
+    # Longer than the call's deadline: no retry, the hint goes back to the caller, rounded up.
+    openai_compatible.script.then(Fail(429, "slow down", retry_after="90.2"))
+
+    status, answer, headers = request("LlmChatFunction", token_for(user), body={"messages": MESSAGES})
+
+    assert (status, answer["error"]["code"]) == (502, "llm_rate_limited")
+    assert headers["Retry-After"] == "91"
+
+
 def test_without_a_key_the_answer_names_the_provider(api, make_user_id):
     status, answer = api(
         "LlmChatFunction",
@@ -103,11 +117,11 @@ def test_without_a_model_or_default_the_answer_says_so(api, make_user_id):
     assert (status, answer["error"]["code"]) == (422, "model_required")
 
 
-def test_an_unknown_model_is_404(api, make_user_id):
+def test_an_unknown_model_is_422(api, make_user_id):
     status, answer = api(
         "LlmChatFunction", make_user_id(), body={"model": "openai/gpt-0", "messages": MESSAGES}
     )
-    assert (status, answer["error"]["code"]) == (404, "model_not_found")
+    assert (status, answer["error"]["code"]) == (422, "model_not_found")
 
 
 def test_bad_messages_are_422(api, make_user_id):
@@ -188,8 +202,8 @@ def test_a_model_outside_the_registry_needs_the_users_own_endpoint(api, make_use
         "LlmChatFunction", user, body={"model": "anthropic/my-own-model", "messages": MESSAGES}
     )
 
-    assert (chat_status, chat["error"]["code"]) == (404, "model_not_found")
+    assert (chat_status, chat["error"]["code"]) == (422, "model_not_found")
     assert "base_url" in chat["error"]["message"]
     assert (default_status, default["error"]["code"]) == (422, "model_not_found")
     assert default["error"]["details"][0]["field"] == "default_model"
-    assert (other_status, other["error"]["code"]) == (404, "model_not_found")
+    assert (other_status, other["error"]["code"]) == (422, "model_not_found")

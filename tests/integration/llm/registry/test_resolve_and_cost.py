@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from auralink.errors import Conflict, NotFound
+from auralink.errors import ValidationFailed
 from auralink.llm.registry import cost_usd, resolve_model
 
 
@@ -45,15 +45,15 @@ def test_openai_models_carry_the_providers_endpoint(service):
 
 
 @pytest.mark.parametrize("model_id", ["openai/gpt-9", "nobody/gpt-4o", "gpt-4o", "openai/", "/gpt-4o"])
-def test_unknown_models_are_404_model_not_found(service, model_id):
-    with pytest.raises(NotFound) as caught:
+def test_unknown_models_are_422_model_not_found(service, model_id):
+    with pytest.raises(ValidationFailed) as caught:
         resolve_model(model_id)
 
     assert caught.value.code == "model_not_found"
 
 
-def test_a_disabled_model_is_409_model_disabled(disabled_model):
-    with pytest.raises(Conflict) as caught:
+def test_a_disabled_model_is_422_model_disabled(disabled_model):
+    with pytest.raises(ValidationFailed) as caught:
         resolve_model(disabled_model)
 
     assert caught.value.code == "model_disabled"

@@ -110,6 +110,25 @@ def test_supabase_needs_a_token(api, make_user_id):
     assert (status, body["error"]["code"]) == (422, "credentials_required")
 
 
+@pytest.mark.parametrize(
+    ("credentials", "field"),
+    [
+        ({"token": "caf\u00e9-token"}, "body.credentials.token"),
+        ({"token": "two words"}, "body.credentials.token"),
+        ({"headers": {"X-Api-Key": "k\u00adey"}}, "body.credentials.headers"),
+        ({"headers": {"X-Api-Key": "line\u0001break"}}, "body.credentials.headers"),
+    ],
+)
+def test_credentials_an_http_header_cannot_carry_are_422(api, make_user_id, credentials, field):
+    # Sent as headers to the server: anything but visible ASCII would fail on the way out.
+    status, body, _ = api(
+        "McpConnectFunction", make_user_id(), body={"server_type": "deepwiki", "credentials": credentials}
+    )
+
+    assert (status, body["error"]["code"]) == (422, "validation_failed")
+    assert body["error"]["details"][0]["field"] == field
+
+
 def test_names_are_unique_per_user(api, make_user_id, stateless_mcp):
     alice, bob = make_user_id("alice"), make_user_id("bob")
     assert connect(api, alice, stateless_mcp, name="same")[0] == 201

@@ -180,6 +180,8 @@ def test_get_and_delete_answer_405(memory, alice, method):
 
     assert response.status_code == 405
     assert "POST" in response.headers.get("allow", "POST")
+    if method == "GET":
+        assert response.json()["error"]["data"] == {"code": "method_not_allowed"}
 
 
 def test_get_without_a_token_is_refused_before_anything_else(memory):
@@ -258,6 +260,36 @@ def test_a_base64_body_on_a_custom_domain_is_answered(hosted, alice):
 
     assert response["statusCode"] == 200
     assert len(json.loads(response["body"])["result"]["tools"]) == 9
+
+
+def base64_event(alice, body: bytes):
+    event = sample_event(MEMORY)
+    event["headers"]["authorization"] = f"Bearer {alice}"
+    event["body"] = base64.b64encode(body).decode()
+    event["isBase64Encoded"] = True
+    return event
+
+
+@pytest.mark.parametrize(("size", "status"), [(2048, 200), (2049, 413)])
+def test_the_body_limit_counts_the_bytes_sent_not_their_base64(hosted, alice, size, status):
+    hosted.setenv("MAX_BODY_BYTES", "2048")
+    environment.forget_caches()
+    body = sample_event(MEMORY)["body"].encode()
+    body = body[:-1] + b" " * (size - len(body)) + b"}"
+
+    response = invoke(MEMORY, base64_event(alice, body))
+
+    assert response["statusCode"] == status
+
+
+def test_a_body_flagged_base64_that_is_not_is_400_in_json_rpc(hosted, alice):
+    event = base64_event(alice, b"")
+    event["body"] = "not base64!"
+
+    response = invoke(MEMORY, event)
+
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["data"] == {"code": "invalid_body"}
 
 
 def test_tokens_are_never_logged(memory, alice, alice_id, logged):

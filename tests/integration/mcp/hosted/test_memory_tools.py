@@ -368,6 +368,23 @@ def test_arguments_beyond_the_bounds_are_tool_errors(memory, alice, tool, argume
     assert text(result) == message
 
 
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("create_entities", {"entities": [entity("Ada\u0000", "person")]}),
+        ("create_entities", {"entities": [entity("Ada", "person", "wrote\u0000")]}),
+        ("search_nodes", {"query": "Ada\u0000"}),
+        ("delete_entities", {"entityNames": ["Ada\u0000"]}),
+    ],
+)
+def test_text_holding_a_nul_character_is_a_tool_error(memory, alice, tool, arguments):
+    # Postgres stores no text holding U+0000: the caller is told, the server does not fail.
+    result = memory.call(alice, "2026-07-28", tool, arguments)
+
+    assert result.is_error
+    assert "NUL character" in text(result)
+
+
 def test_arguments_that_do_not_fit_the_schema_are_tool_errors(memory, alice):
     not_a_list, missing = memory.calls(
         alice,

@@ -93,11 +93,11 @@ def test_plain_text_error_bodies_are_quoted_too() -> None:
 @pytest.mark.parametrize(
     ("headers", "body", "seconds"),
     [
-        ({"retry-after": "7"}, None, 7.0),
-        ({"retry-after": "0.5"}, None, 0.5),
-        ({"retry-after-ms": "1500", "retry-after": "9"}, None, 1.5),
-        ({"retry-after": "Tue, 01 Jan 2030 12:00:30 GMT"}, None, 30.0),
-        ({"retry-after": "Tue, 01 Jan 2030 11:00:00 GMT"}, None, 0.0),
+        ({"retry-after": "7"}, None, 7),
+        ({"retry-after": "0.5"}, None, 1),  # rounded up: a wait is never 0
+        ({"retry-after-ms": "1500", "retry-after": "9"}, None, 2),
+        ({"retry-after": "Tue, 01 Jan 2030 12:00:30 GMT"}, None, 30),
+        ({"retry-after": "Tue, 01 Jan 2030 11:00:00 GMT"}, None, 0),
         ({"retry-after": "soon"}, None, None),
         ({"retry-after": "-3"}, None, None),
         (
@@ -107,19 +107,21 @@ def test_plain_text_error_bodies_are_quoted_too() -> None:
                     "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "13s"}]
                 }
             },
-            13.0,
+            13,
         ),
         ({}, {"error": {"message": "slow down"}}, None),
     ],
 )
-def test_retry_hints(headers: dict[str, str], body: Any, seconds: float | None) -> None:
-    assert retry_after_seconds(httpx2.Headers(headers), body, now=NOW) == seconds
+def test_retry_hints_are_whole_seconds(headers: dict[str, str], body: Any, seconds: int | None) -> None:
+    hint = retry_after_seconds(httpx2.Headers(headers), body, now=NOW)
+    assert hint == seconds
+    assert hint is None or type(hint) is int
 
 
 def test_a_429_carries_its_hint() -> None:
     error = failure_for_status("Anthropic", answer(429, {}, {"retry-after": "3"}), KEY, now=NOW)
 
-    assert error.retry_after_seconds == 3.0
+    assert error.retry_after_seconds == 3
 
 
 def test_messages_are_read_from_each_providers_error_shape() -> None:

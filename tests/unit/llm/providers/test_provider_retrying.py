@@ -41,13 +41,13 @@ class Scripted:
         return REPLY
 
 
-def rate_limited(after: float | None) -> LlmUpstreamError:
+def rate_limited(after: int | None) -> LlmUpstreamError:
     return LlmUpstreamError("429", code=RATE_LIMITED, retryable=True, retry_after_seconds=after)
 
 
 def test_a_429_is_retried_after_its_retry_after_and_each_attempt_gets_the_time_left() -> None:
     clock = FakeClock()
-    provider = Scripted(clock, rate_limited(2.0), takes_s=1.0)
+    provider = Scripted(clock, rate_limited(2), takes_s=1.0)
 
     reply, attempts = chat_with_retries(
         provider, REQUEST, ProviderAccess(), policy=POLICY, clock=clock, deadline_s=10, rng=NoJitter()
@@ -62,13 +62,13 @@ def test_a_429_is_retried_after_its_retry_after_and_each_attempt_gets_the_time_l
 
 def test_a_retry_after_beyond_the_deadline_ends_the_retries_at_once() -> None:
     clock = FakeClock()
-    provider = Scripted(clock, rate_limited(60.0))
+    provider = Scripted(clock, rate_limited(60))
 
     with pytest.raises(LlmUpstreamError) as caught:
         chat_with_retries(provider, REQUEST, ProviderAccess(), policy=POLICY, clock=clock, deadline_s=10)
 
     assert caught.value.code == RATE_LIMITED
-    assert caught.value.retry_after_seconds == 60.0
+    assert caught.value.retry_after_seconds == 60
     assert clock.sleeps == []
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from auralink.errors import NotFound
+from auralink.errors import ValidationFailed
 from auralink.llm.registry import ModelEntry, cost_usd, split_model_id
 
 
@@ -56,7 +56,7 @@ def test_model_ids_split_at_the_first_slash():
         "us.meta.llama3-3-70b-instruct-v1:0",
     )
     assert split_model_id("openai/org/model") == ("openai", "org/model")
-    with pytest.raises(NotFound):
+    with pytest.raises(ValidationFailed):
         split_model_id("gpt-4o")
 
 

@@ -21,6 +21,7 @@ from uuid import UUID
 
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
+from referencing.exceptions import Unresolvable
 
 from auralink.agents.runs import orchestrator, repository, starts
 from auralink.agents.runs.api_models import (
@@ -173,7 +174,7 @@ def _options(identity: Identity, request: ExecuteRequest) -> dict[str, Any]:
         return {}
     try:
         preferences.resolve_model(identity.sub, request.model)
-    except (NotFound, Conflict) as exc:
+    except ValidationFailed as exc:
         raise ValidationFailed(
             exc.message, code=exc.code, details=[{"field": "body.model", "message": exc.message}]
         ) from None
@@ -253,9 +254,13 @@ def _check_answer(schema: dict[str, Any], answer: Any) -> None:
         validator_class.check_schema(schema)
     except SchemaError:
         raise invalid_schema from None
-    problems = sorted(
-        validator_class(schema).iter_errors(answer), key=lambda error: list(map(str, error.absolute_path))
-    )
+    try:
+        problems = sorted(
+            validator_class(schema).iter_errors(answer), key=lambda error: list(map(str, error.absolute_path))
+        )
+    except Unresolvable:
+        # A $ref to elsewhere, stored before workflows were refused for one: never fetched.
+        raise invalid_schema from None
     if not problems:
         return
     details = [

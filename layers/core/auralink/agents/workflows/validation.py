@@ -15,6 +15,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from auralink.agents.tools import names
 from auralink.agents.workflows import expressions, templates
@@ -29,7 +32,7 @@ from auralink.agents.workflows.definition import (
     WorkflowDefinition,
 )
 from auralink.auth import Identity
-from auralink.errors import Conflict, NotFound, ValidationFailed
+from auralink.errors import ValidationFailed
 from auralink.llm import preferences
 
 FIELD = "body.definition"
@@ -242,6 +245,37 @@ def _schema_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
                     _field("nodes", position, "input_schema", *exc.path),
                     f"not a valid JSON schema: {exc.message}",
                 )
+                continue
+            for path, message in _schema_reference_problems(node.input_schema):
+                yield _problem(_field("nodes", position, "input_schema", *path), message)
+
+
+def _schema_reference_problems(schema: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each ``$ref`` that does not point inside the schema: an answer is checked against the
+    schema alone, and nothing is fetched from elsewhere to do it."""
+    if not isinstance(schema, dict):
+        return
+    resource = DRAFT202012.create_resource(schema)
+    base = resource.id() or ""
+    resolver = Registry().with_resource(base, resource).resolver(base_uri=base)
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(schema, ())]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, list):
+            pending.extend((child, (*path, index)) for index, child in enumerate(item))
+        if not isinstance(item, dict):
+            continue
+        for key, child in item.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(child, str):
+                if not child.startswith("#"):
+                    yield (*path, key), f"{key} {child[:100]!r} points outside the schema: use #/..."
+                    continue
+                try:
+                    resolver.lookup(child)
+                except Unresolvable:
+                    yield (*path, key), f"{key} {child[:100]!r} points at nothing in the schema"
+            else:
+                pending.append((child, (*path, key)))
 
 
 # ---------------------------------------------------------------- tools and models
@@ -284,7 +318,7 @@ class _Lookups:
             try:
                 preferences.resolve_model(self._identity.sub, model_id)
                 self._models[model_id] = None
-            except (NotFound, Conflict) as exc:
+            except ValidationFailed as exc:
                 self._models[model_id] = exc.message
         return self._models[model_id]
 

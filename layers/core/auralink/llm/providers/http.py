@@ -253,9 +253,15 @@ def provider_message(body: Any, raw: bytes, secret: str | None) -> str:
     return text if len(text) <= MAX_PROVIDER_MESSAGE else text[: MAX_PROVIDER_MESSAGE - 1] + "…"
 
 
-def retry_after_seconds(headers: Mapping[str, str], body: Any, *, now: datetime) -> float | None:
-    """How long the provider asks us to wait: ``retry-after-ms`` (OpenAI), ``Retry-After`` in
-    seconds or as an HTTP date, or Google's ``RetryInfo.retryDelay`` in the error body."""
+def retry_after_seconds(headers: Mapping[str, str], body: Any, *, now: datetime) -> int | None:
+    """How long the provider asks us to wait, in whole seconds rounded up (what ``Retry-After``
+    can say): ``retry-after-ms`` (OpenAI), ``Retry-After`` in seconds or as an HTTP date, or
+    Google's ``RetryInfo.retryDelay`` in the error body."""
+    seconds = _retry_after(headers, body, now=now)
+    return None if seconds is None else math.ceil(seconds)
+
+
+def _retry_after(headers: Mapping[str, str], body: Any, *, now: datetime) -> float | None:
     milliseconds = _finite(headers.get("retry-after-ms"))
     if milliseconds is not None:
         return milliseconds / 1000

@@ -21,34 +21,32 @@ many invocations.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 import anyio
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mcp.server import MCPServer, Server
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 
-from auralink import errors
+from auralink import edge, errors
 from auralink.auth import Identity
+from auralink.edge import LambdaHandler
 from auralink.mcp import service_token
-from auralink.observability import MetricName, MetricUnit, logger, metrics, tracer
+from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.settings import get_settings
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 # A server with static tool registrations, or the SDK's lower-level server with handlers of its own.
 HostedServer = MCPServer[Any] | Server[Any]
 
 _TEXT_TYPES = ("application/json", "text/")
-# API Gateway gives up on an integration after 30 s.
-_API_GATEWAY_LIMIT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -99,14 +97,14 @@ class HttpRequest:
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> HttpRequest:
+        """The request; `PayloadTooLarge` or `BadRequest` when its body cannot be taken."""
         context = event.get("requestContext") or {}
         http = context.get("http") or {}
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
         if event.get("cookies"):
             # Payload 2.0 moves cookies out of the headers.
             headers["cookie"] = "; ".join(event["cookies"])
-        raw_body = event.get("body") or ""
-        body = base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+        body = edge.request_body(event)
         return cls(
             method=str(http.get("method") or "GET").upper(),
             path=event.get("rawPath") or http.get("path") or "/",
@@ -266,23 +264,21 @@ def _unauthorized(error: errors.Unauthorized, request_id: Any) -> HttpReply:
     )
 
 
-def _service_failure(error: errors.DomainError, request_id: Any) -> HttpReply:
-    # The service cannot check the token: its secret or the issuer's keys are out of reach.
-    unavailable = isinstance(error, errors.ServiceUnavailable)
-    status = HTTPStatus.SERVICE_UNAVAILABLE if unavailable else HTTPStatus.INTERNAL_SERVER_ERROR
+def _refused(error: errors.DomainError, request_id: Any = None) -> HttpReply:
+    """A request refused before the MCP server sees it, with the status its code has everywhere."""
+    status = edge.status_for(type(error))
+    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.info("MCP request rejected", extra={"error_code": error.code, "status": int(status)})
+        return jsonrpc_error_reply(
+            status, INVALID_REQUEST, error.message, request_id=request_id, data={"code": error.code}
+        )
+    # For instance, the service cannot check the token: its secret or the issuer's keys are out of reach.
     logger.error("MCP request failed", extra={"error_code": error.code, "status": int(status)})
-    message = error.message if unavailable else "Internal error"
+    message = error.message if status != HTTPStatus.INTERNAL_SERVER_ERROR else "Internal error"
+    headers = list(edge.retry_after_header(error).items())
     return jsonrpc_error_reply(
-        status, INTERNAL_ERROR, message, request_id=request_id, data={"code": error.code}
+        status, INTERNAL_ERROR, message, request_id=request_id, data={"code": error.code}, headers=headers
     )
-
-
-def _api_base_url(event: dict[str, Any]) -> str | None:
-    configured = get_settings().public_api_url
-    if configured:
-        return configured
-    domain = (event.get("requestContext") or {}).get("domainName")
-    return f"https://{domain}" if domain else None
 
 
 def _caller_of(request: HttpRequest, *, service_tokens: bool) -> Identity:
@@ -303,15 +299,10 @@ def handle(
 
     ``service_tokens`` False refuses the gateway's own tokens: only a user's JWT is accepted.
     """
-    request = HttpRequest.from_event(event)
-    limit = get_settings().max_body_bytes
-    if len(request.body) > limit:
-        return jsonrpc_error_reply(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            INVALID_REQUEST,
-            f"Request body exceeds {limit} bytes",
-            data={"code": "payload_too_large"},
-        ).to_lambda_response()
+    try:
+        request = HttpRequest.from_event(event)
+    except errors.DomainError as exc:
+        return _refused(exc).to_lambda_response()
     message = request.jsonrpc_message()
     request_id = message.get("id")
     try:
@@ -319,7 +310,7 @@ def handle(
     except errors.Unauthorized as exc:
         return _unauthorized(exc, request_id).to_lambda_response()
     except errors.DomainError as exc:
-        return _service_failure(exc, request_id).to_lambda_response()
+        return _refused(exc, request_id).to_lambda_response()
     if request.method == "GET":
         # The SDK would open a server-to-client SSE stream, which a stateless server has no use
         # for and Lambda could not hold open: MCP's answer for "no stream here" is 405.
@@ -327,10 +318,11 @@ def handle(
             HTTPStatus.METHOD_NOT_ALLOWED,
             INVALID_REQUEST,
             "Method Not Allowed: this server offers no SSE stream",
+            data={"code": "method_not_allowed"},
             headers=[("allow", "POST")],
         ).to_lambda_response()
-    left_ms = context.get_remaining_time_in_millis() if context is not None else _API_GATEWAY_LIMIT_MS
-    invocation = Invocation(identity, _api_base_url(event), time.monotonic() + left_ms / 1000)
+    deadline = time.monotonic() + edge.remaining_ms(context) / 1000
+    invocation = Invocation(identity, edge.api_base_url(event), deadline)
     return _answer(server, request, invocation, message).to_lambda_response()
 
 
@@ -369,12 +361,4 @@ def _answer(
 
 def lambda_handler_for(server: HostedServer, *, service_tokens: bool = True) -> LambdaHandler:
     """The entry point of a hosted MCP server's function, under the service's decorator stack."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler(capture_response=False)
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return handle(server, event, context, service_tokens=service_tokens)
-
-    handler: LambdaHandler = lambda_handler
-    return handler
+    return edge.entry_point(functools.partial(handle, server, service_tokens=service_tokens))

@@ -5,8 +5,9 @@ reference's own JSON schemas (not the ones pydantic would derive from the Python
 and their results carry the same JSON text the reference returns.
 
 Failures are reported the way MCP means them to be: a caller's mistake (an unknown entity, an
-argument too large) is a tool result with ``isError`` for the model to read; a failure of the
-service itself (the database is down) is a JSON-RPC error, logged, with a stable code in ``data``.
+argument too large, text that Postgres cannot store) is a tool result with ``isError`` for the
+model to read; a failure of the service itself (the database is down) is a JSON-RPC error,
+logged, with a stable code in ``data``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+import psycopg
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, CallToolResult, TextContent, ToolAnnotations
@@ -27,6 +29,7 @@ from auralink.observability import logger
 JSON_SCHEMA_DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 Schema = dict[str, Any]
+UNSTORABLE = "An argument holds a value that cannot be stored (text must not hold the NUL character)"
 # A tool's answer to a caller's mistake: the error's message rendered as the tool's text.
 ErrorText = Callable[[str], str]
 
@@ -122,3 +125,9 @@ def answer(tool: str, work: Callable[[], CallToolResult], *, error_text: ErrorTe
     except DomainError as exc:
         logger.info("hosted MCP tool refused the call", extra={"tool": tool, "error_code": exc.code})
         return error_result(error_text(exc.message))
+    except psycopg.DataError:
+        # A value Postgres cannot store, such as text holding U+0000: the caller's to change.
+        logger.info(
+            "hosted MCP tool refused the call", extra={"tool": tool, "error_code": "unstorable_value"}
+        )
+        return error_result(error_text(UNSTORABLE))
