@@ -24,7 +24,7 @@ from infra.local.token import mint_dev_token
 from infra.template import functions, load_template
 from tests.e2e.conftest import runtime_database_url
 from tests.fakes.mcp_servers import DEEPWIKI_TOOLS, LoopbackServer, deepwiki_app, require_bearer
-from tests.support.runtime import ROOT, local_runtime_with
+from tests.support.runtime import ROOT, local_runtime_with_deepwiki
 
 DEEPWIKI_KEY = "dw-contract-0123456789abcdef"
 
@@ -62,8 +62,7 @@ def deepwiki() -> Iterator[LoopbackServer]:
 
 @pytest.fixture(scope="module")
 def local_runtime(database: LocalDatabase, deepwiki: LoopbackServer) -> Iterator[LocalRuntime]:
-    environment = {"DEEPWIKI_MCP_URL": deepwiki.url, "DEEPWIKI_MCP_API_KEY": ""}
-    with local_runtime_with(runtime_database_url(database), environment) as runtime:
+    with local_runtime_with_deepwiki(runtime_database_url(database), deepwiki.url) as runtime:
         yield runtime
 
 

@@ -20,7 +20,7 @@ from tests.e2e.conftest import runtime_database_url
 from tests.fakes.mcp_servers import LoopbackServer, deepwiki_app
 from tests.fakes.openai_server import LlmServer, openai_server
 from tests.support.doc_examples import DOCS_TIMES, ROOT, documents, explain, run, session, shell_blocks
-from tests.support.runtime import local_runtime_with
+from tests.support.runtime import local_runtime_with_deepwiki
 
 # The guides' addresses: the API as `make dev` serves it, and a local model server (Ollama's port).
 DOCUMENTED_API = ("127.0.0.1:3000", "localhost:3000")
@@ -46,8 +46,7 @@ def deepwiki() -> Iterator[LoopbackServer]:
 
 @pytest.fixture(scope="module")
 def local_runtime(database: LocalDatabase, deepwiki: LoopbackServer) -> Iterator[LocalRuntime]:
-    environment = {"DEEPWIKI_MCP_URL": deepwiki.url, "DEEPWIKI_MCP_API_KEY": ""}
-    with local_runtime_with(runtime_database_url(database), environment) as runtime:
+    with local_runtime_with_deepwiki(runtime_database_url(database), deepwiki.url) as runtime:
         yield runtime
 
 

@@ -33,3 +33,12 @@ def local_runtime_with(database_url: str, environment: Mapping[str, str]) -> Ite
                 yield runtime
         finally:
             config.reset_mcp_config()
+
+
+@contextmanager
+def local_runtime_with_deepwiki(database_url: str, deepwiki_url: str) -> Iterator[LocalRuntime]:
+    """The local runtime whose seeded DeepWiki server is the one at ``deepwiki_url`` (no service key)."""
+    with local_runtime_with(
+        database_url, {"DEEPWIKI_MCP_URL": deepwiki_url, "DEEPWIKI_MCP_API_KEY": ""}
+    ) as runtime:
+        yield runtime
