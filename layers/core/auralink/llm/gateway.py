@@ -99,6 +99,7 @@ def complete(
                 model=model.name,
                 latency_ms=_elapsed_ms(started),
                 status="error",
+                listed=model.listed,
                 error_code=exc.code,
                 run_id=run,
             )
@@ -117,6 +118,7 @@ def complete(
             model=model.name,
             latency_ms=latency_ms,
             status="success",
+            listed=model.listed,
             input_tokens=reply.usage.input_tokens,
             output_tokens=reply.usage.output_tokens,
             cost_usd=cost,

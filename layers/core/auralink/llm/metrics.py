@@ -1,4 +1,9 @@
-"""Per-call LLM metrics: one row of `llm_performance_metrics` for every call, failed ones too."""
+"""Per-call LLM metrics: one row of `llm_performance_metrics` for every call, failed ones too.
+
+The row names the model as called; the CloudWatch metrics name it only when the registry lists
+it (`other` otherwise: a user's own endpoint serves models of any name, and every new value of a
+dimension is a new metric that the operator pays for). The provider is always the registry's.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ class CallRecord:
     model: str
     latency_ms: int
     status: str
+    # Whether the registry lists the model (see `registry.ModelEntry.listed`).
+    listed: bool
     error_code: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
@@ -44,8 +51,12 @@ def record(call: CallRecord) -> None:
     _emit(call)
 
 
+OTHER_MODEL = "other"
+
+
 def _emit(call: CallRecord) -> None:
-    dimensions = {"provider": call.provider, "model": f"{call.provider}/{call.model}"}
+    model = f"{call.provider}/{call.model}" if call.listed else OTHER_MODEL
+    dimensions = {"provider": call.provider, "model": model}
     points: list[MetricPoint] = [
         (MetricName.LLM_CALLS, MetricUnit.Count, 1),
         (MetricName.LLM_LATENCY, MetricUnit.Milliseconds, call.latency_ms),

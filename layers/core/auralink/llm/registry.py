@@ -50,6 +50,8 @@ class ModelEntry:
     supports_tools: bool
     capabilities: tuple[str, ...]
     enabled: bool
+    # False for a model of a user's own endpoint: its name is the user's, anything at all.
+    listed: bool = True
 
     @property
     def id(self) -> str:
@@ -231,6 +233,7 @@ def endpoint_model(provider: str, name: str, api_style: ApiStyle) -> ModelEntry:
         supports_tools=True,
         capabilities=("chat", "tools"),
         enabled=True,
+        listed=False,
     )
 
 
