@@ -36,6 +36,9 @@ class CircuitBreakerPolicy(_Strict):
     window_seconds: int = Field(default=60, ge=1)
     open_seconds: int = Field(default=30, ge=1)
     half_open_max_calls: int = Field(default=1, ge=1)
+    # A server shared by every user: failures that one caller can provoke (5xx, overload,
+    # timeouts) open its circuit only when this many users saw them within the window.
+    distinct_users: int = Field(default=2, ge=1)
 
 
 class Limits(_Strict):

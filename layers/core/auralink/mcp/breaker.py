@@ -1,9 +1,14 @@
 """The circuit breaker of each MCP server, shared by every Lambda container through Postgres.
 
-States (`mcp_circuit_breakers`, one row per server, created by its first failure):
+States (`mcp_circuit_breakers`, one row per key, created by its first failure; the key is a
+server shared by every user, or one user's own server: the gateway decides):
 
 - closed: calls pass. When ``failure_threshold`` failures fall within ``window_seconds`` (a
   sliding window over the latest failures), the circuit opens. Successes do not reset it.
+  A failure may name its witness (a digest of the user who saw it): then the circuit opens
+  only once ``distinct_users`` witnesses saw failures within the window, so that one user who
+  provokes failures (a slow query on purpose) cannot open a circuit that everyone shares. A
+  failure without a witness (a server that cannot be reached at all) is proof enough alone.
 - open: calls are refused with ``ServiceUnavailable(code="circuit_open")`` and a
   ``retry_after_seconds`` that ends when the circuit turns half-open, ``open_seconds`` after it
   opened.
@@ -45,8 +50,11 @@ CIRCUIT_OPEN = "circuit_open"
 # passes its call's deadline instead when it knows it.
 DEFAULT_TRIAL_LEASE_SECONDS = 60.0
 
+# The witness of failures that need no other: whoever saw them, everyone would have.
+ANYONE = "*"
+
 _SELECT = """
-SELECT server, state, generation, failure_times, opened_at, half_open_at, trials
+SELECT server, state, generation, failure_times, failure_witnesses, opened_at, half_open_at, trials
   FROM mcp_circuit_breakers WHERE server = %s
 """
 _SELECT_FOR_UPDATE = _SELECT + " FOR UPDATE"
@@ -83,8 +91,13 @@ def before_call(
     now: datetime,
     *,
     trial_lease_seconds: float = DEFAULT_TRIAL_LEASE_SECONDS,
+    server_name: str | None = None,
 ) -> Permit:
-    """Admit a call to ``server`` or raise ``ServiceUnavailable(code="circuit_open")``."""
+    """Admit a call to ``server`` or raise ``ServiceUnavailable(code="circuit_open")``.
+
+    ``server_name`` is the server as the caller knows it, for the refusal (``server`` by default).
+    """
+    shown = server_name or server
     row = _read(conn, server, lock=False)
     if row is None or row["state"] == "closed":
         return Permit(server, "closed", row["generation"] if row else 0, policy)
@@ -92,10 +105,10 @@ def before_call(
     if row is None or row["state"] == "closed":  # closed by another container meanwhile
         return Permit(server, "closed", row["generation"] if row else 0, policy)
     if row["state"] == "open" and now < row["half_open_at"]:
-        raise _open_error(server, _seconds_until(row["half_open_at"], now), state="open")
+        raise _open_error(shown, _seconds_until(row["half_open_at"], now), state="open")
     trials = _live_trials(row["trials"], now)
     if len(trials) >= policy.half_open_max_calls:
-        raise _open_error(server, 1, state="half_open")
+        raise _open_error(shown, 1, state="half_open")
     trial_id = uuid.uuid4().hex
     trials[trial_id] = now.timestamp() + trial_lease_seconds
     if row["state"] == "open":
@@ -117,6 +130,7 @@ def record_success(conn: psycopg.Connection[Any], permit: Permit, now: datetime)
         state="closed",
         generation=row["generation"] + 1,
         failure_times=[],
+        failure_witnesses=Jsonb({}),
         opened_at=None,
         half_open_at=None,
         trials=Jsonb({}),
@@ -124,8 +138,14 @@ def record_success(conn: psycopg.Connection[Any], permit: Permit, now: datetime)
     logger.info("circuit closed", extra={"mcp_server": permit.server})
 
 
-def record_failure(conn: psycopg.Connection[Any], permit: Permit, now: datetime) -> None:
-    """A call admitted by ``permit`` failed in a way that counts: the circuit may open."""
+def record_failure(
+    conn: psycopg.Connection[Any], permit: Permit, now: datetime, *, witness: str | None = None
+) -> None:
+    """A call admitted by ``permit`` failed in a way that counts: the circuit may open.
+
+    ``witness`` names who saw the failure when one caller could have provoked it; None when the
+    failure needs no other witness.
+    """
     conn.execute(
         "INSERT INTO mcp_circuit_breakers (server) VALUES (%s) ON CONFLICT (server) DO NOTHING",
         (permit.server,),
@@ -139,10 +159,14 @@ def record_failure(conn: psycopg.Connection[Any], permit: Permit, now: datetime)
         return
     # Sorted again: another container may have recorded a later failure than this one.
     failures = sorted([*_within_window(row["failure_times"], now, policy), now])[-policy.failure_threshold :]
-    if len(failures) >= policy.failure_threshold:
-        _open(conn, row, now, policy, reason=f"{len(failures)} failures within {policy.window_seconds} s")
+    witnesses = _witnesses(row["failure_witnesses"], witness or ANYONE, now, policy)
+    if len(failures) >= policy.failure_threshold and _enough(witnesses, policy):
+        reason = f"{len(failures)} failures within {policy.window_seconds} s"
+        if ANYONE not in witnesses:
+            reason += f", seen by {len(witnesses)} users"
+        _open(conn, row, now, policy, reason=reason)
     else:
-        _write(conn, permit.server, failure_times=failures)
+        _write(conn, permit.server, failure_times=failures, failure_witnesses=Jsonb(witnesses))
 
 
 def state(
@@ -180,6 +204,7 @@ def _open(
         state="open",
         generation=row["generation"] + 1,
         failure_times=[],
+        failure_witnesses=Jsonb({}),
         opened_at=now,
         half_open_at=now + timedelta(seconds=policy.open_seconds),
         trials=Jsonb({}),
@@ -206,6 +231,22 @@ def _write(conn: psycopg.Connection[Any], server: str, **changes: Any) -> None:
 def _within_window(times: list[datetime], now: datetime, policy: CircuitBreakerPolicy) -> list[datetime]:
     oldest = now - timedelta(seconds=policy.window_seconds)
     return sorted(moment for moment in times if moment > oldest)
+
+
+def _witnesses(
+    stored: dict[str, float], witness: str, now: datetime, policy: CircuitBreakerPolicy
+) -> dict[str, float]:
+    """Each witness's latest failure within the window, this one's included; only the
+    ``distinct_users`` latest witnesses are kept, which is all that the rule needs to know."""
+    oldest = (now - timedelta(seconds=policy.window_seconds)).timestamp()
+    recent = {who: moment for who, moment in stored.items() if moment > oldest and who != witness}
+    recent[witness] = now.timestamp()
+    latest = sorted(recent.items(), key=lambda item: item[1], reverse=True)[: policy.distinct_users]
+    return dict(latest)
+
+
+def _enough(witnesses: dict[str, float], policy: CircuitBreakerPolicy) -> bool:
+    return ANYONE in witnesses or len(witnesses) >= policy.distinct_users
 
 
 def _live_trials(trials: dict[str, float], now: datetime) -> dict[str, float]:

@@ -11,8 +11,9 @@ loop of its own for the length of one call, under one wall-clock deadline that c
 connection, the probe or handshake, the request and the close. Redirects are never followed.
 
 Failures come out as `McpTimeout` or `McpUpstreamError` with a stable code from
-`auralink.mcp.errors`. The SDK turns HTTP failures into generic JSON-RPC errors, so the status
-and content type of each answer are read at the HTTP layer (`_Wire`) to tell them apart.
+`auralink.mcp.errors` and whose fault it is (`Fault`: the request, the server, or a server
+never reached). The SDK turns HTTP failures into generic JSON-RPC errors, so the status and
+content type of each answer are read at the HTTP layer (`_Wire`) to tell them apart.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from auralink.mcp.errors import (
     SERVER_ERROR,
     TOOL_NOT_FOUND,
     UNREACHABLE,
+    Fault,
     McpTimeout,
     McpUpstreamError,
 )
@@ -137,7 +139,7 @@ def _run[T](
     fresh: bool = False,
 ) -> T:
     if deadline_s <= 0:
-        raise McpTimeout(f"No time was left for {operation}")
+        raise McpTimeout(f"No time was left for {operation}", fault="request")
     wire = _Wire()
     done: list[T] = []
 
@@ -375,23 +377,39 @@ def _transport_failure(failure: httpx2.RequestError, operation: str) -> DomainEr
         # The name now resolves to an address the guard refuses: never retried.
         return refusal
     if isinstance(failure, httpx2.ConnectError | httpx2.ConnectTimeout):
-        return McpUpstreamError("The MCP server cannot be reached", code=UNREACHABLE, retryable=True)
+        return McpUpstreamError(
+            "The MCP server cannot be reached", code=UNREACHABLE, fault="unreachable", retryable=True
+        )
     if isinstance(failure, httpx2.TimeoutException):
         return _timeout(operation)
     if isinstance(failure, httpx2.RemoteProtocolError | httpx2.DecodingError):
         return McpUpstreamError("The MCP server's HTTP answer is malformed", code=PROTOCOL_ERROR)
-    # The request may have reached the server before the connection broke: not retryable.
+    # The request may have reached the server before the connection broke: not retryable, and
+    # the server's failure (fault "server"), not one of reaching it.
     return McpUpstreamError("The connection to the MCP server broke during the call", code=UNREACHABLE)
 
 
 def _refusal(status: int) -> McpUpstreamError:
+    fault: Fault = "request"
     if status < 400:
         message, code = f"The MCP server redirected the request (HTTP {status}): not followed", HTTP_ERROR
     elif status in _AUTH_STATUSES:
         message, code = f"The MCP server refused the connection's credentials (HTTP {status})", AUTH_FAILED
     else:
-        message, code = f"The MCP server is overloaded or unavailable (HTTP {status})", OVERLOADED
-    return McpUpstreamError(message, code=code, retryable=code == OVERLOADED, details={"http_status": status})
+        # 429 too: a server that sheds load is unwell, whoever's call it shed.
+        message, code, fault = (
+            f"The MCP server is overloaded or unavailable (HTTP {status})",
+            OVERLOADED,
+            "server",
+        )
+    return McpUpstreamError(
+        message, code=code, fault=fault, retryable=code == OVERLOADED, details={"http_status": status}
+    )
+
+
+def _fault_of(status: int) -> Fault:
+    """An HTTP error status answers the request (4xx) or says the server failed (5xx)."""
+    return "server" if status >= 500 else "request"
 
 
 def _from_jsonrpc(error: MCPError, reply: _Reply | None, operation: str) -> DomainError:
@@ -404,6 +422,7 @@ def _from_jsonrpc(error: MCPError, reply: _Reply | None, operation: str) -> Doma
         return McpUpstreamError(
             f"The MCP server answered HTTP {reply.status}",
             code=HTTP_ERROR,
+            fault=_fault_of(reply.status),
             details={"http_status": reply.status},
         )
     if reply.status < 400 and _broken_answer(error, reply):
@@ -420,10 +439,15 @@ def _from_jsonrpc(error: MCPError, reply: _Reply | None, operation: str) -> Doma
         details["http_status"] = reply.status
     if operation == "tools/call" and _names_unknown_tool(error):
         return McpUpstreamError(
-            "The MCP server does not know this tool", code=TOOL_NOT_FOUND, details=details
+            "The MCP server does not know this tool", code=TOOL_NOT_FOUND, fault="request", details=details
         )
+    # A JSON-RPC error is the server's answer to this request (invalid params, a schema it
+    # refuses): it is up. Only one carried by an HTTP 5xx says otherwise.
     return McpUpstreamError(
-        f"The MCP server answered an error to {operation}", code=SERVER_ERROR, details=details
+        f"The MCP server answered an error to {operation}",
+        code=SERVER_ERROR,
+        fault=_fault_of(reply.status),
+        details=details,
     )
 
 

@@ -2,13 +2,28 @@
 
 Each failure says whether repeating the call is safe: a retry happens only when the server
 cannot have acted on the request (it was never reached, or it said it is overloaded).
+
+Each also says whose failure it is (`Fault`), as the client saw it on the wire, so that a
+breaker shared by every user learns only of the server's own failures:
+
+- ``request``: the server answered, and the answer belongs to this request: an HTTP 4xx (a
+  wrong path, a bad request), refused credentials, a redirect, a JSON-RPC error, an unknown
+  tool. It says nothing against the server.
+- ``unreachable``: the server was never reached (connection refused, a name that does not
+  resolve, a connect timeout). No caller can cause that.
+- ``server``: the server failed while serving the request: an HTTP 5xx, overload (429,
+  502-504), no answer in time, an answer that is not MCP, a connection dropped mid-call. One
+  caller can provoke these (a slow query on purpose), so a shared breaker needs several users
+  to see them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from auralink.errors import UpstreamError, UpstreamTimeout
+
+Fault = Literal["request", "unreachable", "server"]
 
 
 class McpUpstreamError(UpstreamError):
@@ -16,8 +31,17 @@ class McpUpstreamError(UpstreamError):
 
     code = "mcp_upstream_error"
 
-    def __init__(self, message: str, *, code: str, retryable: bool = False, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        fault: Fault = "server",
+        retryable: bool = False,
+        details: Any = None,
+    ) -> None:
         super().__init__(message, code=code, details=details)
+        self.fault: Fault = fault
         self.retryable = retryable
 
 
@@ -26,8 +50,11 @@ class McpTimeout(UpstreamTimeout):
 
     code = "mcp_timeout"
 
-    def __init__(self, message: str, *, code: str = "mcp_timeout", retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, code: str = "mcp_timeout", fault: Fault = "server", retryable: bool = False
+    ) -> None:
         super().__init__(message, code=code)
+        self.fault: Fault = fault
         self.retryable = retryable
 
 

@@ -7,17 +7,28 @@
    time, retried (with jitter) only when the failure says it is safe to repeat.
 3. The record, in a second transaction: the breaker learns the outcome and the log row is
    completed. Metrics per server and tool.
+
+Whose breaker and server limit a call counts against (`Upstream.key`): a user's own server (a
+custom endpoint, or a registry server reached with the user's own credentials) has its own,
+keyed by the user; a registry server reached without them shares one among every user. A
+shared breaker counts only the server's own failures (`Fault`), and those that one caller can
+provoke only as seen by several users. The log and the statistics name the server as the user
+knows it (`Upstream.server_name`).
+
+Metric dimensions take values from finite sets only, whatever users send: a registry server's
+name or `custom`; a registry server's tool, else the operation (`connect`...) or `other`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 from uuid import UUID
 
-from auralink import retry
+from auralink import config, retry
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import Limits
 from auralink.db import tenant_transaction
@@ -25,6 +36,7 @@ from auralink.errors import DomainError, RateLimited, ServiceUnavailable
 from auralink.mcp import breaker, limits, oplog
 from auralink.mcp import errors as mcp_errors
 from auralink.mcp.client import McpTarget
+from auralink.mcp.errors import McpTimeout, McpUpstreamError
 from auralink.mcp.oplog import OperationRecord
 from auralink.observability import (
     MetricName,
@@ -38,7 +50,8 @@ T = TypeVar("T")
 
 # Time kept back from the function's remaining time to record the outcome and answer.
 SAFETY_MARGIN_S = 1.5
-# Failures that say the server is unwell (they open its circuit); the others say the request was wrong.
+# Failures that open the circuit of a user's own server (whoever caused them, only that user is
+# refused); the others say the request was wrong.
 _BREAKER_FAILURES = frozenset(
     {
         mcp_errors.UNREACHABLE,
@@ -50,13 +63,33 @@ _BREAKER_FAILURES = frozenset(
 )
 
 
+# The values of the `server` and `tool` dimensions that stand for every user-chosen one.
+CUSTOM_DIMENSION = "custom"
+OTHER_DIMENSION = "other"
+# Bounds a breaker's key (its column takes 255 characters) whatever the host's length.
+_MAX_KEY_NAME = 180
+
+
 @dataclass(frozen=True)
 class Upstream:
-    """Where a call goes: the server's name (as logged and limited), how to reach it, its limits."""
+    """Where a call goes: the server's name (as logged and shown), how to reach it, its limits, and
+    whose server it is: ``owner`` is the digest of the user whose own server it is, None for a
+    server shared by every user."""
 
     server_name: str
     target: McpTarget
     limits: Limits
+    owner: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What the breaker and the per-server rate limit count by."""
+        if self.owner is None:
+            return self.server_name
+        name = self.server_name
+        if len(name) > _MAX_KEY_NAME:
+            name = name[: _MAX_KEY_NAME - 17] + "~" + hashlib.sha256(name.encode()).hexdigest()[:16]
+        return f"user:{self.owner}/{name}"
 
 
 @dataclass(frozen=True)
@@ -132,13 +165,19 @@ def _admit(
             limits.check_and_consume(
                 conn,
                 user_id=record.user_id,
-                server=upstream.server_name,
+                server=upstream.key,
                 limits=upstream.limits.rate_limits,
                 now=now,
+                server_name=upstream.server_name,
             )
             # A half-open trial slot is held no longer than the call can last.
             permit = breaker.before_call(
-                conn, upstream.server_name, upstream.limits.circuit_breaker, now, trial_lease_seconds=lease_s
+                conn,
+                upstream.key,
+                upstream.limits.circuit_breaker,
+                now,
+                trial_lease_seconds=lease_s,
+                server_name=upstream.server_name,
             )
             operation_id = oplog.start(conn, record, now=now)
     except (RateLimited, ServiceUnavailable) as exc:
@@ -168,8 +207,9 @@ def _record_failure(
     clock: Clock,
 ) -> None:
     with tenant_transaction(record.user_id) as conn:
-        if error.code in _BREAKER_FAILURES:
-            breaker.record_failure(conn, permit, clock.now())
+        counted, witness = _breaker_failure(upstream, record, error)
+        if counted:
+            breaker.record_failure(conn, permit, clock.now(), witness=witness)
         else:
             breaker.record_success(conn, permit, clock.now())
         oplog.finish(
@@ -194,8 +234,30 @@ def _record_failure(
     _emit(record, latency_ms, failed=True)
 
 
+def _breaker_failure(
+    upstream: Upstream, record: OperationRecord, error: DomainError
+) -> tuple[bool, str | None]:
+    """Whether ``error`` counts against the call's breaker, and the witness it needs, if any."""
+    if upstream.owner is not None:
+        # The user's own breaker: every failure of theirs counts, alone.
+        return error.code in _BREAKER_FAILURES, None
+    fault = error.fault if isinstance(error, McpUpstreamError | McpTimeout) else "request"
+    if fault == "request":
+        return False, None
+    if fault == "unreachable":
+        return True, None
+    return True, limits.user_digest(record.user_id)
+
+
+def _dimensions(record: OperationRecord) -> dict[str, str]:
+    if record.server_name in config.get_mcp_config().servers:
+        # A registry server's tools are its own, not its callers': a small set.
+        return {"server": record.server_name, "tool": record.tool or record.operation}
+    return {"server": CUSTOM_DIMENSION, "tool": OTHER_DIMENSION if record.tool else record.operation}
+
+
 def _emit(record: OperationRecord, latency_ms: int | None, *, failed: bool) -> None:
-    dimensions = {"server": record.server_name, "tool": record.tool or record.operation}
+    dimensions = _dimensions(record)
     points: list[MetricPoint] = [(MetricName.MCP_OPERATIONS, MetricUnit.Count, 1)]
     if latency_ms is not None:
         points.append((MetricName.MCP_OPERATION_DURATION, MetricUnit.Milliseconds, latency_ms))

@@ -1,5 +1,8 @@
 """Rate limits of MCP calls, per user (across servers) and per server (across users).
 
+"Server" is the gateway's key for it: a server shared by every user, or one user's own server
+(see `auralink.mcp.gateway.Upstream.key`), which only that user's calls count against.
+
 The counters live in Postgres (`mcp_rate_windows`) so that every Lambda container sees the same
 ones. Windows are fixed minutes aligned on the clock (12:00:00 to 12:01:00...): a bucket admits
 at most its limit per window, and ``retry_after_seconds`` is the time left until the window
@@ -46,9 +49,14 @@ RETURNING calls
 _FORGET_OLDER = "DELETE FROM mcp_rate_windows WHERE bucket = %(bucket)s AND window_start < %(window)s"
 
 
+def user_digest(user_id: str) -> str:
+    """How the tables without row-level security (rate windows, breakers) name a user: a digest
+    of the subject, never the subject itself."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:32]
+
+
 def user_bucket(user_id: str) -> str:
-    # The table has no row-level security: it names users only by a digest of their subject.
-    return "user:" + hashlib.sha256(user_id.encode()).hexdigest()[:32]
+    return "user:" + user_digest(user_id)
 
 
 def server_bucket(server: str) -> str:
@@ -62,11 +70,18 @@ def window_start(now: datetime) -> datetime:
 
 
 def check_and_consume(
-    conn: psycopg.Connection[Any], *, user_id: str, server: str, limits: RateLimits, now: datetime
+    conn: psycopg.Connection[Any],
+    *,
+    user_id: str,
+    server: str,
+    limits: RateLimits,
+    now: datetime,
+    server_name: str | None = None,
 ) -> None:
     """Count one call of ``user_id`` to ``server``, or raise `RateLimited` and count nothing.
 
-    ``conn`` is in the caller's transaction; the counts are committed with it.
+    ``conn`` is in the caller's transaction; the counts are committed with it. ``server_name``
+    is the server as the caller knows it, for the refusal's message (``server`` by default).
     """
     start = window_start(now)
     retry_after = max(1, math.ceil((start + timedelta(seconds=WINDOW_SECONDS) - now).total_seconds()))
@@ -79,7 +94,8 @@ def check_and_consume(
             )
         if not _consume(conn, server_bucket(server), start, limits.per_server_per_minute):
             raise RateLimited(
-                f"Too many calls to MCP server {server}: at most {limits.per_server_per_minute} per minute",
+                f"Too many calls to MCP server {server_name or server}:"
+                f" at most {limits.per_server_per_minute} per minute",
                 code=SERVER_LIMITED,
                 retry_after_seconds=retry_after,
             )

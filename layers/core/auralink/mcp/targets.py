@@ -17,6 +17,7 @@ from auralink import config, crypto, ssrf
 from auralink.config import Limits
 from auralink.errors import ConfigurationError
 from auralink.mcp import errors as mcp_errors
+from auralink.mcp import limits as mcp_limits
 from auralink.mcp import service_token
 from auralink.mcp.client import McpTarget, Protocol
 from auralink.mcp.connections import CUSTOM
@@ -106,8 +107,7 @@ def upstream_for(
         check_custom_endpoint(url)
         protocol: Protocol = "auto"
         limits: Limits = config.get_mcp_config().defaults
-        # Each custom server is its own server for limits, breaker and statistics: one user's
-        # broken server must not open the circuit of everyone else's.
+        # Each custom server is its own server in the log and statistics.
         upstream_name = f"{CUSTOM}:{urlsplit(url).hostname}:{urlsplit(url).port or ''}".rstrip(":")
     else:
         protocol = server_config(server_name).protocol
@@ -120,7 +120,22 @@ def upstream_for(
         discover_result=discover_result,
         ssrf_guard=server_name == CUSTOM,
     )
-    return Upstream(server_name=upstream_name, target=target, limits=limits)
+    return Upstream(
+        server_name=upstream_name,
+        target=target,
+        limits=limits,
+        owner=mcp_limits.user_digest(user_id) if _own_server(server_name, credentials) else None,
+    )
+
+
+def _own_server(server_name: str, credentials: Credentials) -> bool:
+    """Whether the user reaches this server as their own: a custom endpoint, or a registry server
+    with their own credentials. Its breaker and server limit are then theirs alone, so that a
+    user whose URL, path or token is wrong never opens the circuit of anyone else; a registry
+    server reached with the service's key (or none) is shared."""
+    if server_name == CUSTOM:
+        return True
+    return not server_config(server_name).hosted and not credentials.is_empty
 
 
 def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstream:
@@ -140,7 +155,10 @@ def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstre
         if exc.reason == "unresolvable":
             # The name resolved when the connection was made: now it is a server that cannot be reached.
             raise McpUpstreamError(
-                "The server's name does not resolve", code=mcp_errors.UNREACHABLE, retryable=False
+                "The server's name does not resolve",
+                code=mcp_errors.UNREACHABLE,
+                fault="unreachable",
+                retryable=False,
             ) from None
         raise
     if upstream.target.protocol == "auto" and row["protocol_version"] == LEGACY_PROTOCOL:
