@@ -6,6 +6,8 @@
 - `tools_app(stateless=True)`: the same tools on the stateless 2026-07-28 revision, JSON replies.
 - `slow_app()`: a handshake server whose only tool sleeps as long as it is asked to.
 - `canned_app()`: HTTP answers chosen by path: error statuses, garbage, redirects, silence.
+- `host_app()`: one host with both: `tools_app(stateless=True)` at `/mcp`, `canned_app()`'s
+  answers on every other path (a wrong path of a working host).
 - `deepwiki_app()`: DeepWiki's tools (`read_wiki_structure{repoName}`,
   `read_wiki_contents{repoName}`, `ask_question{repoName, question}`), stateless, canned answers.
 - `require_bearer(app, token)`, `require_header(app, name, value)`: any of them behind a bearer
@@ -281,6 +283,19 @@ def canned_app() -> App:
             Route("/stall", _stall, methods=methods),
         ]
     )
+
+
+def host_app() -> App:
+    tools = tools_app(stateless=True)
+    canned = canned_app()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(MCP_PATH):
+            await canned(scope, receive, send)
+            return
+        await tools(scope, receive, send)  # the MCP endpoint, and the lifespan its sessions need
+
+    return app
 
 
 class LoopbackServer:

@@ -207,3 +207,38 @@ def test_failures_never_show_the_credentials(failing_mcp, garbage_mcp, caplog):
         assert SECRET not in repr(error.__cause__)
     assert caplog.records, "the SDK logs what it saw; none of it may carry the credentials"
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "fault"),
+    [
+        ("/status/404", "request"),  # a wrong path
+        ("/status/400", "request"),
+        ("/status/422", "request"),
+        ("/status/401", "request"),  # credentials refused
+        ("/status/403", "request"),
+        ("/status/400/jsonrpc", "request"),  # invalid params, in a 4xx
+        ("/redirect?to=http://127.0.0.1:9/mcp", "request"),
+        ("/status/500", "server"),
+        ("/status/500/jsonrpc", "server"),
+        ("/status/503", "server"),
+        ("/status/429", "server"),
+        ("/garbage/not-jsonrpc", "server"),
+        ("/stall", "server"),  # no answer in time
+    ],
+)
+def test_each_failure_says_whose_fault_it_is(garbage_mcp, path, fault):
+    assert _call(garbage_mcp.url_for(path), "2026-07-28", deadline_s=1.0).fault == fault
+
+
+def test_an_unknown_tool_and_no_time_left_are_the_requests_fault(stateless_mcp):
+    target = McpTarget(stateless_mcp.url, {}, "2026-07-28")
+    for name, deadline_s in (("no_such_tool", DEADLINE_S), ("echo", 0)):
+        with pytest.raises((McpUpstreamError, McpTimeout)) as raised:
+            client.call_tool(target, name, {}, deadline_s=deadline_s)
+        assert raised.value.fault == "request"
+
+
+def test_a_server_never_reached_is_unreachable_whoever_asks():
+    assert _call(f"http://127.0.0.1:{_refused_port()}/mcp").fault == "unreachable"
+    assert _call("http://mcp.does-not-exist.invalid/mcp").fault == "unreachable"
