@@ -37,9 +37,9 @@ class Gateway:
         assert raised.value.code == "circuit_open"
         return raised.value
 
-    def fail(self, permit: Permit) -> None:
+    def fail(self, permit: Permit, witness: str | None = None) -> None:
         with self.transaction(self.conn):
-            record_failure(self.conn, permit, self.clock.now())
+            record_failure(self.conn, permit, self.clock.now(), witness=witness)
 
     def succeed(self, permit: Permit) -> None:
         with self.transaction(self.conn):
@@ -314,3 +314,52 @@ def test_opening_is_logged_with_the_server_and_reason(
     assert opened[0].levelname == "WARNING"
     assert opened[0].mcp_server == gateway.server  # type: ignore[attr-defined]
     assert opened[0].reason == "3 failures within 60 s"  # type: ignore[attr-defined]
+
+
+SHARED = CircuitBreakerPolicy(failure_threshold=3, window_seconds=60, open_seconds=30, distinct_users=2)
+
+
+def test_one_witness_alone_never_opens_a_shared_circuit(gateway: Gateway, clock: FakeClock) -> None:
+    for _ in range(10):
+        gateway.fail(gateway.admit(SHARED), witness="mallory")
+        clock.advance(1)
+
+    assert gateway.state().state == "closed"
+
+
+def test_a_second_witness_within_the_window_opens_it(gateway: Gateway, clock: FakeClock) -> None:
+    for _ in range(3):
+        gateway.fail(gateway.admit(SHARED), witness="mallory")
+    clock.advance(10)
+    gateway.fail(gateway.admit(SHARED), witness="alice")
+
+    assert gateway.state().state == "open"
+
+
+def test_a_witness_from_before_the_window_does_not_count(gateway: Gateway, clock: FakeClock) -> None:
+    gateway.fail(gateway.admit(SHARED), witness="alice")
+    clock.advance(61)
+    for _ in range(3):
+        gateway.fail(gateway.admit(SHARED), witness="mallory")
+
+    assert gateway.state().state == "closed"
+
+
+def test_a_failure_that_needs_no_witness_counts_alone(gateway: Gateway, clock: FakeClock) -> None:
+    for _ in range(3):
+        gateway.fail(gateway.admit(SHARED))
+        clock.advance(1)
+
+    assert gateway.state().state == "open"
+
+
+def test_witnesses_are_forgotten_when_the_circuit_opens(
+    gateway: Gateway, clock: FakeClock, owner_conn: psycopg.Connection
+) -> None:
+    for witness in ("alice", "bob", "carol"):
+        gateway.fail(gateway.admit(SHARED), witness=witness)
+    row = owner_conn.execute(
+        "SELECT state, failure_witnesses FROM mcp_circuit_breakers WHERE server = %s", (gateway.server,)
+    ).fetchone()
+
+    assert row == {"state": "open", "failure_witnesses": {}}
