@@ -9,12 +9,19 @@ import httpx
 import pytest
 
 from infra.local.token import mint_dev_token
-from tests.fakes.mcp_servers import LoopbackServer, tools_app
+from tests.fakes.mcp_servers import LoopbackServer, host_app, tools_app
 
 
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[LoopbackServer]:
     with LoopbackServer(tools_app(stateless=False), name="e2e-own") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_host() -> Iterator[LoopbackServer]:
+    """MCP at /mcp, 404 on every other path."""
+    with LoopbackServer(host_app(), name="e2e-host") as server:
         yield server
 
 
@@ -99,3 +106,36 @@ def test_the_registry_is_served(api: httpx.Client, make_user_id) -> None:
     servers = api.get("/api/v1/mcp/servers", headers=headers(make_user_id())).json()["servers"]
     memory = next(server for server in servers if server["name"] == "memory")
     assert memory["endpoint"].startswith("http://127.0.0.1:") and memory["endpoint"].endswith("/mcp/memory")
+
+
+def test_ten_failing_connects_by_one_user_leave_the_host_to_another(
+    api: httpx.Client, make_user_id, shared_host: LoopbackServer
+) -> None:
+    mallory, alice = make_user_id("mallory"), make_user_id("alice")
+    wrong_path = shared_host.url_for("/nonexistent")
+
+    failed = [
+        api.post(
+            "/api/v1/mcp/connect",
+            headers=headers(mallory),
+            json={"server_type": "custom", "endpoint": wrong_path},
+        )
+        for _ in range(10)
+    ]
+    connected = api.post(
+        "/api/v1/mcp/connect",
+        headers=headers(alice),
+        json={"server_type": "custom", "endpoint": shared_host.url},
+    )
+    called = api.post(
+        f"/api/v1/mcp/connections/{connected.json()['connection_id']}/tools/echo/call",
+        headers=headers(alice),
+        json={"arguments": {"text": "still here"}},
+    )
+
+    # Mallory's own circuit for the host opens after her first failures; nobody else's does.
+    codes = [answer.json()["error"]["code"] for answer in failed]
+    assert set(codes) == {"mcp_http_error", "circuit_open"} and codes[0] == "mcp_http_error", codes
+    assert connected.status_code == 201, connected.text
+    assert called.status_code == 200, called.text
+    assert called.json()["result"]["content"] == [{"type": "text", "text": "still here"}]
