@@ -239,7 +239,7 @@ def _breaker_failure(
 ) -> tuple[bool, str | None]:
     """Whether ``error`` counts against the call's breaker, and the witness it needs, if any."""
     if upstream.owner is not None:
-        # The user's own breaker: every failure of theirs counts, alone.
+        # The user's own breaker: their failures count as they always have, each on its own.
         return error.code in _BREAKER_FAILURES, None
     fault = error.fault if isinstance(error, McpUpstreamError | McpTimeout) else "request"
     if fault == "request":
