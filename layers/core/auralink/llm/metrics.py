@@ -27,13 +27,14 @@ class CallRecord:
     model: str
     latency_ms: int
     status: str
-    # Whether the registry lists the model (see `registry.ModelEntry.listed`).
-    listed: bool
     error_code: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
     run_id: UUID | None = None
+    # Whether the registry lists the model (`registry.ModelEntry.listed`); a record that does not
+    # say is named `other` in the metrics, never by a name that may be a user's.
+    listed: bool = False
 
 
 def record(call: CallRecord) -> None:
