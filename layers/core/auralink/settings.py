@@ -7,6 +7,7 @@ development, a database URL pointing at the local server).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -76,6 +77,18 @@ class Settings(BaseSettings):
     # The agents' web_search tool: DuckDuckGo's HTML endpoint, or a SearXNG-compatible JSON API.
     web_search_provider: WebSearchProvider = "duckduckgo"
     web_search_url: str = Field(default=DUCKDUCKGO_HTML_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+    # Quotas per user (docs/quotas.md). Runs: at most this many not final (queued, running or
+    # waiting for input) at once, and this many started per clock hour.
+    quota_concurrent_runs: int = Field(default=5, ge=1, le=10_000)
+    quota_runs_per_hour: int = Field(default=60, ge=1, le=1_000_000)
+    # LLM calls the service pays for (its keys, or Bedrock on the function's role), per UTC day.
+    quota_llm_tokens_per_day: int = Field(default=1_000_000, ge=1, le=10**12)
+    quota_llm_cost_per_day_usd: Decimal = Field(default=Decimal(5), gt=0, le=1_000_000, decimal_places=6)
+    # POST /api/v1/llm/chat, whoever pays, per clock minute.
+    quota_llm_chat_per_minute: int = Field(default=30, ge=1, le=100_000)
+    # Steps one run may take (each one at most the step function's 15 minutes).
+    run_max_steps: int = Field(default=100, ge=1, le=10_000)
 
     _split = field_validator("auth_algorithms", "cors_allow_origins", mode="before")(_split_csv)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 from uuid import UUID
 
-from auralink import config, retry
+from auralink import config, rate_windows, retry
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import Limits
 from auralink.db import tenant_transaction
@@ -246,7 +246,7 @@ def _breaker_failure(
         return False, None
     if fault == "unreachable":
         return True, None
-    return True, limits.user_digest(record.user_id)
+    return True, rate_windows.subject_digest(record.user_id)
 
 
 def _dimensions(record: OperationRecord) -> dict[str, str]:

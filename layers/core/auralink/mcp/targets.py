@@ -13,11 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from auralink import config, crypto, ssrf
+from auralink import config, crypto, rate_windows, ssrf
 from auralink.config import Limits
 from auralink.errors import ConfigurationError
 from auralink.mcp import errors as mcp_errors
-from auralink.mcp import limits as mcp_limits
 from auralink.mcp import service_token
 from auralink.mcp.client import McpTarget, Protocol
 from auralink.mcp.connections import CUSTOM
@@ -124,7 +123,7 @@ def upstream_for(
         server_name=upstream_name,
         target=target,
         limits=limits,
-        owner=mcp_limits.user_digest(user_id) if _own_server(server_name, credentials) else None,
+        owner=rate_windows.subject_digest(user_id) if _own_server(server_name, credentials) else None,
     )
 
 
