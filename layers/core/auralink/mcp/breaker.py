@@ -14,7 +14,9 @@ server shared by every user, or one user's own server: the gateway decides):
   opened.
 - half-open: up to ``half_open_max_calls`` trial calls at a time; others are refused (retry
   after a second: a trial's outcome is due within one call). The first trial to succeed closes
-  the circuit; the first to fail opens it again for another ``open_seconds``. A trial whose
+  the circuit; the first to fail opens it again for another ``open_seconds`` — on a shared
+  circuit, a failure that needs witnesses does so only once ``distinct_users`` users' trials
+  failed, and a user whose trial failed gets no other until the circuit changes. A trial whose
   outcome is never recorded (its container died) frees its slot after its lease.
 
 The gateway calls `before_call` in one short transaction, calls the server outside any
@@ -92,10 +94,13 @@ def before_call(
     *,
     trial_lease_seconds: float = DEFAULT_TRIAL_LEASE_SECONDS,
     server_name: str | None = None,
+    caller: str | None = None,
 ) -> Permit:
     """Admit a call to ``server`` or raise ``ServiceUnavailable(code="circuit_open")``.
 
     ``server_name`` is the server as the caller knows it, for the refusal (``server`` by default).
+    ``caller`` is the witness the caller's failures would name: a caller whose trial already
+    failed in this half-open phase gets no other trial, so one user cannot hold the trial slot.
     """
     shown = server_name or server
     row = _read(conn, server, lock=False)
@@ -109,6 +114,8 @@ def before_call(
     trials = _live_trials(row["trials"], now)
     if len(trials) >= policy.half_open_max_calls:
         raise _open_error(shown, 1, state="half_open")
+    if row["state"] == "half_open" and caller is not None and caller in row["failure_witnesses"]:
+        raise _open_error(shown, policy.open_seconds, state="half_open")
     trial_id = uuid.uuid4().hex
     trials[trial_id] = now.timestamp() + trial_lease_seconds
     if row["state"] == "open":
@@ -155,7 +162,7 @@ def record_failure(
         return  # admitted before the circuit last changed: its outcome is old news
     policy = permit.policy
     if permit.state == "half_open":
-        _open(conn, row, now, policy, reason="trial call failed")
+        _trial_failed(conn, row, permit, now, witness)
         return
     # Sorted again: another container may have recorded a later failure than this one.
     failures = sorted([*_within_window(row["failure_times"], now, policy), now])[-policy.failure_threshold :]
@@ -167,6 +174,24 @@ def record_failure(
         _open(conn, row, now, policy, reason=reason)
     else:
         _write(conn, permit.server, failure_times=failures, failure_witnesses=Jsonb(witnesses))
+
+
+def _trial_failed(
+    conn: psycopg.Connection[Any], row: DictRow, permit: Permit, now: datetime, witness: str | None
+) -> None:
+    """A half-open trial failed: the circuit opens again, unless the failure is one its caller
+    could have provoked and too few users have seen such failures yet. Then the slot is freed for
+    another user's trial, and the witness gets no other (`before_call`)."""
+    policy = permit.policy
+    if witness is None:
+        _open(conn, row, now, policy, reason="trial call failed")
+        return
+    witnesses = _witnesses(row["failure_witnesses"], witness, now, policy)
+    if _enough(witnesses, policy):
+        _open(conn, row, now, policy, reason=f"trial calls failed for {len(witnesses)} users")
+        return
+    trials = {trial: expires for trial, expires in row["trials"].items() if trial != permit.trial_id}
+    _write(conn, permit.server, failure_witnesses=Jsonb(witnesses), trials=Jsonb(trials))
 
 
 def state(

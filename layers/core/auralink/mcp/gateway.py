@@ -178,6 +178,7 @@ def _admit(
                 now,
                 trial_lease_seconds=lease_s,
                 server_name=upstream.server_name,
+                caller=None if upstream.owner is not None else rate_windows.subject_digest(record.user_id),
             )
             operation_id = oplog.start(conn, record, now=now)
     except (RateLimited, ServiceUnavailable) as exc:

@@ -363,3 +363,36 @@ def test_witnesses_are_forgotten_when_the_circuit_opens(
     ).fetchone()
 
     assert row == {"state": "open", "failure_witnesses": {}}
+
+
+def test_one_witness_cannot_keep_a_shared_circuit_from_its_trials(gateway: Gateway, clock: FakeClock) -> None:
+    for _ in range(3):
+        gateway.fail(gateway.admit(SHARED))  # the server was down: the circuit opened
+    clock.advance(SHARED.open_seconds)
+
+    with gateway.transaction(gateway.conn):
+        trial = before_call(gateway.conn, gateway.server, SHARED, clock.now(), caller="mallory")
+    gateway.fail(trial, witness="mallory")  # a slow call of mallory's own making
+
+    assert gateway.state().state == "half_open"
+    with pytest.raises(ServiceUnavailable), gateway.transaction(gateway.conn):
+        before_call(gateway.conn, gateway.server, SHARED, clock.now(), caller="mallory")
+    with gateway.transaction(gateway.conn):
+        alice = before_call(gateway.conn, gateway.server, SHARED, clock.now(), caller="alice")
+    gateway.succeed(alice)
+    assert gateway.state().state == "closed"
+
+
+def test_trials_failing_for_several_witnesses_open_a_shared_circuit_again(
+    gateway: Gateway, clock: FakeClock
+) -> None:
+    for _ in range(3):
+        gateway.fail(gateway.admit(SHARED))
+    clock.advance(SHARED.open_seconds)
+
+    for witness in ("alice", "bob"):
+        with gateway.transaction(gateway.conn):
+            trial = before_call(gateway.conn, gateway.server, SHARED, clock.now(), caller=witness)
+        gateway.fail(trial, witness=witness)
+
+    assert gateway.state().state == "open"
