@@ -10,7 +10,9 @@ and answers one method, chosen by the kind, with an endless stream of bytes:
 - `declared`: tools/call as JSON announcing a Content-Length of a terabyte;
 - `gzip`: tools/call as a small gzip-encoded JSON answer (a compressed body can inflate without bound).
 
-The server stops only when the client drops the connection; `FloodLog.cut_off(kind)` counts the
+`bulky_app()` is an honest server whose one tool answers as much as it is asked for.
+
+The flood server stops only when the client drops the connection; `FloodLog.cut_off(kind)` counts the
 endless answers that ended that way, so a test can see that the client hung up.
 """
 
@@ -22,6 +24,9 @@ import json
 import threading
 from collections import Counter
 from typing import Any
+
+from mcp.server import MCPServer
+from pydantic import BaseModel
 
 from tests.fakes.mcp_servers import MCP_PATH, tools_app
 from tests.fakes.request_log import App, Message, Receive, Scope, Send
@@ -170,3 +175,19 @@ def _json(body: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return message if isinstance(message, dict) else {}
+
+
+class Bulk(BaseModel):
+    items: list[str]
+
+
+def bulky_app() -> App:
+    """A stateless server whose `bulky{count}` answers `count` items of 100 characters, as
+    structured content and as text (the SDK serialises the model into both)."""
+    server: MCPServer = MCPServer("bulky", log_level="WARNING")
+
+    @server.tool(description="Answer count items of 100 characters.")
+    def bulky(count: int) -> Bulk:
+        return Bulk(items=["x" * 100] * count)
+
+    return server.streamable_http_app(stateless_http=True, json_response=True)
