@@ -1,5 +1,7 @@
-"""A tool that answers more than a run keeps: the run's output, its checkpoints and the agent's
-conversation hold a cut result with a visible marker; the log records what the tool answered."""
+"""Caps a run meets. A tool that answers more than a run keeps: the run's output, its checkpoints
+and the agent's conversation hold a cut result with a visible marker; the log records what the
+tool answered. A template that multiplies a value past its size fails the run before the model
+is called."""
 
 from __future__ import annotations
 
@@ -105,3 +107,23 @@ def test_an_agent_reads_the_cut_text_and_is_told_it_was_cut(
     assert len(content.encode()) < CAP + 100
     assert content.endswith(f"the first {CAP} kept]")
     assert "[truncated: " in content
+
+
+def test_a_template_that_multiplies_a_value_fails_the_run_before_the_model_is_called(
+    tools_env, user, start, model
+):
+    tools_env.setenv("MAX_RENDERED_TEMPLATE_CHARS", "2048")
+    forget_caches()
+    definition = {
+        "entry": "echo",
+        "nodes": [{"id": "echo", "kind": "llm", "prompt": "{input.text}{input.text}"}],
+        "edges": [{"from": "echo", "to": "END"}],
+    }
+    run_id = start(user, definition, {"text": "x" * 1500})
+
+    assert run_to_end(run_id, user) == ["failed"]
+
+    error = read_run(user, run_id)["error"]
+    assert error["code"] == "template_too_large"
+    assert "2048 characters" in error["message"]
+    assert model.script.received == []
