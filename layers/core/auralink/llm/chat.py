@@ -21,6 +21,7 @@ def chat(
     run_id: UUID | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> ChatResponse:
+    gateway.check_max_tokens(request.max_tokens)
     model = gateway.model_for(identity.sub, request.model)
     completion = gateway.complete(
         identity.sub,

@@ -24,6 +24,7 @@ from auralink.llm.providers.catalog import adapter_for
 from auralink.llm.providers.retrying import chat_with_retries
 from auralink.observability import logger
 from auralink.retry import Attempts
+from auralink.settings import get_settings
 
 # Providers' own limits are generous; this bounds what one call (retries included) may spend.
 TIMEOUT_S = 60.0
@@ -50,6 +51,16 @@ def model_for(user_id: str, requested: str | None) -> registry.ModelEntry:
     return preferences.resolve_model(user_id, model_id)
 
 
+def check_max_tokens(max_tokens: int | None, *, field: str = "body.max_tokens") -> None:
+    """A 422 naming the cap when ``max_tokens`` asks for more than one call may (LLM_MAX_TOKENS)."""
+    cap = get_settings().llm_max_tokens
+    if max_tokens is not None and max_tokens > cap:
+        message = f"max_tokens may be at most {cap}"
+        raise ValidationFailed(
+            message, code="max_tokens_too_large", details=[{"field": field, "message": message}]
+        )
+
+
 def complete(
     user_id: str,
     model: registry.ModelEntry,
@@ -65,6 +76,8 @@ def complete(
     """Call ``model`` for ``user_id`` within ``deadline_s`` seconds and record the call."""
     if tools and not model.supports_tools:
         raise ValidationFailed(f"{model.id} does not support tools", code="model_without_tools")
+    # Every model call, whoever makes it (a run's node, a framework's adapter), meets the cap.
+    check_max_tokens(max_tokens)
     request = ProviderRequest(
         model=model.name,
         messages=list(messages),
