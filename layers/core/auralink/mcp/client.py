@@ -9,6 +9,8 @@ probe, passed back in the target, lets a warm call skip the probe.
 The calls are synchronous because Lambda handlers are: the SDK's async code runs in an event
 loop of its own for the length of one call, under one wall-clock deadline that covers the
 connection, the probe or handshake, the request and the close. Redirects are never followed.
+Every answer is counted on the wire against the target's `caps` (`auralink.mcp.response_cap`),
+and a tool list is refused past its caps in count and weight.
 
 Failures come out as `McpTimeout` or `McpUpstreamError` with a stable code from
 `auralink.mcp.errors`. The SDK turns HTTP failures into generic JSON-RPC errors, so the status
