@@ -79,3 +79,5 @@ class MetricName:
     RUNS_STARTED_LATE = "RunsStartedLate"
     RUNS_NOT_STARTED = "RunsNotStarted"
     SUMMARY_REFRESH_DURATION = "SummaryRefreshDuration"
+    # Requests and LLM calls refused by a quota per user (dimension: quota, one of a fixed set).
+    QUOTA_REFUSALS = "QuotaRefusals"

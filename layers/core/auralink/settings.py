@@ -7,6 +7,7 @@ development, a database URL pointing at the local server).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -77,7 +78,7 @@ class Settings(BaseSettings):
     web_search_provider: WebSearchProvider = "duckduckgo"
     web_search_url: str = Field(default=DUCKDUCKGO_HTML_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
-    # Caps on what one user may hold or ask for (docs/configuration.md, "Caps"). The caps on what an
+    # Caps on what one user may hold or ask for (docs/mcp-limits.md, "Caps"). The caps on what an
     # MCP server may send are in mcp-config.yaml (`response_caps`).
     max_connections_per_user: int = Field(default=50, ge=1, le=10_000)
     # A tool result kept in a run (its output, its checkpoints, what an agent reads): text and
@@ -87,6 +88,18 @@ class Settings(BaseSettings):
     max_rendered_template_chars: int = Field(default=1_000_000, ge=1024, le=50_000_000)
     # max_tokens of one model call: the chat route, workflow llm nodes, every model call.
     llm_max_tokens: int = Field(default=16_384, ge=1, le=200_000)
+
+    # Quotas per user (docs/quotas.md). Runs: at most this many not final (queued, running or
+    # waiting for input) at once, and this many started per clock hour.
+    quota_concurrent_runs: int = Field(default=5, ge=1, le=10_000)
+    quota_runs_per_hour: int = Field(default=60, ge=1, le=1_000_000)
+    # LLM calls the service pays for (its keys, or Bedrock on the function's role), per UTC day.
+    quota_llm_tokens_per_day: int = Field(default=1_000_000, ge=1, le=10**12)
+    quota_llm_cost_per_day_usd: Decimal = Field(default=Decimal(5), gt=0, le=1_000_000, decimal_places=6)
+    # POST /api/v1/llm/chat, whoever pays, per clock minute.
+    quota_llm_chat_per_minute: int = Field(default=30, ge=1, le=100_000)
+    # Steps one run may take (each one at most the step function's 15 minutes).
+    run_max_steps: int = Field(default=100, ge=1, le=10_000)
 
     _split = field_validator("auth_algorithms", "cors_allow_origins", mode="before")(_split_csv)
 

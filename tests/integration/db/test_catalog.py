@@ -31,6 +31,9 @@ PRODUCT_TABLES = {
     "checkpoint_blobs",
     "checkpoint_writes",
     "agent_tool_calls",
+    # Quotas per user: the lock row of a user's run starts, and the refusals.
+    "quota_locks",
+    "quota_refusals",
 }
 # State of the service itself, shared by every container: no user data, no row-level security.
 SERVICE_STATE = {

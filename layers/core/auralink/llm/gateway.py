@@ -5,10 +5,12 @@ is priced and recorded the same way whoever makes it. The model comes from the c
 user's default; the key from the user's preferences or the service's secret; the provider's
 adapter does one call, repeated only after failures that are safe to repeat (429 honouring
 Retry-After, 5xx, unreachable) within one deadline. Every call, failed ones too, is a metrics row.
+A call the service pays for is bounded by the user's daily LLM quotas (`auralink.quotas`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,15 +22,20 @@ from auralink.config.models import RetryPolicy
 from auralink.errors import DomainError, ServiceUnavailable, ValidationFailed
 from auralink.llm import metrics, preferences, registry
 from auralink.llm.chat_types import ChatMessage, ProviderReply, ProviderRequest, ToolSpec
+from auralink.llm.providers.base import ProviderAccess
 from auralink.llm.providers.catalog import adapter_for
 from auralink.llm.providers.retrying import chat_with_retries
 from auralink.observability import logger
+from auralink.quotas import service as quotas
 from auralink.retry import Attempts
 from auralink.settings import get_settings
 
 # Providers' own limits are generous; this bounds what one call (retries included) may spend.
 TIMEOUT_S = 60.0
 RETRIES = RetryPolicy(max_attempts=3, base_delay_ms=500, max_delay_ms=8_000)
+# Characters per token, to bound a call's input before its tokenizer has counted it: 4 is the
+# common rule for English; JSON punctuation makes the estimate larger rather than smaller.
+_CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -93,17 +100,10 @@ def complete(
         if deadline_s <= 0:
             # The invocation's own time ran out (a slow start, earlier work): not the caller's fault.
             raise ServiceUnavailable("Not enough time left for the call", code="deadline_exhausted")
-        # Inside the try: a call that has no key to go out with is a failed call, recorded as such.
+        # Inside the try: a call that has no key to go out with, or that the user's quota
+        # refuses, is a failed call, recorded as such.
         access = preferences.resolve_access(user_id, model.provider)
-        reply, _ = chat_with_retries(
-            adapter_for(model.api_style),
-            request,
-            access,
-            policy=RETRIES,
-            clock=clock,
-            deadline_s=deadline_s,
-            attempts=attempts,
-        )
+        reply = _call(user_id, model, request, access, deadline_s=deadline_s, clock=clock, attempts=attempts)
     except DomainError as exc:
         metrics.record(
             metrics.CallRecord(
@@ -137,6 +137,50 @@ def complete(
         )
     )
     return Completion(model=model, reply=reply, cost_usd=cost, latency_ms=latency_ms)
+
+
+def _call(
+    user_id: str,
+    model: registry.ModelEntry,
+    request: ProviderRequest,
+    access: ProviderAccess,
+    *,
+    deadline_s: float,
+    clock: Clock,
+    attempts: Attempts,
+) -> ProviderReply:
+    """The provider's reply; a call the service pays for holds a bound of its spending against
+    the user's daily quotas first, and settles to what it spent (nothing, if it failed)."""
+    reservation = None
+    if access.service_pays:
+        tokens, cost = _bound(model, request)
+        reservation = quotas.reserve_llm(user_id, tokens=tokens, cost_usd=cost, now=clock.now())
+    spent_tokens, spent_cost = 0, Decimal(0)
+    try:
+        reply, _ = chat_with_retries(
+            adapter_for(model.api_style),
+            request,
+            access,
+            policy=RETRIES,
+            clock=clock,
+            deadline_s=deadline_s,
+            attempts=attempts,
+        )
+        spent_tokens = reply.usage.input_tokens + reply.usage.output_tokens
+        spent_cost = registry.cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens)
+    finally:
+        if reservation is not None:
+            quotas.settle_llm(reservation, tokens=spent_tokens, cost_usd=spent_cost)
+    return reply
+
+
+def _bound(model: registry.ModelEntry, request: ProviderRequest) -> tuple[int, Decimal]:
+    """What a call may spend, in tokens and dollars: its input, estimated from its text, and its
+    ``max_tokens`` of output (none when it sets none: its output is counted once it is back)."""
+    text = request.model_dump_json(include={"messages", "tools"})
+    input_tokens = math.ceil(len(text) / _CHARS_PER_TOKEN)
+    output_tokens = request.max_tokens or 0
+    return input_tokens + output_tokens, registry.cost_usd(model, input_tokens, output_tokens)
 
 
 def _elapsed_ms(started: float) -> int:

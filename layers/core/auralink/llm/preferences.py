@@ -126,7 +126,8 @@ def resolve_access(user_id: str, provider: str) -> ProviderAccess:
 
     The user's key (opened for this call only) and base URL; else, unless the user named an
     endpoint of their own, the service's key from Secrets Manager; else `ValidationFailed` with
-    code ``llm_key_missing``. Bedrock's providers use the deployment's AWS credentials.
+    code ``llm_key_missing``. Bedrock's providers use the deployment's AWS credentials. The
+    access says whether the service pays (its key, or Bedrock), which the daily quotas bound.
     """
     with tenant_transaction(user_id) as conn:
         provider_row = registry_repository.provider_row(conn, provider)
@@ -134,7 +135,7 @@ def resolve_access(user_id: str, provider: str) -> ProviderAccess:
     if provider_row is None:
         raise _unknown_provider(provider)
     if provider_row["api_style"] in _KEYLESS_STYLES:
-        return ProviderAccess()
+        return ProviderAccess(service_pays=True)
     entry: dict[str, Any] = (row["providers"] if row is not None else {}).get(provider) or {}
     base_url = entry.get("base_url")
     if entry.get("api_key") and row is not None:
@@ -147,7 +148,7 @@ def resolve_access(user_id: str, provider: str) -> ProviderAccess:
         return ProviderAccess(base_url=base_url)
     service_key = _service_key(provider)
     if service_key is not None:
-        return ProviderAccess(api_key=SecretStr(service_key))
+        return ProviderAccess(api_key=SecretStr(service_key), service_pays=True)
     raise ValidationFailed(
         f"no API key for provider {provider}: store one with PUT /api/v1/llm/preferences",
         code="llm_key_missing",

@@ -18,37 +18,29 @@ The buckets' rows stay locked until the caller's transaction ends: keep that tra
 (the gateway checks the limits, admits the call and commits before calling the server). The
 user's bucket is always taken before the server's, so two transactions cannot deadlock.
 
-Old windows are deleted when a bucket starts a new window, and by `purge_expired_windows`.
+The counting itself is `auralink.rate_windows`'s, which the per-user quotas share. Old windows
+are deleted when a bucket starts a new window, and by `purge_expired_windows`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import tuple_row
 
+from auralink import rate_windows
 from auralink.config.models import RateLimits
 from auralink.errors import RateLimited
 
-WINDOW_SECONDS = 60
+WINDOW_SECONDS = rate_windows.MINUTE
 USER_LIMITED = "rate_limited_user"
 SERVER_LIMITED = "rate_limited_server"
-
-_CONSUME = """
-INSERT INTO mcp_rate_windows AS w (bucket, window_start, calls) VALUES (%(bucket)s, %(window)s, 1)
-ON CONFLICT (bucket, window_start) DO UPDATE SET calls = w.calls + 1 WHERE w.calls < %(limit)s
-RETURNING calls
-"""
-_FORGET_OLDER = "DELETE FROM mcp_rate_windows WHERE bucket = %(bucket)s AND window_start < %(window)s"
 
 
 def user_bucket(user_id: str) -> str:
     # The table has no row-level security: it names users only by a digest of their subject.
-    return "user:" + hashlib.sha256(user_id.encode()).hexdigest()[:32]
+    return "user:" + rate_windows.subject_digest(user_id)
 
 
 def server_bucket(server: str) -> str:
@@ -57,8 +49,7 @@ def server_bucket(server: str) -> str:
 
 def window_start(now: datetime) -> datetime:
     """The start of the fixed window that ``now`` falls in."""
-    epoch = math.floor(now.timestamp() / WINDOW_SECONDS) * WINDOW_SECONDS
-    return datetime.fromtimestamp(epoch, tz=UTC)
+    return rate_windows.window_at(now, WINDOW_SECONDS).start
 
 
 def check_and_consume(
@@ -68,16 +59,16 @@ def check_and_consume(
 
     ``conn`` is in the caller's transaction; the counts are committed with it.
     """
-    start = window_start(now)
-    retry_after = max(1, math.ceil((start + timedelta(seconds=WINDOW_SECONDS) - now).total_seconds()))
+    window = rate_windows.window_at(now, WINDOW_SECONDS)
+    retry_after = window.seconds_left(now)
     with conn.transaction():
-        if not _consume(conn, user_bucket(user_id), start, limits.per_user_per_minute):
+        if not rate_windows.consume(conn, user_bucket(user_id), window, limit=limits.per_user_per_minute):
             raise RateLimited(
                 f"Too many MCP calls: at most {limits.per_user_per_minute} per minute per user",
                 code=USER_LIMITED,
                 retry_after_seconds=retry_after,
             )
-        if not _consume(conn, server_bucket(server), start, limits.per_server_per_minute):
+        if not rate_windows.consume(conn, server_bucket(server), window, limit=limits.per_server_per_minute):
             raise RateLimited(
                 f"Too many calls to MCP server {server}: at most {limits.per_server_per_minute} per minute",
                 code=SERVER_LIMITED,
@@ -85,19 +76,6 @@ def check_and_consume(
             )
 
 
-def _consume(conn: psycopg.Connection[Any], bucket: str, start: datetime, limit: int) -> bool:
-    params = {"bucket": bucket, "window": start, "limit": limit}
-    with conn.cursor(row_factory=tuple_row) as cursor:
-        row = cursor.execute(_CONSUME, params).fetchone()
-        if row is None:
-            return False
-        if row[0] == 1:
-            # This call opened the bucket's window: the bucket's older windows are over.
-            cursor.execute(_FORGET_OLDER, params)
-    return True
-
-
 def purge_expired_windows(conn: psycopg.Connection[Any], *, now: datetime) -> int:
-    """Delete the windows that ended before ``now``'s window began; returns how many."""
-    cursor = conn.execute("DELETE FROM mcp_rate_windows WHERE window_start < %s", (window_start(now),))
-    return cursor.rowcount
+    """Delete the windows that ended by ``now`` (the quotas' too); returns how many."""
+    return rate_windows.purge_expired(conn, now=now)

@@ -71,7 +71,7 @@ def _owners(superuser: psycopg.Connection[DictRow], thread_id: str) -> set[str]:
     owners: set[str] = set()
     for table in TABLES:
         rows = superuser.execute(
-            f"SELECT DISTINCT user_id FROM {table} WHERE thread_id = %s",  # fixed names
+            f"SELECT DISTINCT user_id FROM {table} WHERE thread_id = %s",
             (thread_id,),
         ).fetchall()
         owners |= {row["user_id"] for row in rows}

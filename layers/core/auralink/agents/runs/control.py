@@ -36,10 +36,12 @@ from auralink.agents.runs.api_models import (
 )
 from auralink.agents.runs.models import Progress, RunError, RunStatus
 from auralink.auth import Identity
+from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import tenant_transaction
 from auralink.errors import ConfigurationError, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from auralink.llm import preferences
 from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.quotas import service as quotas
 
 # Workflows are LangGraph graphs; the executor registered under this name advances their runs.
 WORKFLOW_FRAMEWORK = "langgraph"
@@ -50,10 +52,18 @@ _MAX_SCHEMA_ERRORS = 20
 
 
 def start_workflow_run(
-    identity: Identity, workflow_id: UUID, request: ExecuteRequest, idempotency_key: str | None
+    identity: Identity,
+    workflow_id: UUID,
+    request: ExecuteRequest,
+    idempotency_key: str | None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> tuple[RunAccepted, bool]:
     """Record a run of the workflow and start its execution; the bool says whether it is new
-    (False: an earlier request with the same idempotency key recorded it)."""
+    (False: an earlier request with the same idempotency key recorded it).
+
+    A new run is admitted by the user's quotas (runs at once, runs per hour) in the transaction
+    that records it: a refused one (429 ``quota_exceeded``) leaves nothing behind."""
     orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
     if idempotency_key is not None:
         with tenant_transaction(identity.sub) as conn:
@@ -61,9 +71,10 @@ def start_workflow_run(
         if earlier is not None:
             return _replay(identity, earlier, workflow_id, request), False
     options = _options(identity, request)
-    with tenant_transaction(identity.sub) as conn:
+    with quotas.recorded(identity.sub), tenant_transaction(identity.sub) as conn:
         if not repository.workflow_exists(conn, workflow_id):
             raise NotFound("Workflow not found", code="workflow_not_found")
+        quotas.lock_run_starts(conn, identity.sub)
         run_id = repository.insert_run(
             conn,
             user_id=identity.sub,
@@ -73,6 +84,8 @@ def start_workflow_run(
             options=options,
             idempotency_key=idempotency_key,
         )
+        if run_id is not None:
+            quotas.admit_run(conn, identity.sub, now=clock.now())
     if run_id is None:
         # A concurrent request with the same key inserted first: answer as its replay.
         assert idempotency_key is not None  # only a key can conflict

@@ -18,9 +18,8 @@ from auralink.agents.runs.models import Run, RunError, RunStatus, StepCommand, S
 from auralink.db import tenant_transaction
 from auralink.errors import ServiceUnavailable
 from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.settings import get_settings
 
-# A run that needs more steps than this is looping; stop it rather than bill forever.
-MAX_STEPS = 500
 # Time kept back from the function's remaining time to save progress and answer.
 SAFETY_MARGIN_MS = 10_000
 
@@ -49,8 +48,10 @@ def _advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
         return StepReply(run_id=run.run_id, status=run.status)
     if cancel_requested:
         return _finish(run, RunStatus.CANCELLED)
-    if run.steps_done >= MAX_STEPS:
-        error = RunError(code="step_limit_exceeded", message=f"The run needed more than {MAX_STEPS} steps")
+    # A run that needs more steps than this is looping; stop it rather than bill forever.
+    max_steps = get_settings().run_max_steps
+    if run.steps_done >= max_steps:
+        error = RunError(code="step_limit_exceeded", message=f"The run needed more than {max_steps} steps")
         return _finish(run, RunStatus.FAILED, error)
     executor = executor_for(run.framework)
     if executor is None:

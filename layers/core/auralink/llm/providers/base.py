@@ -13,11 +13,13 @@ from auralink.llm.chat_types import ProviderReply, ProviderRequest
 @dataclass(frozen=True)
 class ProviderAccess:
     """How to reach a provider for one call: the key (decrypted for this call only), an optional
-    OpenAI-compatible base URL, and for Bedrock the region."""
+    OpenAI-compatible base URL, and for Bedrock the region. ``service_pays``: the call goes out
+    on the service's key or AWS role, and counts against the user's daily LLM quotas."""
 
     api_key: SecretStr | None = field(default=None, repr=False)
     base_url: str | None = None
     region: str | None = None
+    service_pays: bool = False
 
 
 class Provider(Protocol):
