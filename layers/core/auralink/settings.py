@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     web_search_provider: WebSearchProvider = "duckduckgo"
     web_search_url: str = Field(default=DUCKDUCKGO_HTML_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
+    # Caps on what one user may hold or ask for (docs/mcp-limits.md, "Caps"). The caps on what an
+    # MCP server may send are in mcp-config.yaml (`response_caps`).
+    max_connections_per_user: int = Field(default=50, ge=1, le=10_000)
+    # A tool result kept in a run (its output, its checkpoints, what an agent reads): text and
+    # structured content are each cut past this many bytes, with a marker that says so.
+    max_tool_result_bytes: int = Field(default=64 * 1024, ge=1024, le=4 * 1024 * 1024)
+    # A workflow template rendered at run time (a prompt, a tool argument), in characters.
+    max_rendered_template_chars: int = Field(default=1_000_000, ge=1024, le=50_000_000)
+    # max_tokens of one model call: the chat route, workflow llm nodes, every model call.
+    llm_max_tokens: int = Field(default=16_384, ge=1, le=200_000)
+
     # Quotas per user (docs/quotas.md). Runs: at most this many not final (queued, running or
     # waiting for input) at once, and this many started per clock hour.
     quota_concurrent_runs: int = Field(default=5, ge=1, le=10_000)

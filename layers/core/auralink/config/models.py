@@ -41,12 +41,30 @@ class CircuitBreakerPolicy(_Strict):
     distinct_users: int = Field(default=2, ge=1)
 
 
+# What one server may send: the defaults of `ResponseCaps` (docs/mcp-limits.md, "Caps").
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_TOOLS = 500
+DEFAULT_MAX_TOOL_SCHEMA_BYTES = 1024 * 1024
+
+
+class ResponseCaps(_Strict):
+    """Caps on what a server sends: refused past them, whatever the server's reason."""
+
+    # Every HTTP answer of one MCP call (probe, handshake, pages, the call, error bodies), counted
+    # as it arrives; the connection is dropped as soon as the count passes the cap.
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024, le=256 * 1024 * 1024)
+    # A tool list longer than this, or whose tools (schemas and texts, as stored) weigh more, is refused.
+    max_tools: int = Field(default=DEFAULT_MAX_TOOLS, ge=1, le=10_000)
+    max_tool_schema_bytes: int = Field(default=DEFAULT_MAX_TOOL_SCHEMA_BYTES, ge=1024, le=64 * 1024 * 1024)
+
+
 class Limits(_Strict):
     timeout_seconds: float = Field(default=20.0, gt=0, le=900)
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     retries: RetryPolicy = RetryPolicy()
     rate_limits: RateLimits = RateLimits()
     circuit_breaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
+    response_caps: ResponseCaps = ResponseCaps()
 
 
 class LimitOverrides(_Strict):
@@ -57,6 +75,7 @@ class LimitOverrides(_Strict):
     retries: RetryPolicy | None = None
     rate_limits: RateLimits | None = None
     circuit_breaker: CircuitBreakerPolicy | None = None
+    response_caps: ResponseCaps | None = None
 
 
 class ServerAuth(_Strict):

@@ -25,6 +25,8 @@ def chat(
     run_id: UUID | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> ChatResponse:
+    # A request that asks for too much is refused before it counts against the route's rate limit.
+    gateway.check_max_tokens(request.max_tokens)
     # Counted whoever pays: the route's rate limit guards the service, not only its keys.
     quotas.admit_chat_call(identity.sub, now=clock.now())
     model = gateway.model_for(identity.sub, request.model)

@@ -28,6 +28,7 @@ from auralink.llm.providers.retrying import chat_with_retries
 from auralink.observability import logger
 from auralink.quotas import service as quotas
 from auralink.retry import Attempts
+from auralink.settings import get_settings
 
 # Providers' own limits are generous; this bounds what one call (retries included) may spend.
 TIMEOUT_S = 60.0
@@ -57,6 +58,16 @@ def model_for(user_id: str, requested: str | None) -> registry.ModelEntry:
     return preferences.resolve_model(user_id, model_id)
 
 
+def check_max_tokens(max_tokens: int | None, *, field: str = "body.max_tokens") -> None:
+    """A 422 naming the cap when ``max_tokens`` asks for more than one call may (LLM_MAX_TOKENS)."""
+    cap = get_settings().llm_max_tokens
+    if max_tokens is not None and max_tokens > cap:
+        message = f"max_tokens may be at most {cap}"
+        raise ValidationFailed(
+            message, code="max_tokens_too_large", details=[{"field": field, "message": message}]
+        )
+
+
 def complete(
     user_id: str,
     model: registry.ModelEntry,
@@ -72,6 +83,8 @@ def complete(
     """Call ``model`` for ``user_id`` within ``deadline_s`` seconds and record the call."""
     if tools and not model.supports_tools:
         raise ValidationFailed(f"{model.id} does not support tools", code="model_without_tools")
+    # Every model call, whoever makes it (a run's node, a framework's adapter), meets the cap.
+    check_max_tokens(max_tokens)
     request = ProviderRequest(
         model=model.name,
         messages=list(messages),
@@ -165,10 +178,10 @@ def _call(
 
 def _bound(model: registry.ModelEntry, request: ProviderRequest) -> tuple[int, Decimal]:
     """What a call may spend, in tokens and dollars: its input, estimated from its text, and its
-    ``max_tokens`` of output (none when it sets none: its output is counted once it is back)."""
+    ``max_tokens`` of output, or the cap of any call (LLM_MAX_TOKENS) when it sets none."""
     text = request.model_dump_json(include={"messages", "tools"})
     input_tokens = math.ceil(len(text) / _CHARS_PER_TOKEN)
-    output_tokens = request.max_tokens or 0
+    output_tokens = request.max_tokens or get_settings().llm_max_tokens
     return input_tokens + output_tokens, registry.cost_usd(model, input_tokens, output_tokens)
 
 

@@ -9,6 +9,8 @@ probe, passed back in the target, lets a warm call skip the probe.
 The calls are synchronous because Lambda handlers are: the SDK's async code runs in an event
 loop of its own for the length of one call, under one wall-clock deadline that covers the
 connection, the probe or handshake, the request and the close. Redirects are never followed.
+Every answer is counted on the wire against the target's `caps` (`auralink.mcp.response_cap`),
+and a tool list is refused past its caps in count and weight.
 
 Failures come out as `McpTimeout` or `McpUpstreamError` with a stable code from
 `auralink.mcp.errors` and whose fault it is (`Fault`: the request, the server, or a server
@@ -47,6 +49,7 @@ from mcp_types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
+from auralink.config.models import ResponseCaps
 from auralink.errors import DomainError
 from auralink.mcp.errors import (
     AUTH_FAILED,
@@ -54,12 +57,15 @@ from auralink.mcp.errors import (
     OVERLOADED,
     PROTOCOL_ERROR,
     SERVER_ERROR,
+    TOO_MANY_TOOLS,
     TOOL_NOT_FOUND,
+    TOOL_SCHEMAS_TOO_LARGE,
     UNREACHABLE,
     Fault,
     McpTimeout,
     McpUpstreamError,
 )
+from auralink.mcp.response_cap import CappedTransport, ResponseMeter
 from auralink.mcp.results import McpTarget, Protocol, ServerInfo, ToolInfo, ToolResult
 from auralink.observability import logger
 from auralink.settings import get_settings
@@ -108,7 +114,7 @@ def list_tools(
     """Every tool of the server, following pagination cursors."""
 
     async def work(client: Client) -> tuple[ServerInfo, list[ToolInfo]]:
-        return _server_info(client), [_tool_info(tool) for tool in await _all_tools(client)]
+        return _server_info(client), await _all_tools(client, target.caps)
 
     return _run("tools/list", target, deadline_s, connect_timeout_s, work)
 
@@ -124,7 +130,7 @@ def call_tool(
     """Call one tool. A result with `isError` is a `ToolResult` with `is_error=True`, not an exception."""
 
     async def work(client: Client) -> ToolResult:
-        return _tool_result(await _call(client, name, dict(arguments)))
+        return _tool_result(await _call(client, name, dict(arguments), target.caps))
 
     return _run("tools/call", target, deadline_s, connect_timeout_s, work)
 
@@ -141,21 +147,25 @@ def _run[T](
     if deadline_s <= 0:
         raise McpTimeout(f"No time was left for {operation}", fault="request")
     wire = _Wire()
+    meter = ResponseMeter(target.caps.max_response_bytes, operation)
     done: list[T] = []
 
-    async def main() -> T:
-        with anyio.fail_after(deadline_s):
-            async with _connected(target, wire, deadline_s, connect_timeout_s, fresh=fresh) as client:
+    async def main() -> None:
+        with anyio.fail_after(deadline_s), anyio.CancelScope() as call:
+            # An answer refused on the wire ends the call at once (see `auralink.mcp.response_cap`).
+            meter.on_refusal = call.cancel
+            async with _connected(target, wire, meter, deadline_s, connect_timeout_s, fresh=fresh) as client:
                 done.append(await work(client))
-        return done[0]
 
     try:
-        return anyio.run(main)
+        anyio.run(main)
     except (Exception, BaseExceptionGroup) as exc:
         if done:
             # Only the close (a legacy session's DELETE) failed or ran out of time: the answer stands.
             logger.warning("closing the MCP connection did not finish", extra={"operation": operation})
             return done[0]
+        if meter.refusal is not None:
+            raise meter.refusal from exc
         leaves = _leaves(exc)
         if any(isinstance(leaf, TimeoutError | asyncio.CancelledError) for leaf in leaves):
             raise _timeout(operation, deadline_s) from exc
@@ -163,11 +173,22 @@ def _run[T](
         if error is None:
             raise
         raise error from exc
+    if done:
+        return done[0]
+    # The call was cancelled by the meter and ended without an error of its own.
+    assert meter.refusal is not None
+    raise meter.refusal
 
 
 @asynccontextmanager
 async def _connected(
-    target: McpTarget, wire: _Wire, deadline_s: float, connect_timeout_s: float, *, fresh: bool
+    target: McpTarget,
+    wire: _Wire,
+    meter: ResponseMeter,
+    deadline_s: float,
+    connect_timeout_s: float,
+    *,
+    fresh: bool,
 ) -> AsyncIterator[Client]:
     timeout = httpx2.Timeout(deadline_s, connect=min(connect_timeout_s, deadline_s))
     async with httpx2.AsyncClient(
@@ -175,7 +196,7 @@ async def _connected(
         timeout=timeout,
         follow_redirects=False,
         event_hooks={"response": [wire.on_response]},
-        **_connection_options(target),
+        transport=CappedTransport(_transport(target), meter),
     ) as http:
         stored = None if fresh else _stored_discover(target.discover_result)
         if target.protocol == "2025-11-25":
@@ -196,11 +217,12 @@ async def _connected(
             yield client
 
 
-def _connection_options(target: McpTarget) -> dict[str, Any]:
+def _transport(target: McpTarget) -> httpx2.AsyncBaseTransport:
+    # Connections go straight to the server: a client given a transport reads no proxy variables.
     if target.ssrf_guard:
         allow_loopback = not get_settings().is_production
-        return {"transport": guarded_transport(allow_loopback=allow_loopback, verify=_tls_context())}
-    return {"verify": _tls_context()}
+        return guarded_transport(allow_loopback=allow_loopback, verify=_tls_context())
+    return httpx2.AsyncHTTPTransport(verify=_tls_context())
 
 
 @functools.cache
@@ -222,13 +244,30 @@ def _stored_discover(stored: Mapping[str, Any] | None) -> types.DiscoverResult |
     return result
 
 
-async def _all_tools(client: Client) -> list[types.Tool]:
-    tools: list[types.Tool] = []
+async def _all_tools(client: Client, caps: ResponseCaps) -> list[ToolInfo]:
+    tools: list[ToolInfo] = []
+    schema_bytes = 0
     cursor: str | None = None
     seen: set[str] = set()
     for _ in range(MAX_TOOL_PAGES):
         page = await client.list_tools(cursor=cursor)
-        tools.extend(page.tools)
+        if len(tools) + len(page.tools) > caps.max_tools:
+            raise McpUpstreamError(
+                f"The MCP server lists more than {caps.max_tools} tools",
+                code=TOO_MANY_TOOLS,
+                details={"max_tools": caps.max_tools},
+            )
+        for tool in page.tools:
+            info = _tool_info(tool)
+            # Weighed as the connection stores it: schemas, names and texts.
+            schema_bytes += len(info.model_dump_json().encode())
+            if schema_bytes > caps.max_tool_schema_bytes:
+                raise McpUpstreamError(
+                    f"The MCP server's tools weigh more than {caps.max_tool_schema_bytes} bytes",
+                    code=TOOL_SCHEMAS_TOO_LARGE,
+                    details={"max_tool_schema_bytes": caps.max_tool_schema_bytes},
+                )
+            tools.append(info)
         cursor = page.next_cursor
         if cursor is None:
             return tools
@@ -240,7 +279,9 @@ async def _all_tools(client: Client) -> list[types.Tool]:
     )
 
 
-async def _call(client: Client, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+async def _call(
+    client: Client, name: str, arguments: dict[str, Any], caps: ResponseCaps
+) -> types.CallToolResult:
     # Sent directly rather than through `Client.call_tool`, which lists the server's tools to
     # validate structured output: a second round trip on every call of a fresh client.
     request = types.CallToolRequest(params=types.CallToolRequestParams(name=name, arguments=arguments))
@@ -251,7 +292,7 @@ async def _call(client: Client, name: str, arguments: dict[str, Any]) -> types.C
             raise
     # The server wants some arguments mirrored into Mcp-Param-* headers, which the SDK does for
     # tools it has listed: list them, then send once more.
-    await _all_tools(client)
+    await _all_tools(client, caps)
     return await client.session.send_request(request, types.CallToolResult)
 
 

@@ -16,6 +16,7 @@ from auralink import config
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import ServerConfig
+from auralink.db import Connection as DbConnection
 from auralink.db import system_transaction, tenant_transaction
 from auralink.errors import Conflict, ValidationFailed
 from auralink.mcp import client, gateway, repository
@@ -31,6 +32,7 @@ from auralink.mcp.targets import (
     upstream_for,
     upstream_for_row,
 )
+from auralink.settings import get_settings
 
 
 def _server_info(info: ServerInfo) -> dict[str, Any]:
@@ -119,6 +121,15 @@ def _check_server(request: ConnectRequest) -> tuple[UUID | None, str | None]:
     return UUID(str(row["id"])), None
 
 
+def _check_room(conn: DbConnection) -> None:
+    cap = get_settings().max_connections_per_user
+    if repository.count(conn) >= cap:
+        raise Conflict(
+            f"You have {cap} MCP connections, the most allowed: delete one to add another",
+            code="connection_limit_reached",
+        )
+
+
 def connect(
     identity: Identity,
     request: ConnectRequest,
@@ -132,6 +143,8 @@ def connect(
     with tenant_transaction(identity.sub) as conn:
         if repository.name_taken(conn, name):
             raise Conflict(f"A connection named {name!r} exists already", code="connection_name_taken")
+        # Before the server is contacted; checked again, under the lock, where the row is added.
+        _check_room(conn)
     connection_id = uuid.uuid4()
     upstream = upstream_for(
         request.server_type,
@@ -150,6 +163,8 @@ def connect(
     )
     info, tools = outcome.value
     with tenant_transaction(identity.sub) as conn:
+        repository.lock_connections_of(conn, identity.sub)
+        _check_room(conn)
         repository.insert(
             conn,
             {

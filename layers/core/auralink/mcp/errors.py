@@ -66,3 +66,7 @@ AUTH_FAILED = "mcp_auth_failed"  # 401/403: the connection's credentials are ref
 PROTOCOL_ERROR = "mcp_protocol_error"  # the answer is not valid MCP (garbage, wrong JSON-RPC)
 TOOL_NOT_FOUND = "mcp_tool_not_found"  # the server does not know the tool
 SERVER_ERROR = "mcp_server_error"  # the server answered a JSON-RPC error to the request
+# What a server sends past the caps of `mcp-config.yaml` (`response_caps`), never retried:
+RESPONSE_TOO_LARGE = "mcp_response_too_large"  # one call's answers passed max_response_bytes
+TOO_MANY_TOOLS = "mcp_too_many_tools"  # tools/list listed more than max_tools
+TOOL_SCHEMAS_TOO_LARGE = "mcp_tool_schemas_too_large"  # the tools weigh more than max_tool_schema_bytes

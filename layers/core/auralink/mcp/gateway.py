@@ -58,6 +58,7 @@ _BREAKER_FAILURES = frozenset(
         mcp_errors.OVERLOADED,
         mcp_errors.PROTOCOL_ERROR,
         mcp_errors.HTTP_ERROR,
+        mcp_errors.RESPONSE_TOO_LARGE,
         "mcp_timeout",
     }
 )

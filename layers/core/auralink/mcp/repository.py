@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from auralink.db import Connection
 from auralink.errors import Conflict, NotFound
+from auralink.quotas import repository as quota_repository
 
 _SELECT = """
     SELECT c.id, c.user_id, c.name, c.status, c.endpoint, c.credentials, c.tools, c.tools_fetched_at,
@@ -61,6 +62,19 @@ def insert(conn: Connection, values: dict[str, Any]) -> None:
         raise Conflict(
             f"A connection named {values['name']!r} exists already", code="connection_name_taken"
         ) from None
+
+
+def lock_connections_of(conn: Connection, user_id: str) -> None:
+    """Serialise the transactions that add connections for ``user_id`` (held until commit), so that
+    two concurrent connects cannot both take the last place under the cap."""
+    quota_repository.lock_user(conn, user_id)
+
+
+def count(conn: Connection) -> int:
+    """The caller's connections (row-level security shows no one else's)."""
+    row = conn.execute("SELECT count(*) AS n FROM user_mcp_connections").fetchone()
+    assert row is not None  # an aggregate without GROUP BY
+    return int(row["n"])
 
 
 def name_taken(conn: Connection, name: str) -> bool:

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from auralink.config.models import ResponseCaps
+
 Protocol = Literal["auto", "2025-11-25", "2026-07-28"]
 
 
@@ -34,6 +36,8 @@ class McpTarget:
     # A user's own endpoint: every connection is checked by the SSRF guard as it is opened, so a
     # name that now resolves to a private address (DNS rebinding) is never reached.
     ssrf_guard: bool = False
+    # What the server may send in one call: more is refused, and the connection dropped.
+    caps: ResponseCaps = field(default_factory=ResponseCaps)
 
 
 class ServerInfo(BaseModel):

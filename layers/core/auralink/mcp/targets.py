@@ -118,6 +118,7 @@ def upstream_for(
         protocol=protocol,
         discover_result=discover_result,
         ssrf_guard=server_name == CUSTOM,
+        caps=limits.response_caps,
     )
     return Upstream(
         server_name=upstream_name,

@@ -14,8 +14,10 @@ from auralink.quotas.models import QuotaExceeded
 _LIVE_STATUSES = ("queued", "running", "waiting_for_input")
 
 
-def lock_run_starts(conn: Connection, user_id: str) -> None:
-    """Hold the user's lock row until the transaction ends: their run starts go one at a time."""
+def lock_user(conn: Connection, user_id: str) -> None:
+    """Hold the user's lock row until the transaction ends: what it admits (a run start, a new
+    connection) goes one at a time for that user. A row rather than an advisory lock, which RDS
+    Proxy would pin the session for."""
     conn.execute(
         "INSERT INTO quota_locks (user_id) VALUES (%s) ON CONFLICT (user_id) DO UPDATE SET locked_at = now()",
         (user_id,),

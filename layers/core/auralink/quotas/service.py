@@ -83,7 +83,7 @@ def record(user_id: str, refusal: QuotaExceeded) -> None:
 
 def lock_run_starts(conn: Connection, user_id: str) -> None:
     """First in the transaction that creates a run: the user's starts are admitted one at a time."""
-    repository.lock_run_starts(conn, user_id)
+    repository.lock_user(conn, user_id)
 
 
 def admit_run(conn: Connection, user_id: str, *, now: datetime) -> None:

@@ -40,6 +40,8 @@ def service_key_user(
     )
     tools_env.setenv("LLM_SERVICE_KEYS_SECRET_ID", SERVICE_KEYS_SECRET_ID)
     tools_env.setenv("QUOTA_LLM_TOKENS_PER_DAY", "500")
+    # A call that sets no max_tokens reserves the cap of any call: small here, as the budget is.
+    tools_env.setenv("LLM_MAX_TOKENS", "100")
     tools_env.setattr(openai_provider, "DEFAULT_BASE_URL", model.base_url + "/v1")
     environment.forget_caches()
     user_id = make_user_id()

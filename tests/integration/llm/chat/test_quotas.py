@@ -55,6 +55,8 @@ def service_paid(
     )
     llm.setenv("LLM_SERVICE_KEYS_SECRET_ID", SERVICE_KEYS_SECRET_ID)
     llm.setattr(openai_provider, "DEFAULT_BASE_URL", openai_compatible.base_url + "/v1")
+    # A call that sets no max_tokens reserves the cap of any call: small here, as the budgets are.
+    llm.setenv("LLM_MAX_TOKENS", "50")
 
     def configure(**quotas: str) -> pytest.MonkeyPatch:
         for name, value in quotas.items():
@@ -139,7 +141,7 @@ def test_a_user_burning_the_service_tokens_is_refused_while_others_and_their_own
 def test_a_calls_max_tokens_is_held_against_the_budget_before_it_goes_out(
     service_paid, chat_as, make_user_id, openai_compatible
 ):
-    service_paid(QUOTA_LLM_TOKENS_PER_DAY="1000")
+    service_paid(QUOTA_LLM_TOKENS_PER_DAY="1000", LLM_MAX_TOKENS="4000")
     user = make_user_id()
 
     status, body, _ = chat_as(user, {"model": MODEL, "messages": MESSAGES, "max_tokens": 2000})

@@ -18,17 +18,23 @@ from auralink.agents.workflows import templates
 from auralink.agents.workflows.definition import AgentNode
 from auralink.auth import Identity
 from auralink.llm.factories.langchain import chat_model
+from auralink.settings import get_settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_TOOL_NAME = 64
 
 
 def run_agent(node: AgentNode, ctx: RunContext, values: dict[str, Any]) -> str:
+    max_chars = get_settings().max_rendered_template_chars
     try:
-        instructions = templates.render(node.instructions, values)
-        task = templates.render(node.prompt, values) if node.prompt else json.dumps(values["input"])
+        instructions = templates.render(node.instructions, values, max_chars=max_chars)
+        task = (
+            templates.render(node.prompt, values, max_chars=max_chars)
+            if node.prompt
+            else json.dumps(values["input"])
+        )
     except templates.TemplateError as exc:
-        raise NodeFailed("template_error", f"Node {node.id}: {exc}") from None
+        raise NodeFailed(exc.code, f"Node {node.id}: {exc}") from None
     descriptions = catalog.describe(Identity(sub=ctx.user_id), node.tools)
     names = model_tool_names([tool.name for tool in descriptions])
     specs = [

@@ -21,6 +21,7 @@ from auralink.agents.workflows.definition import (
     ToolNode,
 )
 from auralink.llm.factories.langchain import chat_model
+from auralink.settings import get_settings
 
 NodeFunction = Callable[[dict[str, Any]], Any]
 
@@ -61,9 +62,11 @@ def _llm(node: LlmNode, ctx: RunContext, state: dict[str, Any]) -> str:
 
 def _tool(node: ToolNode, ctx: RunContext, state: dict[str, Any]) -> Any:
     try:
-        arguments = templates.render_value(node.arguments, template_state(state))
+        arguments = templates.render_value(
+            node.arguments, template_state(state), max_chars=get_settings().max_rendered_template_chars
+        )
     except templates.TemplateError as exc:
-        raise NodeFailed("template_error", f"Node {node.id}: {exc}") from None
+        raise NodeFailed(exc.code, f"Node {node.id}: {exc}") from None
     ctx.ensure_time()
     output = catalog.call(ctx.tool_context(), node.tool, arguments)
     ctx.on_tool_call(node.id, node.tool, output)
@@ -93,6 +96,6 @@ def _ask(node: HumanNode, state: dict[str, Any]) -> Any:
 
 def _render(template: str, values: dict[str, Any]) -> str:
     try:
-        return templates.render(template, values)
+        return templates.render(template, values, max_chars=get_settings().max_rendered_template_chars)
     except templates.TemplateError as exc:
-        raise NodeFailed("template_error", str(exc)) from None
+        raise NodeFailed(exc.code, str(exc)) from None

@@ -13,7 +13,15 @@ import json
 import time
 from typing import Any
 
-from auralink.agents.tools import calculator, code_analyzer, mcp_backed, names, repository, web_search
+from auralink.agents.tools import (
+    calculator,
+    code_analyzer,
+    mcp_backed,
+    names,
+    repository,
+    truncation,
+    web_search,
+)
 from auralink.agents.tools.base import (
     BuiltinTool,
     ToolAnswer,
@@ -36,6 +44,7 @@ from auralink.observability import (
     emit_with_dimensions,
     logger,
 )
+from auralink.settings import get_settings
 
 BUILTINS: dict[str, BuiltinTool] = {
     tool.name: tool
@@ -47,8 +56,6 @@ BUILTINS: dict[str, BuiltinTool] = {
         mcp_backed.DEEPWIKI_TOOL,
     )
 }
-# A model reads the text; beyond this it is cut, and told so.
-MAX_TEXT_CHARS = 50_000
 _MAX_RECORDED_NAME = 256
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -180,12 +187,11 @@ def _elapsed_ms(started: float) -> int:
 
 
 def _output(answer: ToolAnswer, latency_ms: int) -> ToolOutput:
-    text = answer.text
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS] + f"\n[cut: {len(answer.text) - MAX_TEXT_CHARS} more characters]"
+    # What a run keeps of the answer (its log row records the sizes the tool answered).
+    cap = get_settings().max_tool_result_bytes
     return ToolOutput(
-        text=text,
-        structured=answer.structured,
+        text=truncation.cut_text(answer.text, cap),
+        structured=truncation.cut_structured(answer.structured, cap),
         is_error=answer.is_error,
         error_code=_error_code(answer),
         latency_ms=latency_ms,

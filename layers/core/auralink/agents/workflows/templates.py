@@ -4,6 +4,10 @@ A path starts at ``input`` (the run's input) or ``outputs`` (the outputs of the 
 and goes down by ``.name`` segments (object keys) and ``[n]`` indices (list items), as in
 ``{outputs.search.results[0].title}``. A value renders as itself when it is a string and as
 compact JSON otherwise. Rendering never evaluates anything: a path is a lookup, nothing more.
+
+A rendering may be given a size (``max_chars``): the sizes of its parts are added up as each is
+made, and the rendering is refused (`TemplateTooLarge`) as soon as they pass it, before the whole
+string exists. A value that several placeholders name is made into text once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,18 @@ Segment = str | int
 
 class TemplateError(ValueError):
     """A template that cannot be parsed, or a path that is missing from the state at run time."""
+
+    code = "template_error"
+
+
+class TemplateTooLarge(TemplateError):
+    """The rendered text would pass the rendering's size."""
+
+    code = "template_too_large"
+
+
+# Compact JSON, made piece by piece so that its size is known before all of it exists.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _preview(text: str) -> str:
@@ -124,21 +140,72 @@ def as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def render(template: str, state: dict[str, Any]) -> str:
-    """The template with every placeholder replaced by its value in ``state``."""
-    return "".join(
-        value if kind == "text" else as_text(lookup(value, state)) for kind, value in _pieces(template)
-    )
+class _Budget:
+    """What is left of a rendering's size, and the text of each path already made."""
+
+    def __init__(self, state: dict[str, Any], max_chars: int | None) -> None:
+        self._state = state
+        self._max_chars = max_chars
+        self._left = max_chars
+        self._texts: dict[str, str] = {}
+
+    def spend(self, size: int) -> None:
+        if self._left is None:
+            return
+        self._left -= size
+        if self._left < 0:
+            raise TemplateTooLarge(f"the rendered text would be longer than {self._max_chars} characters")
+
+    def text_of(self, path: str) -> str:
+        text = self._texts.get(path)
+        if text is None:
+            text = self._texts[path] = self._make(lookup(path, self._state))
+        self.spend(len(text))
+        return text
+
+    def _make(self, value: Any) -> str:
+        if isinstance(value, str) or self._left is None:
+            return as_text(value)
+        pieces: list[str] = []
+        size = 0
+        for piece in _JSON.iterencode(value):
+            size += len(piece)
+            if size > self._left:
+                self.spend(size)  # refused: the value alone passes what is left
+            pieces.append(piece)
+        return "".join(pieces)
 
 
-def render_value(value: Any, state: dict[str, Any]) -> Any:
-    """A JSON value with every string inside (at any depth, object keys excepted) rendered."""
+def render(template: str, state: dict[str, Any], *, max_chars: int | None = None) -> str:
+    """The template with every placeholder replaced by its value in ``state``; `TemplateTooLarge`
+    when the result would pass ``max_chars``."""
+    return _render(template, _Budget(state, max_chars))
+
+
+def _render(template: str, budget: _Budget) -> str:
+    parts: list[str] = []
+    for kind, value in _pieces(template):
+        if kind == "text":
+            budget.spend(len(value))
+            parts.append(value)
+        else:
+            parts.append(budget.text_of(value))
+    return "".join(parts)
+
+
+def render_value(value: Any, state: dict[str, Any], *, max_chars: int | None = None) -> Any:
+    """A JSON value with every string inside (at any depth, object keys excepted) rendered;
+    ``max_chars`` bounds all its rendered strings together."""
+    return _render_value(value, _Budget(state, max_chars))
+
+
+def _render_value(value: Any, budget: _Budget) -> Any:
     if isinstance(value, str):
-        return render(value, state)
+        return _render(value, budget)
     if isinstance(value, list):
-        return [render_value(item, state) for item in value]
+        return [_render_value(item, budget) for item in value]
     if isinstance(value, dict):
-        return {key: render_value(item, state) for key, item in value.items()}
+        return {key: _render_value(item, budget) for key, item in value.items()}
     return value
 
 

@@ -34,6 +34,7 @@ from auralink.agents.workflows.definition import (
 from auralink.auth import Identity
 from auralink.errors import ValidationFailed
 from auralink.llm import preferences
+from auralink.settings import get_settings
 
 FIELD = "body.definition"
 
@@ -350,17 +351,35 @@ def problems_without_lookups(definition: WorkflowDefinition) -> list[Problem]:
     ]
 
 
+def _token_problems(definition: WorkflowDefinition) -> list[Problem]:
+    """llm nodes asking for more tokens than one model call may (the gateway refuses them too)."""
+    cap = get_settings().llm_max_tokens
+    return [
+        _problem(_field("nodes", position, "max_tokens"), f"max_tokens may be at most {cap}")
+        for position, node in enumerate(definition.nodes)
+        if isinstance(node, LlmNode) and node.max_tokens is not None and node.max_tokens > cap
+    ]
+
+
 def validate(identity: Identity, definition_json: dict[str, Any]) -> WorkflowDefinition:
-    """The definition, parsed and checked for ``identity``; `ValidationFailed` listing every problem."""
+    """The definition, parsed and checked for ``identity``; `ValidationFailed` listing every problem
+    (``max_tokens_too_large`` when the only problems are llm nodes' max_tokens over the cap)."""
+    tokens: list[Problem] = []
     try:
         definition = WorkflowDefinition.model_validate(definition_json)
     except ValidationError as exc:
         problems = _shape_problems(exc)
     else:
-        problems = [*problems_without_lookups(definition), *_reference_problems(identity, definition)]
+        tokens = _token_problems(definition)
+        problems = [
+            *problems_without_lookups(definition),
+            *tokens,
+            *_reference_problems(identity, definition),
+        ]
     if problems:
         raise ValidationFailed(
             f"The workflow definition has {len(problems)} problem{'s' if len(problems) > 1 else ''}",
+            code="max_tokens_too_large" if problems == tokens else "validation_failed",
             details=problems,
         )
     return definition
