@@ -287,3 +287,16 @@ def test_the_jwt_secret_exists_only_without_an_issuer(template: dict[str, Any]) 
 
     assert secret["Condition"] == "NoIssuer"
     assert template["Conditions"]["NoIssuer"] == {"Fn::Equals": [{"Ref": "AuthIssuer"}, ""]}
+
+
+def test_loopback_endpoints_are_off_unless_the_parameter_turns_them_on(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["AllowLoopbackEndpoints"]
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    rule = template["Rules"]["ProductionSafety"]
+
+    assert parameter["Default"] == "false" and set(parameter["AllowedValues"]) == {"true", "false"}
+    # the stage never implies it: the variable is the parameter, nothing else
+    assert variables["ALLOW_LOOPBACK_ENDPOINTS"] == {"Ref": "AllowLoopbackEndpoints"}
+    assert {"Fn::Equals": [{"Ref": "AllowLoopbackEndpoints"}, "false"]} in [
+        assertion["Assert"] for assertion in rule["Assertions"]
+    ]

@@ -196,7 +196,7 @@ async def _connected(
 
 def _connection_options(target: McpTarget) -> dict[str, Any]:
     if target.ssrf_guard:
-        allow_loopback = not get_settings().is_production
+        allow_loopback = get_settings().allow_loopback_endpoints
         return {"transport": guarded_transport(allow_loopback=allow_loopback, verify=_tls_context())}
     return {"verify": _tls_context()}
 

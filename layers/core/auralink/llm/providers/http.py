@@ -77,8 +77,8 @@ class HttpAnswer:
 
 
 def loopback_allowed(explicit: bool | None) -> bool:
-    """Whether loopback endpoints may be called: as told, else outside production only."""
-    return explicit if explicit is not None else not get_settings().is_production
+    """Whether loopback endpoints may be called: as told, else as ALLOW_LOOPBACK_ENDPOINTS says."""
+    return explicit if explicit is not None else get_settings().allow_loopback_endpoints
 
 
 def base_url_to_call(base_url: str | None, default: str, *, allow_loopback: bool) -> str:
