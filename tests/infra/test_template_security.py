@@ -15,9 +15,9 @@ from tests.infra.template_support import (
 )
 
 # The secrets the handlers read (the code's contract), as rules: every function reads the database
-# secret; every function with a route verifies users' tokens (JwtSecret, without an issuer) except
-# the health check; only the migration reads the owner's secret. Reading the two keys below is what
-# sets a function apart, so those are named.
+# secret; every function with a route verifies users' tokens (JwtSecret, without an issuer), the
+# health check included (a token shows the details); only the migration reads the owner's secret.
+# Reading the two keys below is what sets a function apart, so those are named.
 HEALTH_CHECK = "HealthFunction"
 MIGRATION = "MigrateFunction"
 # Decrypt stored credentials (MCP connections, users' LLM keys).
@@ -56,7 +56,7 @@ SERVICE_TOKENS = {
 def secrets_read(template: dict[str, Any], function_id: str) -> set[str]:
     spec = next(spec for spec in functions(template) if spec.logical_id == function_id)
     secrets = {"DatabaseSecretArn"}
-    if spec.routes and function_id != HEALTH_CHECK:
+    if spec.routes:
         secrets.add("JwtSecret")
     if function_id == MIGRATION:
         secrets.add("DatabaseOwnerSecretArn")
