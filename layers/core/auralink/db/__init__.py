@@ -15,7 +15,6 @@ from auralink.db.connection import (
     reset_connection,
     system_transaction,
     tenant_transaction,
-    user_session,
 )
 
 __all__ = [
@@ -24,5 +23,4 @@ __all__ = [
     "reset_connection",
     "system_transaction",
     "tenant_transaction",
-    "user_session",
 ]

@@ -5,8 +5,9 @@ with ``prepare_threshold=None`` so that RDS Proxy can multiplex it without pinni
 runs in one transaction that first sets the caller with ``set_config(..., true)``: the setting is
 transaction-local, so it never outlives the request on the same connection.
 
-Lambda runs one request at a time per container; the local runtime may call handlers from
-several threads, so the connection is lent to one transaction at a time.
+Lambda runs one request at a time per container, but a request may use threads of its own
+(LangGraph writes checkpoints from a background thread), so the connection is lent to one
+transaction at a time.
 """
 
 from __future__ import annotations
@@ -174,27 +175,6 @@ def tenant_transaction(user_id: str) -> Iterator[Connection]:
         raise Unauthorized("no caller identity", code="identity_missing")
     with _transaction(user_id) as conn:
         yield conn
-
-
-@contextmanager
-def user_session(user_id: str) -> Iterator[Connection]:
-    """A connection of its own, bound to ``user_id`` for its whole life, closed at the end.
-
-    For libraries that run their own statements and transactions on a connection they are
-    given (LangGraph's checkpointer): the caller is set for the session rather than per
-    transaction, so the connection is never shared and never returned to anyone else.
-    """
-    if not user_id:
-        raise Unauthorized("no caller identity", code="identity_missing")
-    conn = _connect(get_settings())
-    try:
-        conn.execute(
-            "SELECT set_config('app.current_user_id', %s, false), set_config('statement_timeout', %s, false)",
-            (user_id, str(get_settings().db_statement_timeout_ms)),
-        )
-        yield conn
-    finally:
-        conn.close()
 
 
 @contextmanager

@@ -50,11 +50,11 @@ class LangGraphExecutor:
             on_node_start=live.node_started,
             on_tool_call=live.tool_called,
         )
-        with checkpointer_for(run.user_id) as saver:
-            graph = compile_workflow(definition, ctx, saver)
-            outcome = _advance(graph, run, ctx, live)
-            if outcome.status.is_terminal:
-                saver.delete_thread(str(run.run_id))
+        saver = checkpointer_for(run.user_id)
+        graph = compile_workflow(definition, ctx, saver)
+        outcome = _advance(graph, run, ctx, live)
+        if outcome.status.is_terminal:
+            saver.delete_thread(str(run.run_id))
         return outcome
 
 
