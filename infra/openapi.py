@@ -78,10 +78,12 @@ def generate(root: Path = ROOT) -> dict[str, Any]:
 
 def _require_auth_on_private_routes(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
-        if path == "/health":
-            continue
+        # /health is open; a token there is optional (it adds the details), hence the empty entry.
+        security: list[dict[str, list[str]]] = (
+            [{}, {"bearerAuth": []}] if path == "/health" else [{"bearerAuth": []}]
+        )
         for operation in operations.values():
-            operation.setdefault("security", [{"bearerAuth": []}])
+            operation.setdefault("security", security)
 
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}

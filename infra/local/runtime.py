@@ -307,6 +307,9 @@ class LocalRuntime:
             "AUTH_JWKS_URL": None,
             "CORS_ALLOW_ORIGINS": DEV_CORS_ORIGINS,
             "MCP_CONFIG_PATH": str(_mcp_config_path(self.root)),
+            # The local runtime's own servers (the seeded DeepWiki, a user's local MCP server or
+            # model) live on loopback; a deployment reaches loopback only by its parameter.
+            "ALLOW_LOOPBACK_ENDPOINTS": "true",
             **self._variables,
             **dev_auth_environment(),
             **self._aws.environment(),

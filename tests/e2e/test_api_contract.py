@@ -82,13 +82,16 @@ def connection(local_runtime: LocalRuntime, user: dict[str, str], deepwiki: Loop
     return {"answer": answer.json(), "authorizations": received}
 
 
-def test_health(api: httpx.Client) -> None:
+def test_health(api: httpx.Client, user: dict[str, str]) -> None:
     answer = api.get("/health")
+    detailed = api.get("/health", headers=user)
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["status"] == "ok"
-    assert body["database"]["status"] == "ok" and body["configuration"]["status"] == "ok"
+    assert body["status"] == "ok" and body["version"] and body["schema_version"]
+    assert body["details"] is None
+    details = detailed.json()["details"]
+    assert details["database"]["status"] == "ok" and details["configuration"]["status"] == "ok"
 
 
 def test_connect_deepwiki_with_an_api_key(connection: dict[str, Any]) -> None:

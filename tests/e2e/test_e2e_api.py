@@ -70,14 +70,15 @@ BAD_TOKENS: dict[str, tuple[Callable[[], str], str]] = {
 }
 
 
-def test_health_is_open_and_reports_the_database(api: httpx.Client) -> None:
+def test_health_is_open_and_reports_status_version_and_schema(api: httpx.Client) -> None:
     response = api.get("/health")
+    detailed = api.get("/health", headers={"Authorization": f"Bearer {mint_dev_token('alice')}"})
 
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "ok"
-    assert body["database"]["status"] == "ok"
-    assert body["database"]["schema_version"]
+    assert (body["status"], body["details"]) == ("ok", None)
+    assert body["schema_version"]
+    assert detailed.json()["details"]["database"]["schema_version"] == body["schema_version"]
 
 
 def test_me_shows_the_tokens_subject(api: httpx.Client) -> None:

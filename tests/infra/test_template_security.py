@@ -15,9 +15,9 @@ from tests.infra.template_support import (
 )
 
 # The secrets the handlers read (the code's contract), as rules: every function reads the database
-# secret; every function with a route verifies users' tokens (JwtSecret, without an issuer) except
-# the health check; only the migration reads the owner's secret. Reading the two keys below is what
-# sets a function apart, so those are named.
+# secret; every function with a route verifies users' tokens (JwtSecret, without an issuer), the
+# health check included (a token shows the details); only the migration reads the owner's secret.
+# Reading the two keys below is what sets a function apart, so those are named.
 HEALTH_CHECK = "HealthFunction"
 MIGRATION = "MigrateFunction"
 # Decrypt stored credentials (MCP connections, users' LLM keys).
@@ -56,7 +56,7 @@ SERVICE_TOKENS = {
 def secrets_read(template: dict[str, Any], function_id: str) -> set[str]:
     spec = next(spec for spec in functions(template) if spec.logical_id == function_id)
     secrets = {"DatabaseSecretArn"}
-    if spec.routes and function_id != HEALTH_CHECK:
+    if spec.routes:
         secrets.add("JwtSecret")
     if function_id == MIGRATION:
         secrets.add("DatabaseOwnerSecretArn")
@@ -287,3 +287,16 @@ def test_the_jwt_secret_exists_only_without_an_issuer(template: dict[str, Any]) 
 
     assert secret["Condition"] == "NoIssuer"
     assert template["Conditions"]["NoIssuer"] == {"Fn::Equals": [{"Ref": "AuthIssuer"}, ""]}
+
+
+def test_loopback_endpoints_are_off_unless_the_parameter_turns_them_on(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["AllowLoopbackEndpoints"]
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    rule = template["Rules"]["ProductionSafety"]
+
+    assert parameter["Default"] == "false" and set(parameter["AllowedValues"]) == {"true", "false"}
+    # the stage never implies it: the variable is the parameter, nothing else
+    assert variables["ALLOW_LOOPBACK_ENDPOINTS"] == {"Ref": "AllowLoopbackEndpoints"}
+    assert {"Fn::Equals": [{"Ref": "AllowLoopbackEndpoints"}, "false"]} in [
+        assertion["Assert"] for assertion in rule["Assertions"]
+    ]

@@ -23,6 +23,8 @@ SERVICE_ENVIRONMENT = {
     "AUTH_JWT_SECRET_ID": "test/jwt",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
+    # The tests' servers live on loopback; tests of the refusal unset it.
+    "ALLOW_LOOPBACK_ENDPOINTS": "true",
 }
 # Variables of the developer's shell that would change what the code under test talks to.
 UNSET = (

@@ -69,3 +69,22 @@ def test_a_bad_environment_fails_naming_the_variable(env, changes, named):
         get_settings()
     assert named in caught.value.message
     assert "s3cret" not in caught.value.message
+
+
+def test_loopback_endpoints_are_off_unless_set_whatever_the_environment(env):
+    env.delenv("ALLOW_LOOPBACK_ENDPOINTS", raising=False)
+    assert get_settings().allow_loopback_endpoints is False  # development, and still off
+
+    env.setenv("ALLOW_LOOPBACK_ENDPOINTS", "true")
+    reset_settings()
+    assert get_settings().allow_loopback_endpoints is True
+
+
+def test_production_refuses_loopback_endpoints(env):
+    env.setenv("ENVIRONMENT", "production")
+    env.setenv("AUTH_ALGORITHMS", "RS256")
+    env.setenv("AUTH_JWKS_URL", "https://issuer.example/jwks")
+    env.setenv("ALLOW_LOOPBACK_ENDPOINTS", "true")
+
+    with pytest.raises(ConfigurationError, match="ALLOW_LOOPBACK_ENDPOINTS"):
+        get_settings()

@@ -1,4 +1,5 @@
-"""GET /health: can the service serve? Database, schema version, configuration, version."""
+"""GET /health: can the service serve? Status, version and schema for anyone; with a valid
+bearer token, the checks behind them (database, configuration, MCP servers)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from auralink.http import lambda_handler_for, make_resolver
+from auralink.http import caller_if_any, lambda_handler_for, make_resolver
 from auralink.platform import service
 from auralink.platform.models import HealthReport
 
@@ -16,6 +17,10 @@ app = make_resolver(public=True)
 @app.get(
     "/health",
     summary="Health of the service",
+    description=(
+        "Open route: status, version and schema version. With a valid bearer token the answer adds "
+        "`details` (database, configuration, MCP servers); an invalid token is a 401."
+    ),
     tags=["platform"],
     responses={
         200: {"description": "Ready to serve", "content": {"application/json": {"model": HealthReport}}},
@@ -23,7 +28,7 @@ app = make_resolver(public=True)
     },
 )
 def health() -> Response[HealthReport]:
-    report = service.health()
+    report = service.health(detailed=caller_if_any(app) is not None)
     status = HTTPStatus.OK if report.status == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=report)
 

@@ -227,6 +227,13 @@ def current_identity(app: APIGatewayHttpResolver) -> Identity:
     return identity
 
 
+def caller_if_any(app: APIGatewayHttpResolver) -> Identity | None:
+    """On a public route: the verified caller when the request carries a token, None when it
+    carries none. A token that does not verify is refused (401), never read as "no caller"."""
+    header = app.current_event.headers.get("authorization")
+    return None if header is None else identity_from_authorization_header(header)
+
+
 def lambda_handler_for(app: APIGatewayHttpResolver) -> LambdaHandler:
     """The entry point of an API function: its resolver under the service's one decorator stack."""
     return edge.entry_point(app.resolve)

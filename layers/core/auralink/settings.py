@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     # Steps one run may take (each one at most the step function's 15 minutes).
     run_max_steps: int = Field(default=100, ge=1, le=10_000)
 
+    # Outbound endpoints on loopback (custom MCP endpoints, LLM base URLs): the local runtime and
+    # the tests turn this on; a deployment only by its AllowLoopbackEndpoints parameter, never
+    # by its stage. Off, 127.0.0.1, ::1 and localhost are refused like any non-public address.
+    allow_loopback_endpoints: bool = False
+
     _split = field_validator("auth_algorithms", "cors_allow_origins", mode="before")(_split_csv)
 
     @model_validator(mode="after")
@@ -124,6 +129,8 @@ class Settings(BaseSettings):
                 raise ValueError("CORS_ALLOW_ORIGINS must list origins in production, not '*'")
             if "HS256" in self.auth_algorithms:
                 raise ValueError("AUTH_ALGORITHMS must not include HS256 in production")
+            if self.allow_loopback_endpoints:
+                raise ValueError("ALLOW_LOOPBACK_ENDPOINTS must be false in production")
             if self.auth_jwks_url and not self.auth_jwks_url.startswith("https://"):
                 raise ValueError("AUTH_JWKS_URL must be https in production")
         return self

@@ -20,56 +20,76 @@ def _service(service):
     return service
 
 
-def test_health_is_ok_with_the_latest_schema_version(owner_conn):
+def test_health_without_a_token_is_status_version_and_schema_only(owner_conn):
     latest = owner_conn.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()["version"]
 
-    status, body = call_http("HealthFunction")
+    status, body = call_http("HealthFunction", token=None)
 
     assert status == 200
-    assert body["status"] == "ok"
-    assert body["database"] == {
+    assert body == {"status": "ok", "version": body["version"], "schema_version": latest, "details": None}
+    assert body["version"]
+
+
+def test_health_with_a_valid_token_adds_the_checks(owner_conn, token_for, make_user_id):
+    latest = owner_conn.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()["version"]
+
+    status, body = call_http("HealthFunction", token=token_for(make_user_id()))
+
+    assert status == 200
+    details = body["details"]
+    assert details["database"] == {
         "status": "ok",
         "schema_version": latest,
-        "latency_ms": body["database"]["latency_ms"],
+        "latency_ms": details["database"]["latency_ms"],
         "error_code": None,
     }
-    assert body["configuration"]["status"] == "ok"
-    assert body["version"] and body["environment"] == "development"
+    assert details["configuration"]["status"] == "ok"
+    assert details["environment"] == "development" and isinstance(details["mcp_servers"], list)
 
 
-def test_health_needs_no_token():
-    status, _ = call_http("HealthFunction", token=None)
-    assert status == 200
+def test_health_with_a_token_that_does_not_verify_is_401(token_for, make_user_id):
+    status, body = call_http("HealthFunction", token=token_for(make_user_id(), aud="another-api"))
+    assert (status, body["error"]["code"]) == (401, "token_invalid_audience")
 
 
-def test_health_is_503_with_details_when_the_database_is_down(service):
+def test_health_is_503_when_the_database_is_down(service, token_for, make_user_id):
+    token = token_for(make_user_id())
     service.setenv(
         "DATABASE_URL", "postgresql://auralink_app:pw-not-shown@127.0.0.1:9/auralink?connect_timeout=1"
     )
     reset_settings()
     reset_connection()
 
-    status, body = call_http("HealthFunction")
+    status, public = call_http("HealthFunction", token=None)
+    _, detailed = call_http("HealthFunction", token=token)
 
     assert status == 503
-    assert body["status"] == "unavailable"
-    assert body["database"]["status"] == "error"
-    assert body["database"]["error_code"] == "database_unavailable"
-    assert "pw-not-shown" not in json.dumps(body)
+    assert public == {
+        "status": "unavailable",
+        "version": public["version"],
+        "schema_version": None,
+        "details": None,
+    }
+    assert detailed["details"]["database"]["status"] == "error"
+    assert detailed["details"]["database"]["error_code"] == "database_unavailable"
+    assert "pw-not-shown" not in json.dumps(public) + json.dumps(detailed)
 
 
-def test_health_is_503_when_the_configuration_is_invalid(service, tmp_path):
+def test_a_configuration_error_is_shown_only_with_a_token(service, tmp_path, token_for, make_user_id):
     broken = tmp_path / "mcp-config.yaml"
     broken.write_text("version: 1\nservers:\n  s:\n    display_name: S\n    endpoint: ${UNSET_FOR_TEST}\n")
     service.setenv("MCP_CONFIG_PATH", str(broken))
     reset_settings()
     config.reset_mcp_config()
 
-    status, body = call_http("HealthFunction")
+    status, public = call_http("HealthFunction", token=None)
+    _, detailed = call_http("HealthFunction", token=token_for(make_user_id()))
 
     assert status == 503
-    assert body["configuration"]["status"] == "error"
-    assert "UNSET_FOR_TEST" in body["configuration"]["error"]
+    assert public["status"] == "unavailable" and public["details"] is None
+    assert "UNSET_FOR_TEST" not in json.dumps(public) and str(broken) not in json.dumps(public)
+    assert detailed["details"]["configuration"]["status"] == "error"
+    assert "UNSET_FOR_TEST" in detailed["details"]["configuration"]["error"]
 
 
 def test_me_shows_the_caller_and_remembers_first_sight(token_for, make_user_id):

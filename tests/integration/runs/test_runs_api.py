@@ -296,6 +296,26 @@ def test_an_input_schema_that_refers_elsewhere_is_a_422_not_a_fetch(caller: Call
     assert alice.get(run_id).json()["status"] == "waiting_for_input"
 
 
+def test_an_answer_is_checked_against_a_catastrophic_pattern_in_linear_time(
+    caller: Callable[[str], Caller],
+) -> None:
+    # Python's `re` would need about 2**60000 steps for this pair; RE2 answers at once.
+    alice = caller("alice")
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
+    run_id = alice.execute(
+        create_workflow(alice.user_id), {"input": {"script": "ask", "input_schema": schema}}
+    ).json()["run_id"]
+    alice.settle(run_id)
+
+    response = alice.resume(run_id, {"input": {"code": "a" * 60_000 + "!"}})  # an answer is at most 64 KiB
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == [
+        {"field": "body.input.code", "message": "does not satisfy the input schema's 'pattern' rule"}
+    ]
+    assert alice.get(run_id).json()["status"] == "waiting_for_input"
+
+
 def test_a_run_that_is_not_waiting_cannot_be_resumed(caller: Callable[[str], Caller]) -> None:
     alice = caller("alice")
     run_id = alice.execute(create_workflow(alice.user_id), {"input": {}}).json()["run_id"]

@@ -302,6 +302,31 @@ def test_a_human_input_schema_refers_only_inside_itself(schema, field, message):
     assert message in got_message
 
 
+def test_a_human_input_schema_pattern_must_run_in_linear_time():
+    document = _valid()
+    document["nodes"][3]["input_schema"] = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^(?!0)[0-9]+$"}},
+        "patternProperties": {"(a)\\1": {}},
+    }
+
+    found = dict(problems(document))
+
+    assert set(found) == {
+        "body.definition.nodes[3].input_schema.properties.code.pattern",
+        "body.definition.nodes[3].input_schema.patternProperties",
+    }
+    assert all("lookarounds cannot run in linear time" in message for message in found.values())
+
+
+def test_a_human_input_schema_may_use_patterns_that_would_backtrack_elsewhere():
+    # RE2 runs ^(a+)+$ in linear time: nothing to refuse
+    document = _valid()
+    document["nodes"][3]["input_schema"] = {"type": "string", "pattern": "^(a+)+$"}
+
+    assert validate(ALICE, document).nodes[3].input_schema == {"type": "string", "pattern": "^(a+)+$"}
+
+
 def test_a_human_input_schema_may_refer_to_its_own_definitions():
     document = _valid()
     document["nodes"][3]["input_schema"] = {

@@ -5,7 +5,7 @@ preferences row and to the provider (a key copied to another provider's slot doe
 are opened only in `resolve_access`, for one call. Answers show a hint of a key, never the key.
 
 An OpenAI-compatible provider may get a ``base_url`` (Ollama, vLLM, a proxy): it passes the SSRF
-guard (https to public addresses in production; loopback too in development) and is stored in
+guard (https to public addresses; loopback too where ALLOW_LOOPBACK_ENDPOINTS allows it) and is stored in
 clear. The service's own key is never sent to such a URL: a user's endpoint gets the user's key
 or none.
 """
@@ -197,7 +197,7 @@ def _checked_settings(name: str, entry: ProviderSettingsUpdate | None, styles: d
             field, "only OpenAI-compatible providers take a base_url", code="base_url_not_supported"
         )
     try:
-        return ssrf.check_endpoint(entry.base_url, allow_loopback=not get_settings().is_production).url
+        return ssrf.check_endpoint(entry.base_url, allow_loopback=get_settings().allow_loopback_endpoints).url
     except ssrf.EndpointNotAllowed as exc:
         raise _invalid(field, exc.message, code=exc.code, reason=exc.reason) from None
 

@@ -94,7 +94,9 @@ _AUTH_STATUSES = frozenset({401, 403})
 _OVERLOAD_STATUSES = frozenset({429, 502, 503, 504})
 _ANSWER_TYPES = frozenset({"application/json", "text/event-stream"})
 # The spec's answer to an unknown tool is -32602 "Unknown tool: <name>"; servers word it a few ways.
-_UNKNOWN_TOOL = re.compile(r"unknown tool|tool\b.*\bnot found|no such tool", re.IGNORECASE)
+# It reads only the message's first MAX_SERVER_MESSAGE characters, and its gap is bounded: a
+# server's megabytes of "tool tool tool..." cost microseconds, not a quadratic scan.
+_UNKNOWN_TOOL = re.compile(r"unknown tool|\btool\b.{0,100}?\bnot found|no such tool", re.IGNORECASE)
 
 
 def discover(
@@ -220,7 +222,7 @@ async def _connected(
 def _transport(target: McpTarget) -> httpx2.AsyncBaseTransport:
     # Connections go straight to the server: a client given a transport reads no proxy variables.
     if target.ssrf_guard:
-        allow_loopback = not get_settings().is_production
+        allow_loopback = get_settings().allow_loopback_endpoints
         return guarded_transport(allow_loopback=allow_loopback, verify=_tls_context())
     return httpx2.AsyncHTTPTransport(verify=_tls_context())
 
@@ -501,4 +503,6 @@ def _broken_answer(error: MCPError, reply: _Reply) -> bool:
 
 
 def _names_unknown_tool(error: MCPError) -> bool:
-    return error.code in (INVALID_PARAMS, METHOD_NOT_FOUND) and bool(_UNKNOWN_TOOL.search(error.message))
+    return error.code in (INVALID_PARAMS, METHOD_NOT_FOUND) and bool(
+        _UNKNOWN_TOOL.search(error.message[:MAX_SERVER_MESSAGE])
+    )

@@ -51,8 +51,9 @@ def _decrypt(token: str | None, *, user_id: str, connection_id: UUID) -> Credent
 
 
 def check_custom_endpoint(url: str) -> str:
-    """A user's own endpoint, refused unless it is a public https address (loopback in development)."""
-    return ssrf.check_endpoint(url, allow_loopback=not get_settings().is_production).url
+    """A user's own endpoint, refused unless it is a public https address (or loopback, where
+    ALLOW_LOOPBACK_ENDPOINTS allows it)."""
+    return ssrf.check_endpoint(url, allow_loopback=get_settings().allow_loopback_endpoints).url
 
 
 def _headers(server_name: str, credentials: Credentials, *, user_id: str) -> dict[str, str]:

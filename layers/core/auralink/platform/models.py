@@ -33,14 +33,21 @@ class McpServerHealth(BaseModel):
     checked_at: datetime
 
 
-class HealthReport(BaseModel):
-    status: Literal["ok", "unavailable"]
-    version: str
+class HealthDetails(BaseModel):
+    """What only a caller with a valid token sees: configuration errors and upstream health."""
+
     environment: str
     database: DatabaseCheck
     configuration: ConfigurationCheck
     mcp_servers: list[McpServerHealth]
     checked_at: datetime
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    schema_version: str | None  # the latest migration applied; None when the database cannot say
+    details: HealthDetails | None = None  # with a valid bearer token only
 
 
 class Me(BaseModel):

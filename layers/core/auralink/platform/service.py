@@ -11,7 +11,14 @@ from auralink.config import get_mcp_config
 from auralink.errors import DomainError
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.platform import repository
-from auralink.platform.models import ConfigurationCheck, DatabaseCheck, HealthReport, McpServerHealth, Me
+from auralink.platform.models import (
+    ConfigurationCheck,
+    DatabaseCheck,
+    HealthDetails,
+    HealthReport,
+    McpServerHealth,
+    Me,
+)
 from auralink.settings import get_settings
 
 
@@ -42,7 +49,10 @@ def _mcp_servers(database: DatabaseCheck) -> list[McpServerHealth]:
     return [McpServerHealth.model_validate(row) for row in repository.mcp_server_health()]
 
 
-def health() -> HealthReport:
+def health(*, detailed: bool) -> HealthReport:
+    """Status, version and schema for anyone; the checks behind them only when ``detailed``
+    (an authenticated caller): configuration errors name variables and secrets, and upstream
+    health is nobody else's business."""
     database = _check_database()
     configuration = _check_configuration()
     healthy = database.status == "ok" and configuration.status == "ok"
@@ -52,14 +62,20 @@ def health() -> HealthReport:
             "health check failed",
             extra={"database": database.model_dump(), "configuration": configuration.status},
         )
+    details = None
+    if detailed:
+        details = HealthDetails(
+            environment=get_settings().environment,
+            database=database,
+            configuration=configuration,
+            mcp_servers=_mcp_servers(database),
+            checked_at=datetime.now(UTC),
+        )
     return HealthReport(
         status="ok" if healthy else "unavailable",
         version=__version__,
-        environment=get_settings().environment,
-        database=database,
-        configuration=configuration,
-        mcp_servers=_mcp_servers(database),
-        checked_at=datetime.now(UTC),
+        schema_version=database.schema_version,
+        details=details,
     )
 
 

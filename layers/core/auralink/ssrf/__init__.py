@@ -3,9 +3,16 @@
 A user can point a connection at any URL, and the service then sends requests there from inside
 its own network. In production only ``https`` to public addresses is allowed, checked after DNS
 resolution: every address a name resolves to must be public, so a name cannot smuggle in a
-loopback, private, link-local or metadata address. In development (``allow_loopback=True``) the
-local runtime's own servers are reachable too, through ``http`` or ``https`` to ``127.0.0.1``,
-``::1`` or ``localhost``, and nothing else that is not public.
+loopback, private, link-local or metadata address. Where loopback is allowed
+(``allow_loopback=True``: the ALLOW_LOOPBACK_ENDPOINTS setting, on for the local runtime and the
+tests, off by default in AWS) servers on this machine are reachable too, through ``http`` or
+``https`` to ``127.0.0.1``, ``::1`` or ``localhost``, and nothing else that is not public: never
+link-local or metadata addresses, and never the Lambda Runtime API (the port named by
+``AWS_LAMBDA_RUNTIME_API``, 9001), through which a request could answer or steal an invocation.
+
+A refusal names the rule that refused (``details["reason"]`` and the address class in the
+message), never the address a name resolved to: that would map a private network's DNS for
+anyone who asks.
 
 Two checks, because DNS answers can change between them (DNS rebinding):
 
@@ -27,6 +34,7 @@ connections the guarded transport checks like any other.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 import unicodedata
@@ -128,12 +136,22 @@ def screen_host(
         addresses = [literal]
     for address in addresses:
         problem = address_class(address)
+        if problem == "loopback" and loopback_host and port == _lambda_runtime_port():
+            raise EndpointNotAllowed(f"port {port} of {host} is the Lambda Runtime API", reason="address")
         if problem is None or (problem == "loopback" and loopback_host):
             continue
         described = f"{'an' if problem[0] in 'aeiouAEIOU' else 'a'} {problem} address"
-        where = f"is {described}" if literal is not None else f"resolves to {address}, {described}"
+        where = f"is {described}" if literal is not None else f"resolves to {described}"
         raise EndpointNotAllowed(f"{host} {where}", reason="address")
     return tuple(str(address) for address in addresses)
+
+
+def _lambda_runtime_port() -> int | None:
+    """The port of the Lambda Runtime API (``127.0.0.1:9001``), where the function runs in Lambda.
+
+    A fact of the execution environment that Lambda sets, not a setting of the service."""
+    _, _, port = os.environ.get("AWS_LAMBDA_RUNTIME_API", "").rpartition(":")
+    return int(port) if port.isdigit() else None
 
 
 def address_class(address: IPAddress) -> str | None:

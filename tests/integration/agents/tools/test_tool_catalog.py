@@ -15,7 +15,8 @@ from auralink.auth import Identity
 from auralink.db import tenant_transaction
 from auralink.errors import ValidationFailed
 from auralink.mcp import tools as mcp_tools
-from tests.fakes.mcp_servers import FAILURE_TEXT
+from tests.fakes.mcp_servers import FAILURE_TEXT, LoopbackServer, canned_app
+from tests.fakes.untrusted_text_server import untrusted_text_app
 
 
 @pytest.fixture(autouse=True)
@@ -329,3 +330,32 @@ def test_every_call_emits_metrics_with_a_bounded_tool_dimension(
         ("AgentToolDuration", "calculator"),
         ("AgentToolErrors", "calculator"),
     }
+
+
+@pytest.fixture(scope="module")
+def untrusted_text_server():
+    with LoopbackServer(canned_app(), name="catalog-schema-host") as schema_host:
+        app = untrusted_text_app(remote_schema_url=schema_host.url_for("/schemas/text.json"))
+        with LoopbackServer(app, name="catalog-untrusted-text") as server:
+            yield server, schema_host
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "code"),
+    [
+        ("remote_ref", {"text": "hi"}, "unsupported_schema"),
+        ("lookahead", {"text": "abc1"}, "unsupported_schema"),
+        ("match", {"text": "a" * 100_000 + "!"}, "invalid_tool_arguments"),
+    ],
+)
+def test_a_servers_hostile_schema_is_an_error_output_not_a_crash_or_a_fetch(
+    make_context, connect_server, user, untrusted_text_server, tool, arguments, code
+) -> None:
+    server, schema_host = untrusted_text_server
+    connect_server(user, "custom", endpoint=server.url, name="hostile")
+
+    output = catalog.call(make_context(user), f"mcp:hostile/{tool}", arguments)
+
+    assert (output.is_error, output.error_code) == (True, code)
+    assert recorded(user)[0]["error_code"] == code
+    assert schema_host.log.requests == []

@@ -159,10 +159,9 @@ def test_hostile_base_urls_are_refused(put, make_user_id, url):
     assert body["error"]["details"][0]["field"] == "providers.openai.base_url"
 
 
-def test_in_production_only_public_https_base_urls_pass(llm, make_user_id):
-    llm.setenv("ENVIRONMENT", "production")
-    llm.setenv("AUTH_ALGORITHMS", "RS256")
-    llm.setenv("AUTH_JWKS_URL", "https://issuer.test/jwks")
+def test_without_loopback_allowed_only_public_https_base_urls_pass(llm, make_user_id):
+    # a development stage, as the deployed dev stack is: loopback still needs the explicit setting
+    llm.delenv("ALLOW_LOOPBACK_ENDPOINTS")
     forget_caches()
     user = Identity(sub=make_user_id())
 

@@ -70,21 +70,21 @@ def test_a_keyless_compatible_server_gets_no_authorization_header(keyless: LlmSe
     assert received.body["model"] == "llama3.2"
 
 
-def test_by_default_loopback_follows_the_environment(
+def test_by_default_loopback_follows_the_setting_not_the_stage(
     keyless: LlmServer, service_environment: pytest.MonkeyPatch
 ) -> None:
     access = ProviderAccess(base_url=keyless.base_url + "/v1")
 
     assert OpenAIProvider().chat(REQUEST, access=access, deadline_s=5).content == "echo: hi"
 
-    environment.apply(
-        service_environment,
-        ENVIRONMENT="production",
-        AUTH_ALGORITHMS="RS256",
-        AUTH_JWKS_URL="https://issuer.test/jwks",
-    )
+    # ENVIRONMENT=development without ALLOW_LOOPBACK_ENDPOINTS: refused before anything is sent
+    environment.apply(service_environment)
+    service_environment.delenv("ALLOW_LOOPBACK_ENDPOINTS")
+    environment.forget_caches()
+    before = len(keyless.script.received)
     with pytest.raises(EndpointNotAllowed):
         OpenAIProvider().chat(REQUEST, access=access, deadline_s=5)
+    assert len(keyless.script.received) == before
 
 
 def test_a_call_from_inside_a_running_event_loop_still_works(keyless: LlmServer) -> None:

@@ -67,15 +67,20 @@ def test_custom_endpoints_pass_the_ssrf_guard(api, make_user_id, endpoint, code)
     assert (status, body["error"]["code"]) == (422, code)
 
 
-def test_in_production_loopback_endpoints_are_refused(api, gateway, make_user_id, stateless_mcp):
-    gateway.setenv("ENVIRONMENT", "production")
-    gateway.setenv("AUTH_ALGORITHMS", "RS256")
-    gateway.setenv("AUTH_JWKS_URL", "https://issuer.test/jwks")
+def test_loopback_endpoints_are_refused_unless_explicitly_allowed(api, gateway, make_user_id, stateless_mcp):
+    # Given a development stage (as the deployed dev stack is) without ALLOW_LOOPBACK_ENDPOINTS
+    gateway.delenv("ALLOW_LOOPBACK_ENDPOINTS")
     forget_caches()
 
     with pytest.raises(ValidationFailed) as caught:
         check_custom_endpoint(stateless_mcp.url)
     assert caught.value.code == "endpoint_not_allowed"
+    before = len(stateless_mcp.log.requests)
+    status, body, _ = api(
+        "McpConnectFunction", make_user_id(), body={"server_type": "custom", "endpoint": stateless_mcp.url}
+    )
+    assert (status, body["error"]["code"]) == (422, "endpoint_not_allowed")
+    assert len(stateless_mcp.log.requests) == before  # nothing was sent
 
 
 @pytest.mark.parametrize(

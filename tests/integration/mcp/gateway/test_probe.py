@@ -27,11 +27,14 @@ servers:
     forget_caches()
 
 
-def test_the_probe_checks_enabled_servers_and_health_shows_them(gateway, tmp_path, stateless_mcp):
+def test_the_probe_checks_enabled_servers_and_health_shows_them(
+    gateway, tmp_path, stateless_mcp, token_for, make_user_id
+):
     configure(gateway, tmp_path, stateless_mcp.url)
 
     result = invoke("McpProbeFunction", sample_event("McpProbeFunction"))
-    status, health = call_http("HealthFunction")
+    status, health = call_http("HealthFunction", token=token_for(make_user_id()))
+    _, public = call_http("HealthFunction")
 
     probed = {server["server_name"]: server for server in result["servers"]}
     # Disabled servers and servers that need a key the deployment does not have are not probed.
@@ -39,8 +42,9 @@ def test_the_probe_checks_enabled_servers_and_health_shows_them(gateway, tmp_pat
     assert probed["deepwiki"]["status"] == "ok" and probed["deepwiki"]["tool_count"] >= 60
     assert probed["memory"]["status"] == "error" and probed["memory"]["error_code"] == "mcp_unreachable"
     assert status == 200  # an MCP server being down does not make the service unhealthy
-    shown = {server["server_name"]: server["status"] for server in health["mcp_servers"]}
+    shown = {server["server_name"]: server["status"] for server in health["details"]["mcp_servers"]}
     assert shown["deepwiki"] == "ok" and shown["memory"] == "error"
+    assert "mcp_servers" not in str(public) and public["details"] is None  # upstream health needs a token
 
 
 def test_the_probe_closes_operations_left_pending(gateway, tmp_path, stateless_mcp, owner_conn, make_user_id):

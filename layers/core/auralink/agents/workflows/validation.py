@@ -12,13 +12,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
-from referencing import Registry
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
 
+from auralink import schemas
 from auralink.agents.tools import names
 from auralink.agents.workflows import expressions, templates
 from auralink.agents.workflows.definition import (
@@ -237,46 +233,15 @@ def _expression_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
 
 
 def _schema_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
+    """A human node's input schema: valid JSON Schema, references only inside itself (an answer
+    is checked against the schema alone, nothing is fetched), patterns that RE2 runs."""
     for position, node in enumerate(definition.nodes):
         if isinstance(node, HumanNode) and node.input_schema is not None:
-            try:
-                Draft202012Validator.check_schema(node.input_schema)
-            except SchemaError as exc:
-                yield _problem(
-                    _field("nodes", position, "input_schema", *exc.path),
-                    f"not a valid JSON schema: {exc.message}",
+            for problem in schemas.problems(node.input_schema):
+                message = (
+                    problem.message if problem.unsupported else f"not a valid JSON schema: {problem.message}"
                 )
-                continue
-            for path, message in _schema_reference_problems(node.input_schema):
-                yield _problem(_field("nodes", position, "input_schema", *path), message)
-
-
-def _schema_reference_problems(schema: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Each ``$ref`` that does not point inside the schema: an answer is checked against the
-    schema alone, and nothing is fetched from elsewhere to do it."""
-    if not isinstance(schema, dict):
-        return
-    resource = DRAFT202012.create_resource(schema)
-    base = resource.id() or ""
-    resolver = Registry().with_resource(base, resource).resolver(base_uri=base)
-    pending: list[tuple[Any, tuple[str | int, ...]]] = [(schema, ())]
-    while pending:
-        item, path = pending.pop()
-        if isinstance(item, list):
-            pending.extend((child, (*path, index)) for index, child in enumerate(item))
-        if not isinstance(item, dict):
-            continue
-        for key, child in item.items():
-            if key in ("$ref", "$dynamicRef") and isinstance(child, str):
-                if not child.startswith("#"):
-                    yield (*path, key), f"{key} {child[:100]!r} points outside the schema: use #/..."
-                    continue
-                try:
-                    resolver.lookup(child)
-                except Unresolvable:
-                    yield (*path, key), f"{key} {child[:100]!r} points at nothing in the schema"
-            else:
-                pending.append((child, (*path, key)))
+                yield _problem(_field("nodes", position, "input_schema", *problem.path), message)
 
 
 # ---------------------------------------------------------------- tools and models

@@ -45,7 +45,7 @@ _FINISH_REASONS = {
 
 
 class AnthropicProvider:
-    """Anthropic Messages. ``allow_loopback`` defaults to "outside production" (settings)."""
+    """Anthropic Messages. ``allow_loopback`` defaults to ALLOW_LOOPBACK_ENDPOINTS (settings)."""
 
     name = "Anthropic"
 

@@ -42,7 +42,7 @@ _FINISH_REASONS = {"STOP": STOP, "MAX_TOKENS": LENGTH} | {reason: CONTENT_FILTER
 
 
 class GeminiProvider:
-    """Gemini generateContent. ``allow_loopback`` defaults to "outside production" (settings)."""
+    """Gemini generateContent. ``allow_loopback`` defaults to ALLOW_LOOPBACK_ENDPOINTS (settings)."""
 
     name = "Google Gemini"
 

@@ -77,8 +77,8 @@ class HttpAnswer:
 
 
 def loopback_allowed(explicit: bool | None) -> bool:
-    """Whether loopback endpoints may be called: as told, else outside production only."""
-    return explicit if explicit is not None else not get_settings().is_production
+    """Whether loopback endpoints may be called: as told, else as ALLOW_LOOPBACK_ENDPOINTS says."""
+    return explicit if explicit is not None else get_settings().allow_loopback_endpoints
 
 
 def base_url_to_call(base_url: str | None, default: str, *, allow_loopback: bool) -> str:
@@ -301,7 +301,8 @@ def _google_detail(body: Any, kind: str) -> dict[str, Any] | None:
 
 def _google_retry_delay(body: Any) -> float | None:
     detail = _google_detail(body, "RetryInfo")
-    match = _GOOGLE_RETRY_DELAY.match(str(detail.get("retryDelay", ""))) if detail else None
+    # A delay is a few characters ("17s", "0.5s"): read no more of the provider's text than that.
+    match = _GOOGLE_RETRY_DELAY.match(str(detail.get("retryDelay", ""))[:32]) if detail else None
     return float(match.group(1)) if match else None
 
 

@@ -34,7 +34,7 @@ _FINISH_REASONS = {"stop": STOP, "length": LENGTH, "tool_calls": TOOL_CALLS, "co
 
 
 class OpenAIProvider:
-    """Chat Completions. ``allow_loopback`` defaults to "outside production" (settings)."""
+    """Chat Completions. ``allow_loopback`` defaults to ALLOW_LOOPBACK_ENDPOINTS (settings)."""
 
     def __init__(
         self, *, name: str = "OpenAI", allow_loopback: bool | None = None, clock: Clock = SYSTEM_CLOCK

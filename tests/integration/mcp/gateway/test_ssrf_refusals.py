@@ -1,0 +1,89 @@
+"""An SSRF refusal says which rule refused, never the address a name resolved to: in the answer,
+in the operation log and in the log lines (a private DNS must not be mappable through the API)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+PRIVATE = "10.1.2.3"
+
+
+class RebindingLocalhost:
+    """`localhost` answers loopback once (the check before the call), then a private address (the
+    connection the call opens): DNS rebinding, which the attacker's DNS would do."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.answers = 0
+
+    def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "localhost":
+            return self._real(host, port, *args, **kwargs)
+        self.answers += 1
+        address = "127.0.0.1" if self.answers == 1 else PRIVATE
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port or 0)))]
+
+
+@pytest.fixture
+def localhost_connection(api, make_user_id, stateless_mcp):
+    user = make_user_id()
+    endpoint = f"http://localhost:{stateless_mcp.port}/mcp"
+    status, body, _ = api("McpConnectFunction", user, body={"server_type": "custom", "endpoint": endpoint})
+    assert status == 201, body
+    return user, body["connection_id"]
+
+
+def test_a_name_that_rebinds_to_a_private_address_is_refused_by_rule_in_answer_log_and_logs(
+    api, localhost_connection, owner_conn, monkeypatch, capsys
+):
+    user, connection_id = localhost_connection
+    dns = RebindingLocalhost(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+
+    status, body, _ = api(
+        "McpCallToolFunction",
+        user,
+        path={"connection_id": connection_id, "tool": "echo"},
+        body={"arguments": {"text": "hi"}},
+    )
+
+    assert dns.answers >= 2  # the call's own connection asked again, and was refused
+    assert (status, body["error"]["code"]) == (422, "endpoint_not_allowed")
+    assert "localhost resolves to a private address" in body["error"]["message"]
+    assert body["error"]["details"] == {"reason": "address"}
+    row = owner_conn.execute(
+        "SELECT error_code, error_message FROM mcp_operation_logs"
+        " WHERE user_id = %s AND operation = 'call_tool'",
+        (user,),
+    ).fetchone()
+    assert row["error_code"] == "endpoint_not_allowed"
+    assert "a private address" in row["error_message"]
+    assert PRIVATE not in str(body) and PRIVATE not in row["error_message"]
+    assert PRIVATE not in capsys.readouterr().out
+
+
+def test_a_refused_custom_endpoint_names_the_rule_not_the_address(api, make_user_id, monkeypatch):
+    # internal.example.net resolves (by the attacker's DNS) into the VPC
+    real = socket.getaddrinfo
+
+    def vpc_dns(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "internal.example.net":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PRIVATE, int(port or 0)))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", vpc_dns)
+
+    status, body, _ = api(
+        "McpConnectFunction",
+        make_user_id(),
+        body={"server_type": "custom", "endpoint": "https://internal.example.net/mcp"},
+    )
+
+    assert (status, body["error"]["code"]) == (422, "endpoint_not_allowed")
+    assert (
+        body["error"]["message"] == "endpoint not allowed: internal.example.net resolves to a private address"
+    )
+    assert PRIVATE not in str(body)
