@@ -26,6 +26,7 @@ from psycopg.rows import DictRow, dict_row
 
 from auralink.db import reset_connection
 from auralink.db.migrate import apply_migrations
+from auralink.observability import logger
 from auralink.settings import reset_settings
 from infra.local.postgres import LocalDatabase, attach_postgres, discard_server, start_local_postgres
 from tests.support import environment
@@ -122,3 +123,11 @@ def make_user_id() -> Callable[[str], str]:
         return f"{label}-{uuid.uuid4().hex[:12]}"
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_correlation_id_left_over() -> Iterator[None]:
+    """A handler invoked in-process leaves its request id on the one logger (in Lambda, the next
+    invocation replaces it): the next test must not answer with it."""
+    yield
+    logger.set_correlation_id(None)

@@ -61,9 +61,10 @@ class QuotaStanding(BaseModel):
 
     quota: Quota
     window: WindowName
-    limit: float = Field(description="Runs, calls, tokens, or US dollars")
-    used: float
-    remaining: float
+    # Whole numbers for runs, calls and tokens; dollars may have cents.
+    limit: int | float = Field(description="Runs, calls, tokens, or US dollars")
+    used: int | float
+    remaining: int | float
     resets_at: datetime | None = Field(
         description="When the window ends and the count starts again; null for concurrent runs"
     )
@@ -71,8 +72,8 @@ class QuotaStanding(BaseModel):
 
 class QuotaRefusal(BaseModel):
     quota: Quota
-    limit: float
-    used: float
+    limit: int | float
+    used: int | float
     resets_at: datetime | None
     refused_at: datetime
 
