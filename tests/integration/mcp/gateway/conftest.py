@@ -29,6 +29,7 @@ def write_config(
     per_server: int = 1000,
     threshold: int = 50,
     deepwiki_endpoint: str = "https://mcp.deepwiki.com/mcp",
+    deepwiki_auth: str = "{kind: none}",
 ) -> Path:
     path.write_text(
         f"""
@@ -43,6 +44,7 @@ servers:
   deepwiki:
     display_name: DeepWiki
     endpoint: "{deepwiki_endpoint}"
+    auth: {deepwiki_auth}
   memory:
     display_name: Memory
     hosted: true

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from tests.fakes.mcp_servers import LoopbackServer, host_app
+from tests.integration.mcp.gateway.conftest import write_config
 from tests.support.environment import forget_caches
 
 SHARED = "deepwiki"
@@ -50,25 +51,12 @@ def configure(gateway: pytest.MonkeyPatch, tmp_path: Path):
     def write(
         *, deepwiki: str = "https://mcp.deepwiki.com/mcp", threshold: int = 2, per_server: int = 1000
     ) -> None:
-        path = tmp_path / "isolation.yaml"
-        path.write_text(
-            f"""
-version: 1
-defaults:
-  timeout_seconds: 2
-  connect_timeout_seconds: 1
-  retries: {{max_attempts: 3, base_delay_ms: 10, max_delay_ms: 50}}
-  rate_limits: {{per_user_per_minute: 1000, per_server_per_minute: {per_server}}}
-  circuit_breaker: {{failure_threshold: {threshold}, window_seconds: 60, open_seconds: 30, distinct_users: 2}}
-servers:
-  deepwiki:
-    display_name: DeepWiki
-    endpoint: "{deepwiki}"
-    auth: {{kind: bearer, required: false}}
-  memory: {{display_name: Memory, hosted: true, path: /mcp/memory}}
-  sequential-thinking: {{display_name: Sequential Thinking, hosted: true, path: /mcp/sequential-thinking}}
-  supabase: {{display_name: Supabase, endpoint: "https://mcp.supabase.com/mcp", auth: {{kind: bearer}}}}
-"""
+        path = write_config(
+            tmp_path / "isolation.yaml",
+            per_server=per_server,
+            threshold=threshold,
+            deepwiki_endpoint=deepwiki,
+            deepwiki_auth="{kind: bearer, required: false}",
         )
         gateway.setenv("MCP_CONFIG_PATH", str(path))
         forget_caches()
