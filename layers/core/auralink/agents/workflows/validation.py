@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from auralink import schemas
-from auralink.agents.tools import names
+from auralink.agents.tools.references import References
 from auralink.agents.workflows import expressions, templates
 from auralink.agents.workflows.definition import (
     END,
@@ -29,7 +29,6 @@ from auralink.agents.workflows.definition import (
 )
 from auralink.auth import Identity
 from auralink.errors import ValidationFailed
-from auralink.llm import preferences
 from auralink.settings import get_settings
 
 FIELD = "body.definition"
@@ -247,50 +246,8 @@ def _schema_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
 # ---------------------------------------------------------------- tools and models
 
 
-class _Lookups:
-    """The user's connections and the registry's models, each asked at most once per validation."""
-
-    def __init__(self, identity: Identity) -> None:
-        self._identity = identity
-        self._connections: dict[str, set[str] | None] = {}
-        self._models: dict[str, str | None] = {}
-
-    def tool_problem(self, name: str) -> str | None:
-        try:
-            parsed = names.parse(name)
-        except ValueError as exc:
-            return str(exc)
-        if isinstance(parsed, str):
-            return None
-        tools = self._connection_tools(parsed.connection)
-        if tools is None:
-            return f"no MCP connection named {parsed.connection!r}: connect one with POST /api/v1/mcp/connect"
-        if parsed.tool not in tools:
-            return f"the connection {parsed.connection!r} has no tool {parsed.tool!r}"
-        return None
-
-    def _connection_tools(self, connection: str) -> set[str] | None:
-        if connection not in self._connections:
-            # Imported here: the MCP package loads its protocol SDK, which only a workflow that
-            # names an MCP tool needs (the other workflow functions then start faster).
-            from auralink.mcp.tools import tools_of_named_connection  # noqa: PLC0415
-
-            found = tools_of_named_connection(self._identity, connection)
-            self._connections[connection] = None if found is None else {tool["name"] for tool in found[1]}
-        return self._connections[connection]
-
-    def model_problem(self, model_id: str) -> str | None:
-        if model_id not in self._models:
-            try:
-                preferences.resolve_model(self._identity.sub, model_id)
-                self._models[model_id] = None
-            except ValidationFailed as exc:
-                self._models[model_id] = exc.message
-        return self._models[model_id]
-
-
 def _reference_problems(identity: Identity, definition: WorkflowDefinition) -> Iterator[Problem]:
-    lookups = _Lookups(identity)
+    lookups = References(identity)
     for position, node in enumerate(definition.nodes):
         model = getattr(node, "model", None)
         if isinstance(model, str) and (problem := lookups.model_problem(model)) is not None:
