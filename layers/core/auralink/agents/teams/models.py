@@ -110,6 +110,8 @@ class TeamDefinition(_Strict):
     termination: Termination = Field(default_factory=Termination)
     tasks: list[Task] = Field(default_factory=list, max_length=MAX_TASKS)
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
+    # A graph's first speaker; null: the members nothing leads to (AutoGen's start nodes).
+    entry: MemberName | None = None
     # The model that picks the next speaker (selector) or manages the crew (hierarchical);
     # null: the user's default model.
     manager_model: ModelId | None = None
@@ -135,6 +137,7 @@ class TeamRequest(_Strict):
     termination: Termination = Field(default_factory=Termination)
     tasks: list[Task] = Field(default_factory=list, max_length=MAX_TASKS)
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
+    entry: MemberName | None = None
     manager_model: ModelId | None = None
 
 
@@ -161,6 +164,7 @@ class Team(BaseModel):
     termination: Termination
     tasks: list[Task]
     edges: list[Edge]
+    entry: str | None
     manager_model: str | None
     created_at: datetime
     updated_at: datetime

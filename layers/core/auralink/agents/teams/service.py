@@ -125,6 +125,7 @@ def _requested(request: TeamRequest, members: list[Member]) -> TeamDefinition:
         termination=request.termination,
         tasks=request.tasks,
         edges=request.edges,
+        entry=request.entry,
         manager_model=request.manager_model,
     )
 

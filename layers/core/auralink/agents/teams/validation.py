@@ -188,13 +188,15 @@ def _cycle_without_exit(edges: list[Edge], names: list[str]) -> list[str] | None
     return None
 
 
-def _graph_shape_problems(root: str, edges: list[Edge], names: list[str]) -> Iterator[Problem]:
+def _graph_shape_problems(
+    root: str, edges: list[Edge], names: list[str], entry: str | None
+) -> Iterator[Problem]:
     sources = {edge.from_ for edge in edges}
     targets = {edge.to for edge in edges}
-    if all(name in targets for name in names):
+    if entry is None and all(name in targets for name in names):
         yield _problem(
             field(root, "edges"),
-            "every member has an incoming edge: the graph has no start (a member nothing leads to)",
+            "every member has an incoming edge: the graph has no start; name the first speaker in entry",
         )
     if all(name in sources for name in names):
         yield _problem(
@@ -219,16 +221,21 @@ def _graph_shape_problems(root: str, edges: list[Edge], names: list[str]) -> Ite
 
 
 def _edge_problems(root: str, definition: TeamDefinition) -> Iterator[Problem]:
+    names = [member.name for member in definition.members]
+    if definition.entry is not None:
+        if definition.collaboration_mode != "graph":
+            yield _problem(field(root, "entry"), "entry is for graph teams")
+        elif definition.entry not in names:
+            yield _problem(field(root, "entry"), f"no member {definition.entry!r} in this team")
     if not definition.edges:
         return
     if definition.collaboration_mode != "graph":
         yield _problem(field(root, "edges"), "edges are for graph teams")
         return
-    names = [member.name for member in definition.members]
     endpoint_problems = list(_edge_endpoint_problems(root, definition.edges, set(names)))
     yield from endpoint_problems
     if not endpoint_problems:
-        yield from _graph_shape_problems(root, definition.edges, names)
+        yield from _graph_shape_problems(root, definition.edges, names, definition.entry)
 
 
 # ---------------------------------------------------------------- tasks
