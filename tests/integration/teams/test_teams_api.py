@@ -476,8 +476,8 @@ INVALID = [
         "same edge",
     ),
     (
-        _changed(graph(), ("edges", 1, "condition"), None),
-        "body.edges[1].condition",
+        _changed(graph(), ("edges", 2, "condition"), None),
+        "body.edges[2].condition",
         "all have a condition or none",
     ),
     (graph(entry=None), "body.edges", "no start"),
