@@ -9,7 +9,7 @@ import sys
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from autogen_core import FunctionCall
+from autogen_core import CancellationToken, FunctionCall
 from autogen_core.models import (
     AssistantMessage,
     FunctionExecutionResult,
@@ -167,3 +167,59 @@ def test_the_chat_endpoints_code_imports_no_agent_framework():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_autogen_client_keeps_the_text_beside_tool_calls(api, make_user_id, openai_compatible):
+    user = make_user_id()
+    use_openai_compatible(api, user, openai_compatible)
+    openai_compatible.script.then(Calls([("multiply", {"a": 6, "b": 7})], content="Let me multiply."))
+    tools = [
+        {
+            "name": "multiply",
+            "description": "Multiply",
+            "parameters": multiply.args_schema.model_json_schema(),
+        }
+    ]
+
+    result = asyncio.run(
+        model_client(user).create([UserMessage(content="6 x 7?", source="user")], tools=tools)
+    )
+
+    assert result.finish_reason == "function_calls" and result.thought == "Let me multiply."
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"tool_choice": "required"}, "tool_choice required"),
+        ({"json_output": True}, "json_output"),
+        ({"extra_create_args": {"top_p": 0.5}}, "extra_create_args top_p"),
+    ],
+)
+def test_autogen_client_refuses_what_it_cannot_honour(api, make_user_id, openai_compatible, options, named):
+    user = make_user_id()
+    use_openai_compatible(api, user, openai_compatible)
+
+    with pytest.raises(DomainError) as refused:
+        asyncio.run(model_client(user).create([UserMessage(content="hi", source="user")], **options))
+
+    assert refused.value.code == "model_option_unsupported" and named in refused.value.message
+    assert openai_compatible.script.received == []
+
+
+def test_autogen_client_call_is_abandoned_when_its_token_is_cancelled(api, make_user_id, openai_compatible):
+    user = make_user_id()
+    use_openai_compatible(api, user, openai_compatible)
+    openai_compatible.script.then(Text("too late"))
+    token = CancellationToken()
+
+    async def cancelled_call() -> None:
+        call = asyncio.ensure_future(
+            model_client(user).create([UserMessage(content="hi", source="user")], cancellation_token=token)
+        )
+        await asyncio.sleep(0)
+        token.cancel()
+        await call
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(cancelled_call())

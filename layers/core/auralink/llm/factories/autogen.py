@@ -3,6 +3,11 @@
 The gateway answers whole replies, so `create_stream` yields the final result only; token counts
 for `count_tokens` are an estimate (about four characters a token), good enough for AutoGen's
 context trimming, while usage comes from the provider's own figures.
+
+What the gateway cannot honour is refused with `model_option_unsupported`, never ignored: a
+`tool_choice` other than "auto" or "none", `json_output`, and `extra_create_args` other than
+``temperature`` and ``max_tokens``. A cancelled token abandons the call: AutoGen sees it
+cancelled at once; the provider's answer, already asked for, is still priced and recorded.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from auralink.errors import ValidationFailed
 from auralink.llm import chat_types, gateway, registry
 from auralink.llm.factories import seconds_left
 
 _CHARS_PER_TOKEN = 4
+_CREATE_ARGS = frozenset({"temperature", "max_tokens"})
+UNSUPPORTED = "model_option_unsupported"
 _FINISH_REASONS: dict[str, FinishReasons] = {
     "stop": "stop",
     "end_turn": "stop",
@@ -73,19 +81,25 @@ class AuraLinkModelClient(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
+        _refuse_unsupported(tool_choice, json_output, extra_create_args)
         specs = [] if tool_choice == "none" else [_tool_spec(tool) for tool in tools]
         chat_messages = [message for item in messages for message in _to_chat_messages(item)]
-        completion = await asyncio.to_thread(
-            gateway.complete,
-            self._user_id,
-            self._model,
-            chat_messages,
-            tools=specs,
-            temperature=extra_create_args.get("temperature"),
-            max_tokens=extra_create_args.get("max_tokens"),
-            deadline_s=seconds_left(self._deadline),
-            run_id=self._run_id,
+        call = asyncio.ensure_future(
+            asyncio.to_thread(
+                gateway.complete,
+                self._user_id,
+                self._model,
+                chat_messages,
+                tools=specs,
+                temperature=extra_create_args.get("temperature"),
+                max_tokens=extra_create_args.get("max_tokens"),
+                deadline_s=seconds_left(self._deadline),
+                run_id=self._run_id,
+            )
         )
+        if cancellation_token is not None:
+            cancellation_token.link_future(call)
+        completion = await call
         reply = completion.reply
         usage = RequestUsage(
             prompt_tokens=reply.usage.input_tokens, completion_tokens=reply.usage.output_tokens
@@ -102,10 +116,15 @@ class AuraLinkModelClient(ChatCompletionClient):
                 for call in reply.tool_calls
             ]
             finish_reason: FinishReasons = "function_calls"
+            # Text beside tool calls (a question for the person, the model's reasoning) is kept.
+            thought = reply.content or None
         else:
             content = reply.content or ""
             finish_reason = _FINISH_REASONS.get(reply.finish_reason or "stop", "unknown")
-        return CreateResult(finish_reason=finish_reason, content=content, usage=usage, cached=False)
+            thought = None
+        return CreateResult(
+            finish_reason=finish_reason, content=content, usage=usage, cached=False, thought=thought
+        )
 
     async def create_stream(
         self,
@@ -171,6 +190,23 @@ def model_client(
     """A model client on ``model_id`` or the user's default; a clear error now if neither exists."""
     model = gateway.model_for(user_id, model_id)
     return AuraLinkModelClient(user_id, model, run_id=run_id, deadline=deadline)
+
+
+def _refuse_unsupported(
+    tool_choice: Tool | Literal["auto", "required", "none"],
+    json_output: bool | type[BaseModel] | None,
+    extra_create_args: Mapping[str, Any],
+) -> None:
+    problems = []
+    if tool_choice not in ("auto", "none"):
+        chosen = tool_choice if isinstance(tool_choice, str) else f"the tool {tool_choice.name!r}"
+        problems.append(f"tool_choice {chosen} (only auto and none)")
+    if json_output not in (None, False):
+        problems.append("json_output")
+    if unknown := sorted(set(extra_create_args) - _CREATE_ARGS):
+        problems.append("extra_create_args " + ", ".join(unknown) + " (only temperature and max_tokens)")
+    if problems:
+        raise ValidationFailed("The model client cannot honour " + "; ".join(problems), code=UNSUPPORTED)
 
 
 def _tool_spec(tool: Tool | ToolSchema) -> chat_types.ToolSpec:
