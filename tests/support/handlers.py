@@ -13,7 +13,7 @@ import importlib.util
 import json
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -126,3 +126,25 @@ def request(
     event["rawQueryString"] = "&".join(f"{name}={value}" for name, value in (query or {}).items())
     response = invoke(function_id, event)
     return response["statusCode"], json.loads(response.get("body") or "null"), response.get("headers", {})
+
+
+StatusAndBody = Callable[..., tuple[int, Any]]
+
+
+def api_as_users(token_for: Callable[[str], str]) -> StatusAndBody:
+    """call(function_id, user, body=..., path=..., query=...) -> (status, body): `request` as
+    ``user`` (None: no token), for the tests that read no headers."""
+
+    def call(
+        function_id: str,
+        user: str | None,
+        *,
+        body: Any = None,
+        path: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        token = None if user is None else token_for(user)
+        status, answer, _ = request(function_id, token, body=body, path=path, query=query)
+        return status, answer
+
+    return call

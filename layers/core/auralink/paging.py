@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from auralink.errors import ValidationFailed
@@ -18,6 +19,15 @@ from auralink.errors import ValidationFailed
 def encode_cursor(created_at: datetime, row_id: UUID | str) -> str:
     raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def split_page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of at most ``limit`` rows and the cursor after it, from a query that asked for
+    ``limit + 1`` rows (newest first, by ``created_at`` and ``id``): None when that one more
+    row did not come."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:

@@ -4,14 +4,13 @@ server on loopback for the checks of MCP tool names."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from tests.fakes.mcp_servers import LoopbackServer, tools_app
-from tests.support.handlers import request
+from tests.support.handlers import StatusAndBody, api_as_users
 
-Api = Callable[..., tuple[int, Any]]
+Api = StatusAndBody
 
 
 @pytest.fixture(scope="session")
@@ -29,17 +28,4 @@ def workflows(credentials_key: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatc
 @pytest.fixture
 def api(workflows: pytest.MonkeyPatch, token_for: Callable[..., str]) -> Api:
     """api("GetWorkflowFunction", "alice", path={"workflow_id": ...}, body=..., query=...)."""
-
-    def call(
-        function_id: str,
-        user: str | None,
-        *,
-        body: Any = None,
-        path: dict[str, str] | None = None,
-        query: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        token = None if user is None else token_for(user)
-        status, answer, _ = request(function_id, token, body=body, path=path, query=query)
-        return status, answer
-
-    return call
+    return api_as_users(token_for)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from auralink.db import Connection
-from auralink.paging import decode_cursor, encode_cursor
+from auralink.paging import decode_cursor, split_page
 
 Status = Literal["success", "error", "rejected"]
 
@@ -106,10 +106,7 @@ def page(
         """,
         {"connection_id": connection_id, "after_at": after_at, "after_id": after_id, "limit": limit + 1},
     ).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return rows, next_cursor
+    return split_page(rows, limit)
 
 
 def usage(conn: Connection, *, since: datetime) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 from auralink.agents.runs.models import Progress, Run, RunError, RunStatus, StepOutcome
 from auralink.db import Connection
 from auralink.errors import NotFound
-from auralink.paging import decode_cursor, encode_cursor
+from auralink.paging import decode_cursor, split_page
 
 _VIEW_COLUMNS = """
     id, user_id, workflow_id, framework, status, cancel_requested, input, options, progress,
@@ -193,10 +193,7 @@ def page(
             "limit": limit + 1,
         },
     ).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return rows, next_cursor
+    return split_page(rows, limit)
 
 
 def mark_resumed(conn: Connection, run_id: UUID, answer: Any) -> int:

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from auralink.db import Connection
 from auralink.errors import Conflict, NotFound
-from auralink.paging import decode_cursor, encode_cursor
+from auralink.paging import decode_cursor, split_page
 
 _TEAM = "id, name, description, framework, config, created_at, updated_at"
 _MEMBER = "name, role, goal, backstory, model, tools, position, description, system_message, handoffs, extra"
@@ -122,10 +122,7 @@ def page_teams(
         """,  # noqa: S608  (column list is a constant)
         {"after_at": after_at, "after_id": after_id, "limit": limit + 1},
     ).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return rows, next_cursor
+    return split_page(rows, limit)
 
 
 # ---------------------------------------------------------------- members

@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from auralink.db import Connection
 from auralink.errors import Conflict, NotFound
-from auralink.paging import decode_cursor, encode_cursor
+from auralink.paging import decode_cursor, split_page
 
 _SUMMARY = "id, name, description, version, created_at, updated_at"
 _FULL = _SUMMARY + ", definition"
@@ -94,7 +94,4 @@ def page(conn: Connection, *, limit: int, cursor: str | None) -> tuple[list[dict
         """,  # noqa: S608  (column list is a constant)
         {"after_at": after_at, "after_id": after_id, "limit": limit + 1},
     ).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return rows, next_cursor
+    return split_page(rows, limit)
