@@ -76,6 +76,10 @@ lock:
 		-c $(LAYER_REQS) -o $(VENV)/langgraph-full.txt \
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
 	$(PY) -m infra.layer_requirements $(VENV)/langgraph-full.txt $(LAYER_REQS) layers/langgraph/requirements.txt
+	$(UV) pip compile --quiet --universal --python-version 3.13 --extra autogen pyproject.toml \
+		-c $(LAYER_REQS) -o $(VENV)/autogen-full.txt \
+		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
+	$(PY) -m infra.layer_requirements $(VENV)/autogen-full.txt $(LAYER_REQS) layers/autogen/requirements.txt
 
 bench: $(STAMP)
 	$(PY) -m bench
