@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from auralink.agents.runs.models import RunError, RunStatus, WaitingFor
 
@@ -45,9 +45,36 @@ class ExecuteRequest(_Input):
 
 
 class ResumeRequest(_Input):
-    input: Any = Field(description="The answer to the run's waiting node: any JSON value")
+    """The answer to a waiting run: ``input`` (any JSON value, what a workflow's human node
+    asks), or ``answer`` (text, what a team's member asked the person); one of the two."""
 
-    _input_size = field_validator("input")(_bounded)
+    input: Any = Field(default=None, description="The answer to the run's waiting node: any JSON value")
+    answer: str | None = Field(
+        default=None, min_length=1, description="The answer to a team run's question: text"
+    )
+
+    _input_size = field_validator("input", "answer")(_bounded)
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> ResumeRequest:
+        given = {"input", "answer"} & self.model_fields_set
+        if len(given) != 1:
+            raise ValueError("give the answer as either input or answer (exactly one of them)")
+        if "answer" in given and self.answer is None:
+            raise ValueError("answer must be text")
+        return self
+
+    @property
+    def value(self) -> Any:
+        return self.answer if "answer" in self.model_fields_set else self.input
+
+    @property
+    def field(self) -> str:
+        """Where the answer is, for the messages of a 422."""
+        return "body.answer" if "answer" in self.model_fields_set else "body.input"
+
+
+RunKind = Literal["workflow", "team"]
 
 
 class RunAccepted(BaseModel):
@@ -62,6 +89,9 @@ class RunProgress(BaseModel):
     steps_done: int
     current_node: str | None = None
     waiting_for: WaitingFor | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Team runs only: the members' messages so far and the member who spoke last.
+    messages: int | None = Field(default=None, exclude_if=lambda value: value is None)
+    current_speaker: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class RunUsage(BaseModel):
@@ -76,7 +106,9 @@ class RunUsage(BaseModel):
 
 class RunView(BaseModel):
     run_id: UUID
+    kind: RunKind
     workflow_id: UUID | None
+    team_id: UUID | None
     framework: str
     status: RunStatus
     cancel_requested: bool
@@ -92,7 +124,9 @@ class RunView(BaseModel):
 
 class RunSummary(BaseModel):
     run_id: UUID
+    kind: RunKind
     workflow_id: UUID | None
+    team_id: UUID | None
     framework: str
     status: RunStatus
     steps_done: int
@@ -105,3 +139,25 @@ class RunSummary(BaseModel):
 class RunPage(BaseModel):
     runs: list[RunSummary]
     next_cursor: str | None
+
+
+MessageType = Literal["text", "tool_call", "tool_result", "handoff", "stop"]
+
+
+class RunMessage(BaseModel):
+    """A message of a team run: ``seq`` orders them; ``usage`` is the model call's that wrote it."""
+
+    seq: int
+    source: str
+    type: MessageType
+    content: Any
+    usage: dict[str, int] | None
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    """Messages after the ``after`` asked for, oldest first; ``next`` is the ``after`` to ask
+    with next time (messages written later appear there)."""
+
+    messages: list[RunMessage]
+    next: int

@@ -16,6 +16,8 @@ name the run in `details.run_id`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +36,7 @@ from auralink.agents.runs.api_models import (
 from auralink.agents.runs.models import Progress, RunError, RunStatus
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
-from auralink.db import tenant_transaction
+from auralink.db import Connection, tenant_transaction
 from auralink.errors import ConfigurationError, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from auralink.llm import preferences
 from auralink.observability import MetricName, MetricUnit, logger, metrics
@@ -44,8 +46,23 @@ from auralink.quotas import service as quotas
 WORKFLOW_FRAMEWORK = "langgraph"
 ORCHESTRATOR_UNAVAILABLE = "orchestrator_unavailable"
 CONFIGURATION_ERROR = "configuration_error"
-_ANSWER_FIELD = "body.input"
 _MAX_SCHEMA_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What a run is started with: its target (a workflow or a team), framework, input and options.
+
+    ``definition`` pins what a team run executes from the start; ``record`` writes what belongs
+    with the run in the transaction that inserts it (a team's conversation)."""
+
+    framework: str
+    input: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    workflow_id: UUID | None = None
+    team_id: UUID | None = None
+    definition: dict[str, Any] | None = None
+    record: Callable[[Connection, UUID], None] | None = None
 
 
 def start_workflow_run(
@@ -56,43 +73,72 @@ def start_workflow_run(
     *,
     clock: Clock = SYSTEM_CLOCK,
 ) -> tuple[RunAccepted, bool]:
-    """Record a run of the workflow and start its execution; the bool says whether it is new
-    (False: an earlier request with the same idempotency key recorded it).
+    """Record a run of the workflow and start its execution (see `start_run`)."""
+    orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
+    new = NewRun(
+        framework=WORKFLOW_FRAMEWORK,
+        input=request.input,
+        options=_options(identity, request),
+        workflow_id=workflow_id,
+    )
+    return start_run(identity, new, idempotency_key, exists=_workflow_exists, clock=clock)
 
-    A new run is admitted by the user's quotas (runs at once, runs per hour) in the transaction
-    that records it: a refused one (429 ``quota_exceeded``) leaves nothing behind."""
+
+def _workflow_exists(conn: Connection, new: NewRun) -> None:
+    assert new.workflow_id is not None
+    if not repository.workflow_exists(conn, new.workflow_id):
+        raise NotFound("Workflow not found", code="workflow_not_found")
+
+
+def start_run(
+    identity: Identity,
+    new: NewRun,
+    idempotency_key: str | None,
+    *,
+    exists: Callable[[Connection, NewRun], None],
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[RunAccepted, bool]:
+    """Record a run and start its execution; the bool says whether it is new (False: an earlier
+    request with the same idempotency key recorded it).
+
+    ``exists`` raises NotFound when the run's target is not the caller's. A new run is admitted
+    by the user's quotas (runs at once, runs per hour) in the transaction that records it: a
+    refused one (429 ``quota_exceeded``) leaves nothing behind."""
     orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
     if idempotency_key is not None:
         with tenant_transaction(identity.sub) as conn:
             earlier = repository.find_by_idempotency_key(conn, idempotency_key)
         if earlier is not None:
-            return _replay(identity, earlier, workflow_id, request), False
-    options = _options(identity, request)
+            return _replay(identity, earlier, new), False
     with quotas.recorded(identity.sub), tenant_transaction(identity.sub) as conn:
-        if not repository.workflow_exists(conn, workflow_id):
-            raise NotFound("Workflow not found", code="workflow_not_found")
+        exists(conn, new)
         quotas.lock_run_starts(conn, identity.sub)
         run_id = repository.insert_run(
             conn,
             user_id=identity.sub,
-            workflow_id=workflow_id,
-            framework=WORKFLOW_FRAMEWORK,
-            run_input=request.input,
-            options=options,
+            workflow_id=new.workflow_id,
+            team_id=new.team_id,
+            definition=new.definition,
+            framework=new.framework,
+            run_input=new.input,
+            options=new.options,
             idempotency_key=idempotency_key,
         )
         if run_id is not None:
             quotas.admit_run(conn, identity.sub, now=clock.now())
+            if new.record is not None:
+                new.record(conn, run_id)
     if run_id is None:
         # A concurrent request with the same key inserted first: answer as its replay.
         assert idempotency_key is not None  # only a key can conflict
         with tenant_transaction(identity.sub) as conn:
             earlier = repository.find_by_idempotency_key(conn, idempotency_key)
         assert earlier is not None  # the conflicting row is committed and visible
-        return _replay(identity, earlier, workflow_id, request), False
+        return _replay(identity, earlier, new), False
     _start(identity.sub, run_id, execution=1, keep_unstarted=idempotency_key is not None)
     metrics.add_metric(name=MetricName.RUNS_STARTED, unit=MetricUnit.Count, value=1)
-    logger.info("run started", extra={"run_id": str(run_id), "workflow_id": str(workflow_id)})
+    target = {"workflow_id": str(new.workflow_id)} if new.team_id is None else {"team_id": str(new.team_id)}
+    logger.info("run started", extra={"run_id": str(run_id), **target})
     return RunAccepted(run_id=run_id, status=RunStatus.QUEUED), True
 
 
@@ -123,7 +169,9 @@ def list_runs(
         runs=[
             RunSummary(
                 run_id=row["id"],
+                kind=row["kind"],
                 workflow_id=row["workflow_id"],
+                team_id=row["team_id"],
                 framework=row["framework"],
                 status=row["status"],
                 steps_done=row["steps_done"],
@@ -146,15 +194,15 @@ def resume_run(identity: Identity, run_id: UUID, request: ResumeRequest) -> RunV
     orchestrator.state_machine_arn()
     with tenant_transaction(identity.sub) as conn:
         row = repository.get(conn, run_id, for_update=True)
-        if repository.is_unstarted(row) and row["resume_input"] == {"value": request.input}:
+        if repository.is_unstarted(row) and row["resume_input"] == {"value": request.value}:
             execution = int(row["executions"])
         else:
             if row["status"] != RunStatus.WAITING_FOR_INPUT:
                 raise Conflict(f"The run is {row['status']}, not waiting for input", code="run_not_waiting")
             waiting_for = Progress.model_validate(row["progress"]).waiting_for
             if waiting_for is not None and waiting_for.input_schema is not None:
-                _check_answer(waiting_for.input_schema, request.input)
-            execution = repository.mark_resumed(conn, run_id, request.input)
+                _check_answer(waiting_for.input_schema, request.value, request.field)
+            execution = repository.mark_resumed(conn, run_id, request.value)
     _start(identity.sub, run_id, execution=execution, keep_unstarted=True)
     logger.info("run resumed", extra={"run_id": str(run_id), "execution": execution})
     return get_run(identity, run_id)
@@ -191,18 +239,17 @@ def _options(identity: Identity, request: ExecuteRequest) -> dict[str, Any]:
     return {"model": request.model}
 
 
-def _replay(
-    identity: Identity, earlier: dict[str, Any], workflow_id: UUID, request: ExecuteRequest
-) -> RunAccepted:
+def _replay(identity: Identity, earlier: dict[str, Any], new: NewRun) -> RunAccepted:
     """The answer to a repeated request; a different request under the same key is refused.
 
     A run that the first request recorded but never started (it died in between, or Step
     Functions failed it) is started now, as the first request would have.
     """
     same = (
-        earlier["workflow_id"] == workflow_id
-        and earlier["input"] == request.input
-        and earlier["options"] == ({} if request.model is None else {"model": request.model})
+        earlier["workflow_id"] == new.workflow_id
+        and earlier["team_id"] == new.team_id
+        and earlier["input"] == new.input
+        and earlier["options"] == new.options
     )
     if not same:
         raise Conflict(
@@ -249,7 +296,7 @@ def _fail_queued(user_id: str, run_id: UUID, code: str, reason: str) -> None:
         repository.fail_unstarted(conn, run_id, execution=1, status=RunStatus.QUEUED, error=error)
 
 
-def _check_answer(schema: dict[str, Any], answer: Any) -> None:
+def _check_answer(schema: dict[str, Any], answer: Any, answer_field: str) -> None:
     """422 naming each path where the answer breaks the waiting node's input schema.
 
     Messages name the schema's rule, never the answer's value (it may hold something secret).
@@ -271,7 +318,7 @@ def _check_answer(schema: dict[str, Any], answer: Any) -> None:
         return
     details = [
         {
-            "field": ".".join([_ANSWER_FIELD, *map(str, problem.absolute_path)]),
+            "field": ".".join([answer_field, *map(str, problem.absolute_path)]),
             "message": f"does not satisfy the input schema's {problem.validator!r} rule",
         }
         for problem in problems[:_MAX_SCHEMA_ERRORS]
@@ -283,7 +330,9 @@ def _view(row: dict[str, Any], usage: dict[str, Any]) -> RunView:
     progress = Progress.model_validate(row["progress"])
     return RunView(
         run_id=row["id"],
+        kind=row["kind"],
         workflow_id=row["workflow_id"],
+        team_id=row["team_id"],
         framework=row["framework"],
         status=row["status"],
         cancel_requested=row["cancel_requested"],
@@ -292,6 +341,8 @@ def _view(row: dict[str, Any], usage: dict[str, Any]) -> RunView:
             steps_done=row["steps_done"] if progress.steps_done is None else progress.steps_done,
             current_node=progress.current_node,
             waiting_for=progress.waiting_for,
+            messages=progress.messages,
+            current_speaker=progress.current_speaker,
         ),
         events=row["events"],
         output=row["output"],

@@ -52,6 +52,9 @@ class Progress(BaseModel):
     steps_done: int | None = Field(default=None, ge=0)
     current_node: str | None = None
     waiting_for: WaitingFor | None = None
+    # A team run's messages so far and the member who spoke last (or speaks now).
+    messages: int | None = Field(default=None, ge=0)
+    current_speaker: str | None = None
 
 
 class Run(BaseModel):
@@ -66,6 +69,7 @@ class Run(BaseModel):
 
     run_id: UUID
     user_id: str
+    kind: str = "workflow"
     framework: str
     status: RunStatus
     input: dict[str, Any] = Field(default_factory=dict)
@@ -73,6 +77,7 @@ class Run(BaseModel):
     progress: Progress = Field(default_factory=Progress)
     steps_done: int = 0
     workflow_id: UUID | None = None
+    team_id: UUID | None = None
     started_at: datetime | None = None
     resume_input: Any = None
     has_resume_input: bool = False

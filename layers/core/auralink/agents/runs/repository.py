@@ -22,17 +22,17 @@ from auralink.errors import NotFound
 from auralink.paging import decode_cursor, split_page
 
 _VIEW_COLUMNS = """
-    id, user_id, workflow_id, framework, status, cancel_requested, input, options, progress,
+    id, user_id, kind, workflow_id, team_id, framework, status, cancel_requested, input, options, progress,
     steps_done, events, output, error, idempotency_key, executions, execution_arn, resume_input,
     created_at, started_at, finished_at
 """
 _STEP_COLUMNS = (
-    "id AS run_id, user_id, framework, status, input, options, progress, steps_done, workflow_id,"
-    " started_at, cancel_requested, resume_input"
+    "id AS run_id, user_id, kind, framework, status, input, options, progress, steps_done,"
+    " workflow_id, team_id, started_at, cancel_requested, resume_input"
 )
 
 
-def _not_found() -> NotFound:
+def not_found() -> NotFound:
     return NotFound("Run not found", code="run_not_found")
 
 
@@ -85,22 +85,38 @@ def insert_run(
     conn: Connection,
     *,
     user_id: str,
-    workflow_id: UUID,
     framework: str,
     run_input: dict[str, Any],
     options: dict[str, Any],
     idempotency_key: str | None,
+    workflow_id: UUID | None = None,
+    team_id: UUID | None = None,
+    definition: dict[str, Any] | None = None,
 ) -> UUID | None:
-    """The new run's id (its first execution counted); None when the idempotency key is taken."""
+    """The new run's id (its first execution counted); None when the idempotency key is taken.
+
+    A run of a team (``team_id``) is pinned to ``definition`` from the start; a workflow run pins
+    its definition at its first step."""
     row = conn.execute(
         """
         INSERT INTO workflow_executions
-            (user_id, workflow_id, framework, input, options, idempotency_key, executions)
-        VALUES (%s, %s, %s, %s, %s, %s, 1)
+            (user_id, kind, workflow_id, team_id, definition, framework, input, options,
+             idempotency_key, executions)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1)
         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
         """,
-        (user_id, workflow_id, framework, Jsonb(run_input), Jsonb(options), idempotency_key),
+        (
+            user_id,
+            "team" if team_id is not None else "workflow",
+            workflow_id,
+            team_id,
+            None if definition is None else Jsonb(definition),
+            framework,
+            Jsonb(run_input),
+            Jsonb(options),
+            idempotency_key,
+        ),
     ).fetchone()
     return None if row is None else UUID(str(row["id"]))
 
@@ -143,7 +159,7 @@ def get(conn: Connection, run_id: UUID, *, for_update: bool = False) -> dict[str
         (run_id,),
     ).fetchone()
     if row is None:
-        raise _not_found()
+        raise not_found()
     return row
 
 
@@ -177,7 +193,8 @@ def page(
     after_at, after_id = decode_cursor(cursor) if cursor is not None else (None, None)
     rows = conn.execute(
         """
-        SELECT id, workflow_id, framework, status, steps_done, error, created_at, started_at, finished_at
+        SELECT id, kind, workflow_id, team_id, framework, status, steps_done, error, created_at,
+               started_at, finished_at
           FROM workflow_executions
          WHERE (%(status)s::text IS NULL OR status = %(status)s)
            AND (%(workflow_id)s::uuid IS NULL OR workflow_id = %(workflow_id)s)
@@ -209,7 +226,7 @@ def mark_resumed(conn: Connection, run_id: UUID, answer: Any) -> int:
         (Jsonb({"value": answer}), run_id),
     ).fetchone()
     if row is None:
-        raise _not_found()
+        raise not_found()
     return int(row["executions"])
 
 
@@ -238,7 +255,7 @@ def claim_for_step(conn: Connection, run_id: UUID) -> tuple[Run, bool]:
         (run_id,),
     ).fetchone()
     if row is None:
-        raise _not_found()
+        raise not_found()
     if row["status"] == RunStatus.QUEUED:
         conn.execute(
             "UPDATE workflow_executions SET status = 'running', started_at = coalesce(started_at, now())"
@@ -273,7 +290,7 @@ def cancel_requested(conn: Connection, run_id: UUID) -> bool:
     """Whether the run's owner asked to cancel it: executors check between nodes and stop early."""
     row = conn.execute("SELECT cancel_requested FROM workflow_executions WHERE id = %s", (run_id,)).fetchone()
     if row is None:
-        raise _not_found()
+        raise not_found()
     return bool(row["cancel_requested"])
 
 
@@ -306,7 +323,7 @@ def save_outcome(conn: Connection, run_id: UUID, outcome: StepOutcome) -> RunSta
         "SELECT status, cancel_requested FROM workflow_executions WHERE id = %s FOR UPDATE", (run_id,)
     ).fetchone()
     if row is None:
-        raise _not_found()
+        raise not_found()
     if RunStatus(row["status"]).is_terminal:
         return RunStatus(row["status"])
     status = outcome.status
@@ -358,7 +375,7 @@ def finish(conn: Connection, run_id: UUID, status: RunStatus, error: RunError | 
         return status
     current = conn.execute("SELECT status FROM workflow_executions WHERE id = %s", (run_id,)).fetchone()
     if current is None:
-        raise _not_found()
+        raise not_found()
     return RunStatus(current["status"])
 
 
@@ -375,7 +392,7 @@ def totals(conn: Connection, run_id: UUID) -> RunTotals:
         (run_id,),
     ).fetchone()
     if row is None:
-        raise _not_found()
+        raise not_found()
     return RunTotals(duration_ms=row["duration_ms"], steps=row["steps_done"], cost_usd=row["cost_usd"])
 
 

@@ -8,11 +8,12 @@ of a framework's own declarative format is stored or loaded. This module parses 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from auralink.agents.workflows.definition import MAX_TEMPLATE, ModelId, ToolName
 
@@ -177,3 +178,45 @@ class TeamPage(BaseModel):
 
 class MemberList(BaseModel):
     members: list[Member]
+
+
+# ---------------------------------------------------------------- runs of a team
+
+MAX_TASK = 20_000
+MAX_CONTEXT_BYTES = 64 * 1024
+
+
+class ExecuteTeamRequest(_Strict):
+    """A task for the team; ``additional_context`` (any JSON object) is given to the agents with it."""
+
+    task_description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TASK)
+    ]
+    additional_context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("additional_context")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        if size > MAX_CONTEXT_BYTES:
+            raise ValueError(f"must be at most {MAX_CONTEXT_BYTES} bytes as JSON (it is {size})")
+        return value
+
+
+class ConversationSummary(BaseModel):
+    """A run of the team: its task, status, how many messages, when, and what its models cost."""
+
+    run_id: UUID | None
+    task_description: str
+    status: str | None
+    message_count: int
+    stop_reason: str | None
+    cost_usd: float
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ConversationPage(BaseModel):
+    conversations: list[ConversationSummary]
+    next_cursor: str | None

@@ -1,0 +1,146 @@
+"""SQL of team conversations (one per team run) and their messages.
+
+Every function works in the transaction its caller opened, as the run's owner: row-level security
+shows each user only their own conversations and messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from auralink.agents.runs.repository import not_found as run_not_found
+from auralink.db import Connection
+from auralink.paging import decode_cursor, split_page
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a team run stands after its last finished turn."""
+
+    task: str
+    context: dict[str, Any]
+    state: dict[str, Any] | None
+    turns: int
+    message_count: int
+    active_ms: int
+
+
+def insert(
+    conn: Connection, *, user_id: str, team_id: UUID, run_id: UUID, task: str, context: dict[str, Any]
+) -> None:
+    conn.execute(
+        "INSERT INTO team_conversations (user_id, team_id, run_id, task, context)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (user_id, team_id, run_id, task, Jsonb(context)),
+    )
+
+
+def get(conn: Connection, run_id: UUID) -> Conversation:
+    row = conn.execute(
+        "SELECT task, context, state, turns, message_count, active_ms FROM team_conversations"
+        " WHERE run_id = %s",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        raise run_not_found()
+    return Conversation(**row)
+
+
+def withdraw_unfinished(conn: Connection, run_id: UUID, turns: int) -> int:
+    """Delete the messages of a turn that a dead step left unfinished; how many there were."""
+    deleted = conn.execute("DELETE FROM team_messages WHERE run_id = %s AND turn > %s", (run_id, turns))
+    return deleted.rowcount
+
+
+def append_message(
+    conn: Connection,
+    *,
+    user_id: str,
+    run_id: UUID,
+    turn: int,
+    source: str,
+    kind: str,
+    content: Any,
+    usage: dict[str, int] | None,
+) -> int:
+    """Store a message under the next sequence number of the run (never one used before)."""
+    row = conn.execute(
+        "UPDATE team_conversations SET last_seq = last_seq + 1 WHERE run_id = %s RETURNING last_seq",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        raise run_not_found()
+    seq = int(row["last_seq"])
+    conn.execute(
+        "INSERT INTO team_messages (user_id, run_id, seq, turn, source, type, content, usage)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (user_id, run_id, seq, turn, source, kind, Jsonb(content), None if usage is None else Jsonb(usage)),
+    )
+    return seq
+
+
+def save_turn(
+    conn: Connection, run_id: UUID, *, state: dict[str, Any], turns: int, message_count: int, active_ms: int
+) -> None:
+    """The turn is done: its state and counters replace the last turn's, in one statement."""
+    conn.execute(
+        "UPDATE team_conversations SET state = %s, turns = %s, message_count = %s, active_ms = %s"
+        " WHERE run_id = %s",
+        (Jsonb(state), turns, message_count, active_ms, run_id),
+    )
+
+
+def finish(conn: Connection, run_id: UUID, stop_reason: str) -> None:
+    """Record why the conversation ended; its saved state is no longer needed."""
+    conn.execute(
+        "UPDATE team_conversations SET stop_reason = %s, state = NULL WHERE run_id = %s",
+        (stop_reason, run_id),
+    )
+
+
+def run_cost_usd(conn: Connection, run_id: UUID) -> float:
+    row = conn.execute(
+        "SELECT coalesce(sum(cost_usd), 0) AS cost FROM llm_performance_metrics WHERE run_id = %s",
+        (run_id,),
+    ).fetchone()
+    assert row is not None  # an aggregate always answers one row
+    return float(row["cost"])
+
+
+def messages_after(conn: Connection, run_id: UUID, *, after: int, limit: int) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT seq, source, type, content, usage, created_at FROM team_messages"
+        " WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+        (run_id, after, limit),
+    ).fetchall()
+
+
+def page(
+    conn: Connection, team_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The team's conversations, newest first, with their run's status, times and cost."""
+    after_at: datetime | None
+    after_id: UUID | None
+    after_at, after_id = decode_cursor(cursor) if cursor is not None else (None, None)
+    rows = conn.execute(
+        """
+        SELECT c.id, c.run_id, c.task, c.message_count, c.stop_reason, c.created_at,
+               r.status, r.started_at, r.finished_at,
+               (SELECT coalesce(sum(m.cost_usd), 0) FROM llm_performance_metrics m
+                 WHERE m.run_id = c.run_id) AS cost_usd
+          FROM team_conversations c
+          LEFT JOIN workflow_executions r ON r.id = c.run_id
+         WHERE c.team_id = %(team_id)s
+           AND (%(after_at)s::timestamptz IS NULL
+                OR (c.created_at, c.id) < (%(after_at)s, %(after_id)s::uuid))
+         ORDER BY c.created_at DESC, c.id DESC
+         LIMIT %(limit)s
+        """,
+        {"team_id": team_id, "after_at": after_at, "after_id": after_id, "limit": limit + 1},
+    ).fetchall()
+    return split_page(rows, limit)
