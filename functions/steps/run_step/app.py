@@ -10,13 +10,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from auralink.agents.langgraph.executor import FRAMEWORK as LANGGRAPH
 from auralink.agents.langgraph.executor import LangGraphExecutor
 from auralink.agents.runs import service
-from auralink.agents.runs.executors import register_executor
+from auralink.agents.runs.executors import Executor, register_executor, register_executor_factory
 from auralink.agents.runs.models import StepCommand
 from auralink.observability import logger, metrics, tracer
 from auralink.settings import get_settings
 
 get_settings()  # fail the cold start, not the first run, on a bad environment
+
+
+def _autogen() -> Executor:
+    from auralink.agents.autogen.executor import AutoGenExecutor  # noqa: PLC0415  # team runs only
+
+    return AutoGenExecutor()
+
+
 register_executor(LANGGRAPH, LangGraphExecutor())
+register_executor_factory("autogen", _autogen)
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id")

@@ -22,7 +22,10 @@ ALTER TABLE team_conversations
     ADD COLUMN active_ms     bigint NOT NULL DEFAULT 0 CHECK (active_ms >= 0),
     -- The last sequence number given to a message; never reused, even for messages withdrawn.
     ADD COLUMN last_seq      bigint NOT NULL DEFAULT 0 CHECK (last_seq >= 0),
-    ADD COLUMN stop_reason   text CHECK (length(stop_reason) BETWEEN 1 AND 64);
+    ADD COLUMN stop_reason   text CHECK (length(stop_reason) BETWEEN 1 AND 64),
+    -- The person's answer that the next turn starts with, until that turn is done: a turn that is
+    -- done again (its step died or ran out of time) starts with the same answer.
+    ADD COLUMN pending_answer jsonb CHECK (pending_answer IS NULL OR jsonb_typeof(pending_answer) = 'object');
 DROP INDEX team_conversations_run_idx;
 CREATE UNIQUE INDEX team_conversations_run_idx ON team_conversations (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX team_conversations_user_team_idx ON team_conversations (user_id, team_id, created_at DESC, id DESC);

@@ -51,6 +51,8 @@ class MetricName:
     MCP_OPERATION_DURATION = "MCPOperationDuration"
     MCP_ERRORS = "MCPErrors"
     AGENT_EXECUTIONS = "AgentExecutions"
+    # Runs of teams that reached a final status (dimension: framework).
+    TEAM_CONVERSATIONS = "TeamConversations"
 
     # LLM calls (dimensions: provider, model).
     LLM_CALLS = "LLMCalls"

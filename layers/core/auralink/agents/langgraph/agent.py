@@ -7,21 +7,18 @@ step (its model calls are then recorded twice, as they were made twice).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
 from auralink.agents.langgraph.context import NodeFailed, RunContext
 from auralink.agents.tools import catalog
+from auralink.agents.tools.names import model_tool_names
 from auralink.agents.workflows import templates
 from auralink.agents.workflows.definition import AgentNode
 from auralink.auth import Identity
 from auralink.llm.factories.langchain import chat_model
 from auralink.settings import get_settings
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_MAX_TOOL_NAME = 64
 
 
 def run_agent(node: AgentNode, ctx: RunContext, values: dict[str, Any]) -> str:
@@ -81,18 +78,3 @@ def _call_tool(ctx: RunContext, node: AgentNode, ours: dict[str, str], call: Too
             f"Error ({output.error_code}): {output.text}", tool_call_id=call_id, status="error"
         )
     return ToolMessage(output.text, tool_call_id=call_id)
-
-
-def model_tool_names(names: list[str]) -> dict[str, str]:
-    """Names the providers accept (letters, digits, `_`, `-`, at most 64) for our tool names."""
-    chosen: dict[str, str] = {}
-    taken: set[str] = set()
-    for name in names:
-        safe = _UNSAFE.sub("_", name.replace("mcp:", "mcp__", 1).replace("/", "__"))[:_MAX_TOOL_NAME]
-        candidate, n = safe, 2
-        while candidate in taken:
-            suffix = f"_{n}"
-            candidate, n = safe[: _MAX_TOOL_NAME - len(suffix)] + suffix, n + 1
-        chosen[name] = candidate
-        taken.add(candidate)
-    return chosen

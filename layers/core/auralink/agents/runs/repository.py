@@ -43,6 +43,8 @@ class RunTotals:
     duration_ms: int | None
     steps: int
     cost_usd: Decimal
+    kind: str
+    framework: str
 
 
 @dataclass(frozen=True)
@@ -383,7 +385,7 @@ def totals(conn: Connection, run_id: UUID) -> RunTotals:
     row = conn.execute(
         """
         SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint AS duration_ms,
-               steps_done,
+               steps_done, kind, framework,
                (SELECT coalesce(sum(cost_usd), 0) FROM llm_performance_metrics m
                  WHERE m.run_id = r.id) AS cost_usd
           FROM workflow_executions r
@@ -393,7 +395,13 @@ def totals(conn: Connection, run_id: UUID) -> RunTotals:
     ).fetchone()
     if row is None:
         raise not_found()
-    return RunTotals(duration_ms=row["duration_ms"], steps=row["steps_done"], cost_usd=row["cost_usd"])
+    return RunTotals(
+        duration_ms=row["duration_ms"],
+        steps=row["steps_done"],
+        cost_usd=row["cost_usd"],
+        kind=row["kind"],
+        framework=row["framework"],
+    )
 
 
 # --------------------------------------------------------------------------------- the sweeper

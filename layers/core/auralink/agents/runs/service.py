@@ -17,7 +17,7 @@ from auralink.agents.runs.executors import Executor, executor_for
 from auralink.agents.runs.models import Run, RunError, RunStatus, StepCommand, StepOutcome, StepReply
 from auralink.db import tenant_transaction
 from auralink.errors import ServiceUnavailable
-from auralink.observability import MetricName, MetricUnit, logger, metrics
+from auralink.observability import MetricName, MetricUnit, emit_with_dimensions, logger, metrics
 from auralink.settings import get_settings
 
 # Time kept back from the function's remaining time to save progress and answer.
@@ -84,7 +84,11 @@ def _record_final(run_id: UUID, user_id: str) -> None:
         # The run's final state is saved already; a metric must not turn the step into a failure.
         logger.warning("run metrics not recorded", extra={"run_id": str(run_id)}, exc_info=True)
         return
-    metrics.add_metric(name=MetricName.AGENT_EXECUTIONS, unit=MetricUnit.Count, value=1)
+    # The framework is one of the few the product has: a dimension no user can multiply.
+    finished = [(MetricName.AGENT_EXECUTIONS, MetricUnit.Count, 1.0)]
+    if totals.kind == "team":
+        finished.append((MetricName.TEAM_CONVERSATIONS, MetricUnit.Count, 1.0))
+    emit_with_dimensions(finished, {"framework": totals.framework})
     metrics.add_metric(name=MetricName.RUN_STEPS_PER_RUN, unit=MetricUnit.Count, value=totals.steps)
     metrics.add_metric(name=MetricName.RUN_COST, unit=MetricUnit.NoUnit, value=float(totals.cost_usd))
     if totals.duration_ms is not None:

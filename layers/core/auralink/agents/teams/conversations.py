@@ -28,6 +28,8 @@ class Conversation:
     turns: int
     message_count: int
     active_ms: int
+    # {"target": <member>, "answer": <text>}: what the next turn starts with.
+    pending_answer: dict[str, Any] | None = None
 
 
 def insert(
@@ -42,7 +44,7 @@ def insert(
 
 def get(conn: Connection, run_id: UUID) -> Conversation:
     row = conn.execute(
-        "SELECT task, context, state, turns, message_count, active_ms FROM team_conversations"
+        "SELECT task, context, state, turns, message_count, active_ms, pending_answer FROM team_conversations"
         " WHERE run_id = %s",
         (run_id,),
     ).fetchone()
@@ -84,15 +86,31 @@ def append_message(
     return seq
 
 
+def set_pending_answer(conn: Connection, run_id: UUID, pending: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE team_conversations SET pending_answer = %s WHERE run_id = %s", (Jsonb(pending), run_id)
+    )
+
+
 def save_turn(
     conn: Connection, run_id: UUID, *, state: dict[str, Any], turns: int, message_count: int, active_ms: int
 ) -> None:
-    """The turn is done: its state and counters replace the last turn's, in one statement."""
+    """The turn is done: its state and counters replace the last turn's (and the answer it
+    started with is used), in one statement."""
     conn.execute(
-        "UPDATE team_conversations SET state = %s, turns = %s, message_count = %s, active_ms = %s"
-        " WHERE run_id = %s",
+        "UPDATE team_conversations SET state = %s, turns = %s, message_count = %s, active_ms = %s,"
+        " pending_answer = NULL WHERE run_id = %s",
         (Jsonb(state), turns, message_count, active_ms, run_id),
     )
+
+
+def last_member_message(conn: Connection, run_id: UUID, *, exclude: tuple[str, ...]) -> dict[str, Any] | None:
+    """The source and content of the run's last text or handoff not written by ``exclude``."""
+    return conn.execute(
+        "SELECT source, content FROM team_messages WHERE run_id = %s AND type IN ('text', 'handoff')"
+        " AND source <> ALL(%s) ORDER BY seq DESC LIMIT 1",
+        (run_id, list(exclude)),
+    ).fetchone()
 
 
 def finish(conn: Connection, run_id: UUID, stop_reason: str) -> None:

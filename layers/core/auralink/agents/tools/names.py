@@ -1,4 +1,5 @@
-"""How a workflow names a tool: a built-in name, or `mcp:<connection name>/<tool>`."""
+"""How agents name a tool: a built-in name, or `mcp:<connection name>/<tool>`; and the names
+models are given for them (what providers accept)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,23 @@ def parse(name: str) -> str | McpToolName:
             " or mcp:<connection name>/<tool>"
         )
     return McpToolName(connection=match["connection"], tool=match["tool"])
+
+
+# What model providers accept as a tool's name.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_MAX_TOOL_NAME = 64
+
+
+def model_tool_names(names: list[str]) -> dict[str, str]:
+    """Names the providers accept (letters, digits, `_`, `-`, at most 64) for our tool names."""
+    chosen: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        safe = _UNSAFE.sub("_", name.replace("mcp:", "mcp__", 1).replace("/", "__"))[:_MAX_TOOL_NAME]
+        candidate, n = safe, 2
+        while candidate in taken:
+            suffix = f"_{n}"
+            candidate, n = safe[: _MAX_TOOL_NAME - len(suffix)] + suffix, n + 1
+        chosen[name] = candidate
+        taken.add(candidate)
+    return chosen
