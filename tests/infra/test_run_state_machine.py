@@ -107,9 +107,12 @@ def test_both_tasks_call_the_step_function_and_retry_lambda_service_errors(
         assert set(task["Retry"][0]["ErrorEquals"]) == LAMBDA_SERVICE_ERRORS
         assert task["Retry"][0]["BackoffRate"] > 1
     # A step that the database's outage interrupted is run again: it resumes from the checkpoint.
-    (interrupted,) = definition["States"]["Step"]["Retry"][1:]
+    interrupted, died = definition["States"]["Step"]["Retry"][1:]
     assert interrupted["ErrorEquals"] == ["StepInterrupted"]
     assert interrupted["MaxAttempts"] >= 3 and interrupted["BackoffRate"] > 1
+    # A step killed mid-way (timeout, memory, crash) is done once more from what it saved.
+    assert {"Sandbox.Timedout", "States.Timeout", "Runtime.ExitError"} <= set(died["ErrorEquals"])
+    assert died["MaxAttempts"] == 1
     assert definition["States"]["Step"]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}
     ]
@@ -254,6 +257,13 @@ def test_a_lambda_service_error_is_retried_not_failed(machine_arn: str, step: Sc
     execution = _run(machine_arn)
 
     assert execution["status"] == "SUCCEEDED"
+    assert step.calls == [(ALIAS_ARN, RUN)] * 2
+
+
+def test_a_step_that_died_is_done_once_more(machine_arn: str, step: ScriptedStep) -> None:
+    step.outcomes = ["Runtime.ExitError", _status("succeeded")]
+
+    assert _run(machine_arn)["status"] == "SUCCEEDED"
     assert step.calls == [(ALIAS_ARN, RUN)] * 2
 
 
