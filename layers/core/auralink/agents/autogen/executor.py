@@ -123,6 +123,8 @@ class _Step:
         self.soft_deadline = self.deadline - min(TURN_RESERVE_S, deadline_ms / 2000)
         self.failures: list[DomainError] = []
         self.cancel_requested = False
+        # The member who spoke last: shown while the run works, and kept when it ends.
+        self.speaker = run.progress.current_speaker
         self._clients: dict[str | None, _RunModelClient] = {}
 
     # ------------------------------------------------------------------ the step
@@ -258,8 +260,9 @@ class _Step:
     # ------------------------------------------------------------------ writes
 
     def _write(self, entry: transcript.Entry, turn: int) -> None:
-        speaker = None if entry.source == USER else entry.source
-        progress = Progress(current_speaker=speaker) if speaker is not None else Progress()
+        progress = Progress()
+        if entry.source != USER:
+            self.speaker = progress.current_speaker = entry.source
         with tenant_transaction(self.user_id) as conn:
             conversations.append_message(
                 conn,
@@ -313,7 +316,11 @@ class _Step:
     # ------------------------------------------------------------------ outcomes
 
     def _progress(self) -> Progress:
-        return Progress(steps_done=self.conversation.turns, messages=self.conversation.message_count)
+        return Progress(
+            steps_done=self.conversation.turns,
+            messages=self.conversation.message_count,
+            current_speaker=self.speaker,
+        )
 
     def _succeeded(self, reason: StopReason) -> StepOutcome:
         self._close(reason)
