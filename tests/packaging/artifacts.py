@@ -149,3 +149,8 @@ def _closure(names: Iterable[str]) -> list[metadata.Distribution]:
 def distributions(folder: Path) -> set[str]:
     """The normalised names of the distributions installed in a folder."""
     return {path.name.split("-")[0].lower().replace("_", "-") for path in folder.glob("*.dist-info")}
+
+
+def unzipped_size(folder: Path) -> int:
+    """What Lambda counts of a folder against its unzipped limit: the bytes of its files."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
