@@ -15,7 +15,7 @@ NPM_STAMP  := $(NPM_DIR)/node_modules/.installed
 ENV        ?= dev
 
 .PHONY: help dev test lint typecheck cfn-lint pytest token openapi lock build deploy bench clean \
-	build-CoreLayer build-LangGraphLayer
+	build-CoreLayer build-LangGraphLayer build-AutoGenLayer
 
 help:
 	@echo "make dev                 run the service locally on http://127.0.0.1:$${PORT:-3000}"
@@ -97,8 +97,9 @@ deploy: build
 	$(PY) -m infra.deploy migrate --stack auralink-$(ENV)
 
 # ---------------------------------------------------------------- layers
-# `sam build` runs build-CoreLayer and build-LangGraphLayer (BuildMethod: makefile) in the repository
-# root (the layers' WorkingDirectory) with ARTIFACTS_DIR set, for Lambda: python3.13 on arm64.
+# `sam build` runs build-CoreLayer, build-LangGraphLayer and build-AutoGenLayer (BuildMethod: makefile)
+# in the repository root (the layers' WorkingDirectory) with ARTIFACTS_DIR set, for Lambda: python3.13
+# on arm64.
 # The packaging test runs the same targets for this machine, into a folder of its own:
 #   make build-CoreLayer ARTIFACTS_DIR=/tmp/core LAYER_PYTHON=.venv/bin/python LAYER_PLATFORMS=
 # LAYER_PYTHON runs pip and compiles the bytecode, so it must be the runtime's Python version.
@@ -152,6 +153,11 @@ build-CoreLayer:
 # What the run step adds to the core layer: LangGraph and its Postgres checkpointer.
 build-LangGraphLayer:
 	$(call layer_packages,layers/langgraph/requirements.txt)
+	$(layer_bytecode)
+
+# What the run step adds to the core layer for teams: AutoGen's agent chat and its core.
+build-AutoGenLayer:
+	$(call layer_packages,layers/autogen/requirements.txt)
 	$(layer_bytecode)
 
 clean:

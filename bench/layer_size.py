@@ -1,81 +1,117 @@
-"""Unzipped size of the core and LangGraph layers, built the way `sam build` builds them (with
-bytecode); the run step function carries both, against Lambda's 250 MB limit.
+"""The layers as the Makefile builds them: their unzipped size for Lambda, and how long each agent
+framework takes to import from them in a fresh interpreter.
 
-The layer's pinned requirements (without boto3/botocore, which Lambda provides) are installed
-into a temporary `python/` folder with our package, the MCP configuration and the migrations,
-then compiled; the size is what Lambda counts against its 250 MB limit.
+Sizes: the template's layers built by their `build-<LayerId>` targets for Lambda's platform
+(python3.13 on arm64, bytecode compiled, boto3 and botocore left to the runtime), then each set of
+layers that functions carry, against Lambda's limit for a function and its layers unzipped.
+
+Imports: the same targets built for this machine, each framework imported from the core layer and
+its own beside the runtime's boto3, median of BENCH_SAMPLES fresh interpreters, with the layers'
+bytecode and with none (what a read-only code folder without `.pyc` files costs at every start).
 """
 
 from __future__ import annotations
 
-import compileall
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from infra.template import functions, load_template
+from tests.packaging.artifacts import (
+    ROOT,
+    base_interpreter,
+    build_layers,
+    makefile_layers,
+    runtime_stand_in,
+    unzipped_size,
+)
+
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "5"))
+LAMBDA_PYTHON = (3, 13)
+# "Unzipped size must be smaller than 262144000 bytes": a function's code and its layers.
+UNZIPPED_LIMIT = 262_144_000
+# What each framework layer's users import first: AutoGen's teams and agents, LangGraph's graphs.
+FRAMEWORK_IMPORTS = {
+    "LangGraphLayer": "import langgraph.graph",
+    "AutoGenLayer": "import autogen_agentchat.teams, autogen_agentchat.agents",
+}
+_TIMED = """
+import sys, time
+sys.path[:0] = {paths!r}
+started = time.perf_counter()
+{statement}
+print(time.perf_counter() - started)
+"""
 
 
-def _size(path: Path) -> int:
-    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+def _report_sizes(layers: dict[str, Path]) -> None:
+    sizes = {layer_id: unzipped_size(folder) for layer_id, folder in layers.items()}
+    for layer_id in sorted(layers, key=lambda layer_id: layer_id != "CoreLayer"):
+        print(f"{layer_id} unzipped: {sizes[layer_id] / 1e6:.1f} MB")
+        folder = layers[layer_id]
+        parts = sorted(((unzipped_size(p), p.name) for p in folder.iterdir() if p.is_dir()), reverse=True)
+        print("  largest: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for size, name in parts[:6]))
+        if (folder / "auralink").is_dir():
+            print(f"  (auralink itself {unzipped_size(folder / 'auralink') / 1e6:.2f} MB)")
+    carried: defaultdict[tuple[str, ...], list[str]] = defaultdict(list)
+    for spec in functions(load_template(ROOT / "template.yaml")):
+        carried[spec.layers].append(spec.logical_id)
+    for layer_ids, function_ids in sorted(carried.items()):
+        total = sum(sizes[layer_id] for layer_id in layer_ids)
+        users = function_ids[0] if len(function_ids) == 1 else f"{len(function_ids)} functions"
+        print(
+            f"{' + '.join(layer_ids)} ({users}): {total / 1e6:.1f} MB "
+            f"of Lambda's {UNZIPPED_LIMIT / 1e6:.1f} MB (250 MiB)"
+        )
 
 
-def _install(requirements: Path, python: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-compile",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "-r",
-            str(requirements),
-            "-t",
-            str(python),
-        ],
-        check=True,
-    )
+def _median_import(python: Path, paths: list[Path], statement: str, *, bytecode: bool) -> float:
+    code = _TIMED.format(paths=[str(path) for path in paths], statement=statement)
+    flags = ["-I", "-S"] if bytecode else ["-I", "-S", "-B"]
+    samples = []
+    for _ in range(SAMPLES + 1):  # the first one warms the page cache
+        completed = subprocess.run(
+            [str(python), *flags, "-c", code], env={}, capture_output=True, text=True, check=True
+        )
+        samples.append(float(completed.stdout.split()[-1]))
+    return statistics.median(samples[1:])
 
 
-def build(target: Path) -> Path:
-    python = target / "python"
-    _install(ROOT / "layers/core/requirements.txt", python)
-    shutil.copytree(ROOT / "layers/core/auralink", python / "auralink", dirs_exist_ok=True)
-    for config in (ROOT / "shared/configs").glob("*.yaml"):
-        shutil.copy(config, python / "auralink/config" / config.name)
-    for folder in ("migrations", "seeds"):
-        shutil.copytree(ROOT / "infra/db" / folder, python / "auralink/db/sql" / folder, dirs_exist_ok=True)
-    compileall.compile_dir(python, quiet=1, workers=0)
-    return python
+def _without_bytecode(folder: Path, into: Path) -> Path:
+    shutil.copytree(folder, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return into
 
 
-def build_langgraph(target: Path) -> Path:
-    python = target / "python"
-    _install(ROOT / "layers/langgraph/requirements.txt", python)
-    compileall.compile_dir(python, quiet=1, workers=0)
-    return python
-
-
-def _report(name: str, python: Path) -> int:
-    total = _size(python)
-    print(f"{name} layer unzipped: {total / 1e6:.1f} MB")
-    biggest = sorted(((_size(p), p.name) for p in python.iterdir() if p.is_dir()), reverse=True)[:6]
-    print("  largest: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for size, name in biggest))
-    return total
+def _report_imports(layers: dict[str, Path], runtime: Path, scratch: Path) -> None:
+    python = base_interpreter()
+    print(f"cold import from the layers built for this machine, median of {SAMPLES} (with / without .pyc):")
+    bare_core = _without_bytecode(layers["CoreLayer"], scratch / "CoreLayer")
+    for layer_id, statement in FRAMEWORK_IMPORTS.items():
+        with_pyc = _median_import(
+            python, [layers["CoreLayer"], layers[layer_id], runtime], statement, bytecode=True
+        )
+        bare = [bare_core, _without_bytecode(layers[layer_id], scratch / layer_id), runtime]
+        without_pyc = _median_import(python, bare, statement, bytecode=False)
+        print(f"  {statement.removeprefix('import ')}: {with_pyc:.2f} s / {without_pyc:.2f} s")
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as core_folder, tempfile.TemporaryDirectory() as graph_folder:
-        core = build(Path(core_folder))
-        core_total = _report("core", core)
-        print(f"  (auralink itself {_size(core / 'auralink') / 1e6:.2f} MB)")
-        graph_total = _report("langgraph", build_langgraph(Path(graph_folder)))
-        print(f"run step function (core + langgraph): {(core_total + graph_total) / 1e6:.1f} MB of 250 MB")
+    if sys.version_info[:2] != LAMBDA_PYTHON:
+        version = ".".join(map(str, LAMBDA_PYTHON))
+        raise SystemExit(
+            f"this interpreter compiles the layers' bytecode: run the benchmark on Python {version}"
+        )
+    layer_ids = makefile_layers()
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        _report_sizes(build_layers(layer_ids, scratch / "lambda", for_lambda=True))
+        here = build_layers(layer_ids, scratch / "here")
+        _report_imports(here, runtime_stand_in(scratch / "runtime"), scratch / "bare")
 
 
 if __name__ == "__main__":

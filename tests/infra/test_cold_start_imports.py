@@ -2,7 +2,9 @@
 
 - the `mcp` SDK (about 0.6 s of cold start) only in functions that restore a snapshot (SnapStart)
   or run on a schedule, whose cold start matters to no one;
-- the agent frameworks (LangGraph, LangChain, AutoGen) only in functions given the LangGraph layer;
+- the agent frameworks (LangGraph, LangChain, AutoGen) only in functions given a framework's layer,
+  each framework only where its own layer is (its code reached at all, a lazy import included), and
+  none of them in an API function (one with HttpApi events);
 - boto3 (and Powertools' secrets client) in no function at init: it comes with the first secret
   read, so a function that reads none never loads it.
 """
@@ -13,10 +15,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from infra.template import function_properties, functions
+import pytest
+
+from infra.template import FunctionSpec, function_properties, functions
 from tests.infra.template_support import ROOT, function_ids
+from tests.support.imports import FRAMEWORK_LAYERS, reached_modules, within
 
 _PROBE = """
 import importlib.util, json, sys
@@ -31,7 +37,7 @@ for name, path in json.loads(sys.argv[1]).items():
     loaded[name] = sorted(m for m in new if m in watched or m.startswith(tuple(w + "." for w in watched)))
 print(json.dumps(loaded))
 """
-AGENT_FRAMEWORKS = ("langgraph", "langchain_core", "autogen_core", "autogen_agentchat")
+AGENT_FRAMEWORKS = tuple(package for packages in FRAMEWORK_LAYERS.values() for package in packages)
 SECRETS_CLIENT = ("boto3", "aws_lambda_powertools.utilities.parameters")
 # The environment of a function that reads no secret: the database by URL, a token key never read.
 IMPORT_ENVIRONMENT = {
@@ -73,12 +79,24 @@ def _restores_a_snapshot(template: dict[str, Any], function_id: str) -> bool:
     return "SnapStart" in function_properties(template, function_id)
 
 
-def _with_the_langgraph_layer(template: dict[str, Any]) -> set[str]:
+def _with_layer(template: dict[str, Any], layer_id: str) -> set[str]:
     return {
         function_id
         for function_id in function_ids(template)
-        if {"Ref": "LangGraphLayer"} in function_properties(template, function_id)["Layers"]
+        if {"Ref": layer_id} in function_properties(template, function_id)["Layers"]
     }
+
+
+def _with_a_framework_layer(template: dict[str, Any]) -> set[str]:
+    return set().union(*(_with_layer(template, layer_id) for layer_id in FRAMEWORK_LAYERS))
+
+
+def _api_functions(template: dict[str, Any]) -> set[str]:
+    return {spec.logical_id for spec in functions(template) if spec.routes}
+
+
+def _code_files(spec: FunctionSpec) -> list[Path]:
+    return sorted((ROOT / spec.code_uri).rglob("*.py"))
 
 
 def test_only_functions_that_restore_a_snapshot_import_the_mcp_sdk(template: dict[str, Any]) -> None:
@@ -94,13 +112,50 @@ def test_only_functions_that_restore_a_snapshot_import_the_mcp_sdk(template: dic
     assert _loaded(template, plain, ("mcp",)) == {}
 
 
-def test_only_functions_given_the_langgraph_layer_import_an_agent_framework(template: dict[str, Any]) -> None:
-    runs_agents = _with_the_langgraph_layer(template)
+def test_only_functions_given_a_framework_layer_import_an_agent_framework(template: dict[str, Any]) -> None:
+    runs_agents = _with_a_framework_layer(template)
 
-    assert "RunStepFunction" in runs_agents
+    assert "RunStepFunction" in _with_layer(template, "LangGraphLayer")
+    assert "RunStepFunction" in _with_layer(template, "AutoGenLayer")
     assert _loaded(template, set(function_ids(template)) - runs_agents, AGENT_FRAMEWORKS) == {}
-    for function_id in runs_agents:
+    # Workflow runs are LangGraph's: the run step builds its executor at init, for the snapshot.
+    for function_id in _with_layer(template, "LangGraphLayer"):
         assert _loaded(template, {function_id}, ("langgraph",)), function_id
+
+
+@pytest.mark.parametrize("layer_id", sorted(FRAMEWORK_LAYERS))
+def test_a_function_whose_code_reaches_a_framework_has_its_layer(
+    template: dict[str, Any], layer_id: str
+) -> None:
+    # Read from the source, not from an import at init: a lazy import (AutoGen's executor, loaded
+    # when a team's run is stepped) shows too, and without the layer it would fail at its first run.
+    reaching = {
+        spec.logical_id
+        for spec in functions(template)
+        if within(reached_modules(_code_files(spec)), FRAMEWORK_LAYERS[layer_id])
+    }
+
+    assert reaching <= _with_layer(template, layer_id)
+
+
+def test_reading_the_source_finds_a_lazy_import_through_the_library(tmp_path: Path) -> None:
+    handler = tmp_path / "app.py"
+    handler.write_text("def lambda_handler(event, context):\n    import auralink.llm.factories.autogen\n")
+
+    reached = reached_modules([handler])
+
+    assert within(reached, FRAMEWORK_LAYERS["AutoGenLayer"])
+    assert not within(reached, FRAMEWORK_LAYERS["LangGraphLayer"])
+
+
+def test_no_api_function_imports_an_agent_framework_at_init(template: dict[str, Any]) -> None:
+    # API functions answer users as they start: AutoGen's agent chat alone adds about 0.3 s to a
+    # cold start, LangGraph's graphs about 1 s (docs/benchmarks.md).
+    api = _api_functions(template)
+
+    assert {"RunsExecuteWorkflowFunction", "CreateTeamFunction"} <= api
+    assert api.isdisjoint(_with_a_framework_layer(template))
+    assert _loaded(template, api, AGENT_FRAMEWORKS) == {}
 
 
 def test_no_function_loads_the_secrets_client_at_init(template: dict[str, Any]) -> None:

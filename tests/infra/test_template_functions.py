@@ -163,7 +163,12 @@ def test_runtime_architecture_tracing_and_layer(template: dict[str, Any], functi
 
 
 @pytest.mark.parametrize(
-    ("layer_id", "folder"), [("CoreLayer", "layers/core"), ("LangGraphLayer", "layers/langgraph")]
+    ("layer_id", "folder"),
+    [
+        ("CoreLayer", "layers/core"),
+        ("LangGraphLayer", "layers/langgraph"),
+        ("AutoGenLayer", "layers/autogen"),
+    ],
 )
 def test_layers_are_built_from_their_own_folder_by_the_makefile(
     template: dict[str, Any], layer_id: str, folder: str

@@ -88,9 +88,15 @@ def makefile_layers(template_path: Path = ROOT / "template.yaml") -> list[str]:
     )
 
 
-def build_layers(layer_ids: Iterable[str], into: Path) -> dict[str, Path]:
-    """`make build-<LayerId>` for each layer, side by side, for this machine: into/<LayerId>/python."""
+def build_layers(layer_ids: Iterable[str], into: Path, *, for_lambda: bool = False) -> dict[str, Path]:
+    """`make build-<LayerId>` for each layer, side by side: into/<LayerId>/python.
+
+    For this machine, or with `for_lambda` for the Makefile's Lambda platforms (arm64), whose
+    native code this machine may not run: for sizes, not for imports. Either way this interpreter
+    compiles the bytecode, so it must be the runtime's Python version for Lambda's build.
+    """
     env = {name: value for name, value in os.environ.items() if name not in _MAKE_VARIABLES}
+    platforms = [] if for_lambda else ["LAYER_PLATFORMS="]
     builds = {
         layer_id: subprocess.Popen(
             [
@@ -99,7 +105,7 @@ def build_layers(layer_ids: Iterable[str], into: Path) -> dict[str, Path]:
                 f"build-{layer_id}",
                 f"ARTIFACTS_DIR={into / layer_id}",
                 f"LAYER_PYTHON={sys.executable}",
-                "LAYER_PLATFORMS=",
+                *platforms,
             ],
             cwd=ROOT,
             env=env,
@@ -149,3 +155,8 @@ def _closure(names: Iterable[str]) -> list[metadata.Distribution]:
 def distributions(folder: Path) -> set[str]:
     """The normalised names of the distributions installed in a folder."""
     return {path.name.split("-")[0].lower().replace("_", "-") for path in folder.glob("*.dist-info")}
+
+
+def unzipped_size(folder: Path) -> int:
+    """What Lambda counts of a folder against its unzipped limit: the bytes of its files."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from auralink.config import load_config
 from auralink.db.migrate import load_migrations
 from auralink.llm.registry import load_models_file
-from tests.packaging.artifacts import ROOT, RUNTIME_PACKAGES, Artifacts, distributions
+from infra.template import FunctionSpec, functions, load_template
+from tests.packaging.artifacts import ROOT, RUNTIME_PACKAGES, Artifacts, distributions, unzipped_size
 from tests.support.environment import SERVICE_ENVIRONMENT
+from tests.support.imports import FRAMEWORK_LAYERS, library_modules_importing
 
 pytestmark = pytest.mark.packaging
 
 CORE = "CoreLayer"
 LANGGRAPH = "LangGraphLayer"
+AUTOGEN = "AutoGenLayer"
+FUNCTIONS = functions(load_template(ROOT / "template.yaml"))
+# Lambda's limit on a function's code and layers, unzipped: "Unzipped size must be smaller than
+# 262144000 bytes" (250 MiB).
+UNZIPPED_LIMIT = 262_144_000
 # Settings that validate and touch nothing (the database is never connected to here).
 ENVIRONMENT = SERVICE_ENVIRONMENT
 
 
 def test_the_template_layers_are_built(artifacts: Artifacts) -> None:
-    assert set(artifacts.layers) == {CORE, LANGGRAPH}
+    assert set(artifacts.layers) == {CORE, LANGGRAPH, AUTOGEN}
     for folder in artifacts.layers.values():
         assert folder.name == "python"  # Lambda adds /opt/python to sys.path
         assert distributions(folder)
@@ -111,12 +121,95 @@ def test_the_runtime_packages_are_left_to_lambda(artifacts: Artifacts) -> None:
         assert not (folder / "boto3").exists() and not (folder / "botocore").exists()
 
 
-def test_the_langgraph_layer_holds_only_what_the_core_layer_lacks(artifacts: Artifacts) -> None:
-    core, langgraph = artifacts.layers[CORE], artifacts.layers[LANGGRAPH]
+@pytest.mark.parametrize(
+    "spec", [spec for spec in FUNCTIONS if len(spec.layers) > 1], ids=lambda spec: spec.logical_id
+)
+def test_the_layers_of_a_function_share_no_package(artifacts: Artifacts, spec: FunctionSpec) -> None:
+    # Lambda unpacks every layer of a function into the same /opt/python: a file of one would
+    # shadow another's, and a package in two would be shipped twice.
+    for first, second in itertools.combinations(spec.layers, 2):
+        one, other = artifacts.layers[first], artifacts.layers[second]
+        assert distributions(one) & distributions(other) == set(), (first, second)
+        for folder in (Path("."), Path("__pycache__")):
+            names = [{path.name for path in (layer / folder).iterdir()} for layer in (one, other)]
+            assert names[0] & names[1] <= {"__pycache__"}, (first, second)
 
-    assert distributions(langgraph) & distributions(core) == set()
-    # Lambda unpacks every layer into the same /opt/python: no file of one may shadow the other's.
-    for folder in (Path("."), Path("__pycache__")):
-        names = [{path.name for path in (layer / folder).iterdir()} for layer in (core, langgraph)]
-        assert names[0] & names[1] <= {"__pycache__"}
-    assert {"langgraph", "langchain-core", "langgraph-checkpoint-postgres"} <= distributions(langgraph)
+
+@pytest.mark.parametrize(
+    ("layer_id", "expected"),
+    [
+        (LANGGRAPH, {"langgraph", "langchain-core", "langgraph-checkpoint-postgres"}),
+        (AUTOGEN, {"autogen-agentchat", "autogen-core"}),
+    ],
+    ids=[LANGGRAPH, AUTOGEN],
+)
+def test_a_framework_layer_holds_its_framework(
+    artifacts: Artifacts, layer_id: str, expected: set[str]
+) -> None:
+    assert expected <= distributions(artifacts.layers[layer_id])
+
+
+@pytest.mark.parametrize(
+    ("layer_id", "modules"),
+    [
+        (LANGGRAPH, ("langgraph.graph", "langgraph.checkpoint.postgres", "langchain_core.messages")),
+        (AUTOGEN, ("autogen_agentchat.teams", "autogen_agentchat.agents", "autogen_core.models")),
+    ],
+    ids=[LANGGRAPH, AUTOGEN],
+)
+def test_a_framework_imports_from_its_layer_beside_the_core_layer(
+    artifacts: Artifacts, layer_id: str, modules: tuple[str, ...]
+) -> None:
+    found = _imported_from(artifacts, [CORE, layer_id], modules)
+
+    assert set(found) == set(modules)
+    assert [
+        name for name, path in found.items() if not Path(path).is_relative_to(artifacts.layers[layer_id])
+    ] == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [spec for spec in FUNCTIONS if set(spec.layers) & set(FRAMEWORK_LAYERS)],
+    ids=lambda spec: spec.logical_id,
+)
+def test_the_library_code_of_each_framework_imports_from_the_function_layers(
+    artifacts: Artifacts, spec: FunctionSpec
+) -> None:
+    # The library's framework code (the executors, the model client factories) lives in the core
+    # layer; what it imports must come from the layers the template gives the function.
+    modules = [
+        module
+        for layer_id in spec.layers
+        for module in library_modules_importing(FRAMEWORK_LAYERS.get(layer_id, ()))
+    ]
+    assert modules
+
+    found = _imported_from(artifacts, spec.layers, modules)
+
+    assert set(found) == set(modules)
+    assert [
+        name for name, path in found.items() if not Path(path).is_relative_to(artifacts.layers[CORE])
+    ] == []
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_a_function_and_its_layers_fit_in_lambda_unzipped(artifacts: Artifacts, spec: FunctionSpec) -> None:
+    # Built for this machine rather than arm64: the wheels differ little in size (docs/benchmarks.md).
+    sizes = {layer_id: unzipped_size(artifacts.layers[layer_id]) for layer_id in spec.layers}
+
+    assert sum(sizes.values()) + unzipped_size(ROOT / spec.code_uri) < UNZIPPED_LIMIT, sizes
+
+
+def _imported_from(artifacts: Artifacts, layers: Sequence[str], modules: Sequence[str]) -> dict[str, Any]:
+    """Each of `modules` imported in a clean interpreter with only `layers`: the file it came from."""
+    return dict(
+        artifacts.run(
+            artifacts.sys_path(layers=layers),
+            f"""
+import importlib
+print(json.dumps({{name: importlib.import_module(name).__file__ for name in {list(modules)!r}}}))
+""",
+            env=ENVIRONMENT,
+        )
+    )
