@@ -71,9 +71,11 @@ def test_the_dashboard_shows_the_product_metrics(template: dict[str, Any]) -> No
         MetricName.MCP_OPERATIONS,
         MetricName.MCP_OPERATION_DURATION,
         MetricName.MCP_ERRORS,
-        MetricName.AGENT_EXECUTIONS,
     ):
         assert re.search(rf'Namespace="AuraLink" MetricName="{name}"', expressions), name
+    # Runs are counted per framework (a dimension of a handful of values).
+    for name in (MetricName.AGENT_EXECUTIONS, MetricName.TEAM_CONVERSATIONS):
+        assert re.search(rf'{{AuraLink,framework}} MetricName="{name}"', expressions), name
     assert all(widget["properties"]["region"] == "us-east-1" for widget in body["widgets"])
 
 

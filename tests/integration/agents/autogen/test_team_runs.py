@@ -18,7 +18,15 @@ from tests.support.runs import read_run, request_cancel
 ONE_TURN_MS = 11_000
 
 
-def test_a_round_robin_of_three_runs_to_max_messages(user, model):
+def _framework_of(output: str, metric: str) -> list[str]:
+    """The `framework` dimension of each EMF document printed with ``metric``."""
+    documents = [
+        json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line
+    ]
+    return [document.get("framework") for document in documents if metric in document]
+
+
+def test_a_round_robin_of_three_runs_to_max_messages(user, model, capsys):
     run_id = start_team(
         user,
         {
@@ -46,6 +54,9 @@ def test_a_round_robin_of_three_runs_to_max_messages(user, model):
     assert run["output"]["final_message"]["source"] == "planner"
     assert run["progress"]["messages"] == 4
     assert len(model.script.received) == 4
+    printed = capsys.readouterr().out
+    assert _framework_of(printed, "AgentExecutions") == ["autogen"]
+    assert _framework_of(printed, "TeamConversations") == ["autogen"]
 
 
 def said_by(rows):
