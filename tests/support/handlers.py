@@ -109,12 +109,20 @@ def request(
     body: Any = None,
     path: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
+    headers: dict[str, str | None] | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
     """One request to a function of the template as API Gateway sends it: (status, body, headers).
 
     The sample event's route is filled with ``path``; ``token`` None sends no Authorization header.
+    ``headers`` change the sample's (API Gateway lower-cases their names): a value sets one, None
+    removes it.
     """
     event = http_event(function_id, token=token)
+    for name, value in (headers or {}).items():
+        if value is None:
+            event["headers"].pop(name.lower(), None)
+        else:
+            event["headers"][name.lower()] = value
     event["body"] = None if body is None else json.dumps(body)
     if path is not None:
         event["pathParameters"] = path
