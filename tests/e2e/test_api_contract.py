@@ -35,6 +35,16 @@ TEAM = {
     "description": "Collaborative research agents",
     "collaboration_mode": "sequential",
 }
+# The smallest team that can run: executing one that cannot (no members) is a 422.
+RUNNABLE_TEAM = {
+    "team_name": "Research Pair",
+    "description": "Two agents who take turns",
+    "collaboration_mode": "round_robin",
+    "members": [
+        {"name": "researcher", "description": "Finds the facts"},
+        {"name": "writer", "description": "Writes the summary"},
+    ],
+}
 TEAM_TASK = {
     "task_description": "Research the latest WebRTC standards and create a summary",
     "additional_context": {"focus_areas": ["security", "performance"]},
@@ -162,13 +172,15 @@ def test_create_a_team(api: httpx.Client, user: dict[str, str]) -> None:
 
 @needs_route("POST", "/api/v1/teams/{team_id}/execute")
 def test_execute_a_team(api: httpx.Client, user: dict[str, str]) -> None:
-    team = api.post("/api/v1/teams", headers=user, json={**TEAM, "team_name": "Research Team 2"})
+    team = api.post("/api/v1/teams", headers=user, json=RUNNABLE_TEAM)
     assert team.status_code == 201, team.text
+    team_id = team.json()["team_id"]
 
-    answer = api.post(f"/api/v1/teams/{team.json()['team_id']}/execute", headers=user, json=TEAM_TASK)
+    answer = api.post(f"/api/v1/teams/{team_id}/execute", headers=user, json=TEAM_TASK)
 
     assert answer.status_code == 202, answer.text
     run_id = answer.json()["run_id"]
     followed = api.get(f"/api/v1/runs/{run_id}", headers=user)
     assert followed.status_code == 200, followed.text
-    assert followed.json()["run_id"] == run_id
+    run = followed.json()
+    assert (run["run_id"], run["kind"], run["team_id"]) == (run_id, "team", team_id)
