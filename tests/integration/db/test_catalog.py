@@ -16,6 +16,8 @@ PRODUCT_TABLES = {
     "agent_teams",
     "team_members",
     "team_conversations",
+    # The messages of team runs, one row per message.
+    "team_messages",
     "llm_providers",
     "llm_models",
     "user_llm_preferences",
