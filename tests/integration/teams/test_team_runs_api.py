@@ -167,6 +167,22 @@ def test_the_same_idempotency_key_answers_the_same_run_started_once(
     assert [item["run_id"] for item in listed["conversations"]] == [run_id]
 
 
+def test_a_repeated_execute_gets_its_run_even_after_the_team_changed(
+    api: Api, execute: Callable[..., Any], make_user_id: Callable[[str], str]
+) -> None:
+    user = make_user_id("alice")
+    team_id = create_team(api, user)
+    first = execute(user, team_id, key="webrtc-2")
+    emptied = api("UpdateTeamFunction", user, path={"team_id": team_id}, body={**PAIR, "members": []})
+    assert emptied[0] == 200
+
+    again = execute(user, team_id, key="webrtc-2")
+
+    assert again[0] == 202 and again[1]["run_id"] == first[1]["run_id"]
+    assert again[2]["Idempotent-Replayed"] == "true"
+    assert execute(user, team_id, key="webrtc-3")[0] == 422
+
+
 def test_a_team_without_members_cannot_run_and_nothing_is_recorded(
     api: Api, execute: Callable[..., Any], make_user_id: Callable[[str], str]
 ) -> None:

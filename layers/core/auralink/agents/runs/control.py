@@ -105,11 +105,8 @@ def start_run(
     by the user's quotas (runs at once, runs per hour) in the transaction that records it: a
     refused one (429 ``quota_exceeded``) leaves nothing behind."""
     orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
-    if idempotency_key is not None:
-        with tenant_transaction(identity.sub) as conn:
-            earlier = repository.find_by_idempotency_key(conn, idempotency_key)
-        if earlier is not None:
-            return _replay(identity, earlier, new), False
+    if idempotency_key is not None and (replay := replayed(identity, new, idempotency_key)) is not None:
+        return replay, False
     with quotas.recorded(identity.sub), tenant_transaction(identity.sub) as conn:
         exists(conn, new)
         quotas.lock_run_starts(conn, identity.sub)
@@ -237,6 +234,14 @@ def _options(identity: Identity, request: ExecuteRequest) -> dict[str, Any]:
             exc.message, code=exc.code, details=[{"field": "body.model", "message": exc.message}]
         ) from None
     return {"model": request.model}
+
+
+def replayed(identity: Identity, new: NewRun, idempotency_key: str) -> RunAccepted | None:
+    """The answer given to an earlier request with this key (None: there was none); 409 when
+    that request was another. Only the run's target, input and options are compared."""
+    with tenant_transaction(identity.sub) as conn:
+        earlier = repository.find_by_idempotency_key(conn, idempotency_key)
+    return None if earlier is None else _replay(identity, earlier, new)
 
 
 def _replay(identity: Identity, earlier: dict[str, Any], new: NewRun) -> RunAccepted:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
-from auralink.agents.runs import control
+from auralink.agents.runs import control, orchestrator
 from auralink.agents.runs import repository as runs
 from auralink.agents.runs.api_models import MessagePage, RunAccepted, RunMessage
 from auralink.agents.teams import conversations, service
@@ -30,6 +30,8 @@ from auralink.errors import ValidationFailed
 # The frameworks whose executor the run step has; a team of another cannot run yet.
 RUNNABLE_FRAMEWORKS = frozenset({"autogen"})
 MAX_MESSAGES_PAGE = 200
+# A replay compares the target, input and options of runs, not their framework.
+FRAMEWORK_UNKNOWN = "unknown"
 
 
 def start_team_run(
@@ -37,13 +39,20 @@ def start_team_run(
 ) -> tuple[RunAccepted, bool]:
     """Record a run of the team on the task and start it (202); the bool says whether it is new.
 
-    404 for a team that is not the caller's; 422 naming what a team that cannot run lacks."""
-    definition = service.runnable_definition(identity.sub, str(team_id))
-    _refuse_unrunnable_framework(definition)
+    404 for a team that is not the caller's; 422 naming what a team that cannot run lacks. A
+    repeated request (the same ``idempotency_key``) gets the first one's run, whatever became of
+    the team since."""
     run_input = {
         "task_description": request.task_description,
         "additional_context": request.additional_context,
     }
+    if idempotency_key is not None:
+        orchestrator.state_machine_arn()
+        asked = control.NewRun(framework=FRAMEWORK_UNKNOWN, input=run_input, team_id=team_id)
+        if (earlier := control.replayed(identity, asked, idempotency_key)) is not None:
+            return earlier, False
+    definition = service.runnable_definition(identity.sub, str(team_id))
+    _refuse_unrunnable_framework(definition)
     new = control.NewRun(
         framework=definition.framework,
         input=run_input,
