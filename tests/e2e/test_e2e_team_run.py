@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from infra.local.token import mint_dev_token
-from tests.fakes.openai_server import LlmServer, Slow, Text, openai_server
+from tests.fakes.openai_server import Calls, LlmServer, Slow, Text, openai_server
 
 KEY = "sk-e2e-team-6a7b8c9d0e1f"
 TEAM = {
@@ -129,3 +129,64 @@ def test_create_execute_follow_messages_and_get_the_result(
         ).status_code
         == 404
     )
+
+
+SWARM = {
+    "team_name": "travel",
+    "collaboration_mode": "swarm",
+    "members": [
+        {"name": "agent", "description": "Books trips", "handoffs": ["user"]},
+        {"name": "helper", "description": "Checks details", "handoffs": ["agent"]},
+    ],
+    "termination": {"max_messages": 2},
+}
+
+
+def test_a_swarm_asks_the_person_and_goes_on_with_the_answer(
+    api: httpx.Client, make_user_id, compatible_server: LlmServer
+) -> None:
+    headers = {"Authorization": f"Bearer {mint_dev_token(make_user_id('alice'))}"}
+    compatible_server.script.then(
+        Calls([("transfer_to_user", {})], content="Which city?"),
+        Text("Booked for Lisbon."),
+    )
+    stored = api.put(
+        "/api/v1/llm/preferences",
+        headers=headers,
+        json={
+            "default_model": "openai/gpt-4o-mini",
+            "providers": {"openai": {"api_key": KEY, "base_url": compatible_server.base_url + "/v1"}},
+        },
+    )
+    assert stored.status_code == 200, stored.text
+    team_id = api.post("/api/v1/teams", headers=headers, json=SWARM).json()["team_id"]
+    run_id = api.post(
+        f"/api/v1/teams/{team_id}/execute", headers=headers, json={"task_description": "Book a trip"}
+    ).json()["run_id"]
+
+    waiting, _ = follow(api, headers, run_id)
+
+    assert waiting["status"] == "waiting_for_input", waiting
+    assert waiting["progress"]["waiting_for"]["node"] == "agent"
+    assert waiting["progress"]["waiting_for"]["prompt"] == "Which city?"
+    refused = api.post(f"/api/v1/runs/{run_id}/resume", headers=headers, json={"input": 5})
+    assert refused.status_code == 422, refused.text
+    resumed = api.post(f"/api/v1/runs/{run_id}/resume", headers=headers, json={"answer": "Lisbon"})
+    assert resumed.status_code == 202, resumed.text
+
+    done, _ = follow(api, headers, run_id)
+
+    assert done["status"] == "succeeded", done
+    messages = api.get(f"/api/v1/runs/{run_id}/messages", headers=headers).json()["messages"]
+    assert [(m["source"], m["type"]) for m in messages] == [
+        ("user", "text"),
+        ("agent", "text"),
+        ("agent", "tool_call"),
+        ("agent", "tool_result"),
+        ("agent", "handoff"),
+        ("user", "handoff"),
+        ("agent", "text"),
+        ("team", "stop"),
+    ]
+    assert messages[5]["content"] == {"target": "agent", "message": "Lisbon"}
+    assert done["output"]["final_message"] == {"source": "agent", "content": "Booked for Lisbon."}
