@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import cold_start, layer_size, mcp_gateway, workflow_runs
+from bench import cold_start, layer_size, mcp_gateway, team_runs, workflow_runs
 
 
 def main() -> None:
@@ -10,6 +10,7 @@ def main() -> None:
     layer_size.main()
     mcp_gateway.main()
     workflow_runs.main()
+    team_runs.main()
 
 
 if __name__ == "__main__":
