@@ -1,10 +1,15 @@
 """SnapStart: what a restored container resets (the runtime calls the registered hooks)."""
 
 import importlib
+import os
+import subprocess
+import sys
 
 import snapshot_restore_py
 
 from auralink import db, secrets, snapstart
+from tests.infra.test_cold_start_imports import IMPORT_ENVIRONMENT
+from tests.infra.template_support import ROOT
 
 
 def test_restore_hooks_reset_the_connection_the_secrets_and_random():
@@ -14,3 +19,17 @@ def test_restore_hooks_reset_the_connection_the_secrets_and_random():
     assert (db.reset_connection.__module__, "reset_connection") in hooks
     assert (secrets.reset_caches.__module__, "reset_caches") in hooks
     assert ("auralink.snapstart", "_reseed_random") in hooks
+
+
+def test_the_run_step_loads_autogen_before_the_snapshot_not_at_init():
+    # In a fresh interpreter: importing the step loads no AutoGen; the hook it registers does.
+    probe = """
+import sys, snapshot_restore_py, runpy
+runpy.run_path("functions/steps/run_step/app.py")
+assert "autogen_agentchat" not in sys.modules
+for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+    hook(*args, **kwargs)
+assert "autogen_agentchat" in sys.modules
+"""
+    environment = {**os.environ, **IMPORT_ENVIRONMENT}
+    subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)

@@ -22,6 +22,17 @@ def after_restore(hook: Callable[[], None]) -> Callable[[], None]:
     return hook
 
 
+def before_snapshot(hook: Callable[[], object]) -> Callable[[], object]:
+    """Register ``hook`` to run once before the snapshot is taken (what it loads is in every
+    restored container for free); returns it unchanged."""
+    try:
+        import snapshot_restore_py  # noqa: PLC0415  # shipped by the Lambda runtime only
+    except ImportError:
+        return hook
+    snapshot_restore_py.register_before_snapshot(hook)
+    return hook
+
+
 def _reseed_random() -> None:
     # `random` would otherwise produce the same sequence in every restored container (the
     # `secrets` module and os.urandom are not affected: they draw from the kernel).
