@@ -8,8 +8,8 @@ import sys
 import snapshot_restore_py
 
 from auralink import db, secrets, snapstart
-from tests.infra.test_cold_start_imports import IMPORT_ENVIRONMENT
 from tests.infra.template_support import ROOT
+from tests.infra.test_cold_start_imports import IMPORT_ENVIRONMENT
 
 
 def test_restore_hooks_reset_the_connection_the_secrets_and_random():

@@ -56,11 +56,17 @@ class Identity(BaseModel):
     sub: str = Field(min_length=1)
     email: str | None = None
     role: str = DEFAULT_ROLE
+    # Set for a run-scoped token (`auralink.run_tokens`): the run this caller acts for.
+    run_id: str | None = None
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Identity:
         email = claims.get("email")
         return cls(sub=claims["sub"], email=email if isinstance(email, str) else None, role=_role(claims))
+
+
+# The issuer of run-scoped tokens (`auralink.run_tokens`), which no user's token may carry.
+RUN_TOKEN_ISSUER = "auralink-run"  # noqa: S105  # an issuer, not a secret
 
 
 def _role(claims: Mapping[str, Any]) -> str:
@@ -85,10 +91,24 @@ def identity_from_authorization_header(header: str | None) -> Identity:
     return verify_token(token.strip())
 
 
+def is_run_token(token: str) -> bool:
+    """Whether ``token`` says it is a run-scoped token (unverified: only to route it)."""
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    return isinstance(unverified, dict) and unverified.get("iss") == RUN_TOKEN_ISSUER
+
+
 def verify_token(token: str) -> Identity:
-    """Check a JWT's algorithm, signature, lifetime, issuer, audience and subject."""
+    """Check a JWT's algorithm, signature, lifetime, issuer, audience and subject.
+
+    A run-scoped token is refused here by name: only the surfaces a run's framework calls accept
+    one (`auralink.run_tokens.verify`), never a user's JWT's place."""
     if not token:
         raise Unauthorized("authorization token is missing", code="token_missing")
+    if is_run_token(token):
+        raise Unauthorized("run-scoped tokens are not accepted here", code="run_token_refused")
     settings = get_settings()
     try:
         header = jwt.get_unverified_header(token)

@@ -34,7 +34,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 from pydantic import BaseModel
 
-from auralink import edge, errors
+from auralink import edge, errors, run_tokens
 from auralink.auth import Identity, identity_from_authorization_header
 from auralink.edge import LambdaHandler
 from auralink.observability import MetricName, MetricUnit, logger, metrics
@@ -153,16 +153,21 @@ class _RequestChecks(OpenAPIRequestValidationMiddleware):
     body would be parsed before being refused. This middleware takes its place in the stack.
     """
 
-    def __init__(self, *, public: bool) -> None:
+    def __init__(self, *, public: bool, run_tokens: bool) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
         self._public = public
+        self._run_tokens = run_tokens
 
     def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
         assert isinstance(app, APIGatewayHttpResolver)
         _read_body(app)
         if self._public:
             return super().handler(app, next_middleware)
-        identity = identity_from_authorization_header(app.current_event.headers.get("authorization"))
+        header = app.current_event.headers.get("authorization")
+        if self._run_tokens:
+            identity = run_tokens.identity_from_authorization_header(header)
+        else:
+            identity = identity_from_authorization_header(header)
         logger.append_keys(user_id=identity.sub)
         app.append_context(**{_IDENTITY_KEY: identity})  # type: ignore[no-untyped-call]
         try:
@@ -176,8 +181,9 @@ class _RequestChecks(OpenAPIRequestValidationMiddleware):
         return app.current_event.json_body
 
 
-def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
-    """A resolver for one API function; ``public`` routes skip authentication (only /health)."""
+def make_resolver(*, public: bool = False, run_tokens: bool = False) -> APIGatewayHttpResolver:
+    """A resolver for one API function; ``public`` routes skip authentication (only /health);
+    ``run_tokens`` routes also accept a run-scoped token (the surfaces a run's framework calls)."""
     app = APIGatewayHttpResolver(enable_validation=True, cors=_cors())
     app.exception_handler(RequestValidationError)(_validation_error)
     app.exception_handler(errors.DomainError)(_domain_error)
@@ -188,7 +194,7 @@ def make_resolver(*, public: bool = False) -> APIGatewayHttpResolver:
         return _no_route(app)
 
     # Where Powertools looks for its request validation when it builds each route's stack.
-    app._request_validation_middleware = _RequestChecks(public=public)
+    app._request_validation_middleware = _RequestChecks(public=public, run_tokens=run_tokens)
     return app
 
 
