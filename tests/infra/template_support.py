@@ -95,11 +95,13 @@ def run_starters(template: dict[str, Any]) -> set[str]:
 
 
 # The security contract, not read from the template on purpose: the routes that skip API Gateway's
-# JWT authorizer. The health check, and the hosted MCP servers, which the gateway calls with its own
-# service tokens and which verify every token themselves.
+# JWT authorizer. The health check; the hosted MCP servers, which the gateway calls with its own
+# service tokens and which verify every token themselves; and the surfaces a run's framework calls
+# with its run-scoped token (their handlers verify either kind of token).
 PUBLIC_ROUTES = {
     ("GET", "/health"),
     ("ANY", "/mcp/memory"),
     ("ANY", "/mcp/sequential-thinking"),
+    ("POST", "/api/v1/agents/tools/call"),
 }
 PUBLIC_PATHS = {path for _, path in PUBLIC_ROUTES}

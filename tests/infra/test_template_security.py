@@ -27,6 +27,7 @@ DECRYPT_CREDENTIALS = {
     "McpTestConnectionFunction",
     "McpListToolsFunction",
     "McpCallToolFunction",
+    "AgentsCallToolFunction",
     "McpDeepWikiReadFunction",
     "McpDeepWikiAskFunction",
     "McpMemoryFunction",
@@ -37,9 +38,11 @@ DECRYPT_CREDENTIALS = {
     "LlmPutPreferencesFunction",
     "LlmChatFunction",
 }
-# Sign or verify the service tokens with which the gateway calls the MCP servers AuraLink hosts.
+# Sign or verify the service tokens with which the gateway calls the MCP servers AuraLink hosts,
+# and the run-scoped tokens (signed with the same secret, told apart by their issuer).
 SERVICE_TOKENS = {
     "RunStepFunction",
+    "AgentsCallToolFunction",
     "McpConnectFunction",
     "McpTestConnectionFunction",
     "McpListToolsFunction",
