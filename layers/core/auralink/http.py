@@ -5,7 +5,9 @@ one service. Everything an HTTP API needs around that lives here, once (what the
 servers share with it lives in `auralink.edge`):
 
 - every error answered as JSON with a stable ``error.code`` and a safe message, never a stack,
-  SQL or secret; a domain error's status is `auralink.edge.status_for`'s;
+  SQL or secret; a domain error's status is `auralink.edge.status_for`'s; the body's shape is
+  the product's (`product_error_body`) unless a resolver is given another (`ErrorFormat`: the
+  OpenAI-compatible routes answer OpenAI's), with the same status and code either way;
 - the body read once: at most ``MAX_BODY_BYTES`` (413), JSON only (415), UTF-8 text holding one
   JSON value the service can store (400 ``invalid_json``, `auralink.request_json`), then
   validated against the route's model (422 with field paths only);
@@ -17,6 +19,9 @@ servers share with it lives in `auralink.edge`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -52,9 +57,36 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """The body of every error answer (documented in the OpenAPI document)."""
+    """The body of every error answer of the product's own routes (documented in the OpenAPI document)."""
 
     error: ErrorDetail
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """What an error answer says, before it takes a route's shape."""
+
+    status: HTTPStatus
+    code: str
+    message: str
+    details: Any = None
+    request_id: str | None = None
+    # Whether the same request may succeed later; None where the error does not say.
+    retryable: bool | None = None
+
+
+# The body and the headers of an error answer (besides those every error answer gets).
+ErrorFormat = Callable[[ErrorAnswer], tuple[dict[str, Any], dict[str, str]]]
+
+
+def product_error_body(answer: ErrorAnswer) -> tuple[dict[str, Any], dict[str, str]]:
+    """`ErrorResponse`: the shape of every error answer of the product's own routes."""
+    body: dict[str, Any] = {"code": answer.code, "message": answer.message}
+    if answer.details is not None:
+        body["details"] = answer.details
+    if answer.request_id:
+        body["request_id"] = answer.request_id
+    return {"error": body}, {}
 
 
 def error_response(
@@ -64,22 +96,27 @@ def error_response(
     *,
     details: Any = None,
     headers: dict[str, str] | None = None,
+    retryable: bool | None = None,
+    error_format: ErrorFormat = product_error_body,
 ) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    request_id = logger.get_correlation_id()
-    if request_id:
-        body["request_id"] = request_id
+    answer = ErrorAnswer(
+        status=status,
+        code=code,
+        message=message,
+        details=details,
+        request_id=logger.get_correlation_id() or None,
+        retryable=retryable,
+    )
+    body, extra_headers = error_format(answer)
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": body},
-        headers=headers,
+        body=body,
+        headers={**(headers or {}), **extra_headers} or None,
     )
 
 
-def _domain_error(error: errors.DomainError) -> Response[dict[str, Any]]:
+def _domain_error(error: errors.DomainError, *, error_format: ErrorFormat) -> Response[dict[str, Any]]:
     status = edge.status_for(type(error))
     headers = edge.retry_after_header(error)
     if isinstance(error, errors.Unauthorized):
@@ -91,24 +128,41 @@ def _domain_error(error: errors.DomainError) -> Response[dict[str, Any]]:
     else:
         logger.info("request rejected", extra={"error_code": error.code, "status": int(status)})
         message = error.message
-    return error_response(status, error.code, message, details=error.details, headers=headers or None)
+    retryable = getattr(error, "retryable", None)
+    return error_response(
+        status,
+        error.code,
+        message,
+        details=error.details,
+        headers=headers or None,
+        retryable=retryable if isinstance(retryable, bool) else None,
+        error_format=error_format,
+    )
 
 
-def _validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
+def _validation_error(
+    error: RequestValidationError, *, error_format: ErrorFormat
+) -> Response[dict[str, Any]]:
     # Field paths and messages only: never echo the input, which may hold a credential.
     details = [
         {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"], "type": item["type"]}
         for item in error.errors()
     ]
     return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY, "validation_failed", "Request validation failed", details=details
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "Request validation failed",
+        details=details,
+        error_format=error_format,
     )
 
 
-def _unhandled_error(error: Exception) -> Response[dict[str, Any]]:
+def _unhandled_error(error: Exception, *, error_format: ErrorFormat) -> Response[dict[str, Any]]:
     logger.exception("unhandled error")
     metrics.add_metric(name=MetricName.UNHANDLED_ERRORS, unit=MetricUnit.Count, value=1)
-    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Internal error")
+    return error_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Internal error", error_format=error_format
+    )
 
 
 def _cors() -> CORSConfig | None:
@@ -181,24 +235,27 @@ class _RequestChecks(OpenAPIRequestValidationMiddleware):
         return app.current_event.json_body
 
 
-def make_resolver(*, public: bool = False, run_tokens: bool = False) -> APIGatewayHttpResolver:
+def make_resolver(
+    *, public: bool = False, run_tokens: bool = False, error_format: ErrorFormat = product_error_body
+) -> APIGatewayHttpResolver:
     """A resolver for one API function; ``public`` routes skip authentication (only /health);
-    ``run_tokens`` routes also accept a run-scoped token (the surfaces a run's framework calls)."""
+    ``run_tokens`` routes also accept a run-scoped token (the surfaces a run's framework calls).
+    ``error_format`` shapes the body of its error answers; statuses and codes stay the product's."""
     app = APIGatewayHttpResolver(enable_validation=True, cors=_cors())
-    app.exception_handler(RequestValidationError)(_validation_error)
-    app.exception_handler(errors.DomainError)(_domain_error)
-    app.exception_handler(Exception)(_unhandled_error)
+    app.exception_handler(RequestValidationError)(partial(_validation_error, error_format=error_format))
+    app.exception_handler(errors.DomainError)(partial(_domain_error, error_format=error_format))
+    app.exception_handler(Exception)(partial(_unhandled_error, error_format=error_format))
 
     @app.not_found
     def _not_found(_: Exception) -> Response[dict[str, Any]]:
-        return _no_route(app)
+        return _no_route(app, error_format)
 
     # Where Powertools looks for its request validation when it builds each route's stack.
     app._request_validation_middleware = _RequestChecks(public=public, run_tokens=run_tokens)
     return app
 
 
-def _no_route(app: APIGatewayHttpResolver) -> Response[dict[str, Any]]:
+def _no_route(app: APIGatewayHttpResolver, error_format: ErrorFormat) -> Response[dict[str, Any]]:
     # Powertools answers every miss through its not-found handler, a known path asked with
     # another method included; HTTP's answer to that is 405 with the methods the path has.
     path = app.current_event.path
@@ -211,8 +268,9 @@ def _no_route(app: APIGatewayHttpResolver) -> Response[dict[str, Any]]:
             "method_not_allowed",
             f"{path} does not answer {method}",
             headers={"Allow": ", ".join(allowed)},
+            error_format=error_format,
         )
-    return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route")
+    return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route", error_format=error_format)
 
 
 def api_base_url(app: APIGatewayHttpResolver) -> str | None:

@@ -329,3 +329,61 @@ def test_strangers_are_told_to_authenticate_before_anything_about_the_body(app):
     response = app.resolve(request, None)
     assert response["statusCode"] == 401
     assert json.loads(response["body"])["error"]["code"] == "token_missing"
+
+
+def plain_error(answer):
+    """An error format of another family of routes: its own body, a header of its own."""
+    return {"problem": answer.code, "status": int(answer.status)}, {"x-format": "plain"}
+
+
+@pytest.fixture
+def plain_app(env):
+    app = make_resolver(error_format=plain_error)
+
+    @app.post("/greet")
+    def greet(body: Greeting) -> dict:
+        return {"hello": body.name}
+
+    @app.get("/limited")
+    def limited() -> dict:
+        raise errors.RateLimited("Slow down", retry_after_seconds=7)
+
+    @app.get("/crash")
+    def crash() -> dict:
+        raise RuntimeError("password=hunter2 in a stack")
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "changes", "expected"),
+    [
+        ("GET", "/limited", {}, (429, "rate_limited")),
+        ("POST", "/greet", {"body": json.dumps({"times": 1})}, (422, "validation_failed")),
+        ("POST", "/greet", {"body": "{not json"}, (400, "invalid_json")),
+        ("GET", "/crash", {}, (500, "internal_error")),
+        ("GET", "/nowhere", {}, (404, "route_not_found")),
+        ("GET", "/greet", {}, (405, "method_not_allowed")),
+        ("GET", "/limited", {"headers": {"authorization": "Bearer nope"}}, (401, "token_malformed")),
+    ],
+)
+def test_a_resolvers_error_format_shapes_every_error_with_the_same_status_and_code(
+    plain_app, method, path, changes, expected
+):
+    request = event(method, path)
+    headers = changes.pop("headers", {})
+    request["headers"].update(headers)
+    request.update(changes)
+
+    response = plain_app.resolve(request, None)
+
+    status, code = expected
+    assert response["statusCode"] == status
+    assert json.loads(response["body"]) == {"problem": code, "status": status}
+    assert response["headers"]["x-format"] == "plain"
+    if status == 429:
+        assert response["headers"]["Retry-After"] == "7"
+    if status == 405:
+        assert response["headers"]["Allow"] == "POST"
+    if status == 401:
+        assert response["headers"]["WWW-Authenticate"].startswith("Bearer")
