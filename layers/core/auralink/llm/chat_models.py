@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from auralink.llm.chat_types import ChatMessage, ToolCall, ToolSpec, Usage
+from auralink.llm.chat_types import MAX_STOP_SEQUENCES, ChatMessage, StopSequence, ToolCall, ToolSpec, Usage
 
 
 class ChatRequest(BaseModel):
@@ -19,6 +19,11 @@ class ChatRequest(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    stop: list[StopSequence] = Field(
+        default_factory=list,
+        max_length=MAX_STOP_SEQUENCES,
+        description="Text that ends the answer where the model writes it (left out of the answer)",
+    )
 
 
 class ChatResponse(BaseModel):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# As many stop sequences as OpenAI takes, the strictest of the providers but Gemini (5).
+MAX_STOP_SEQUENCES = 4
+StopSequence = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class ToolCall(BaseModel):
@@ -47,6 +51,8 @@ class ProviderRequest(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    # Text that ends the answer where the model writes it (left out of the answer).
+    stop: list[StopSequence] = Field(default_factory=list, max_length=MAX_STOP_SEQUENCES)
 
 
 class ProviderReply(BaseModel):

@@ -76,6 +76,7 @@ def complete(
     tools: Sequence[ToolSpec] = (),
     temperature: float | None = None,
     max_tokens: int | None = None,
+    stop: Sequence[str] = (),
     deadline_s: float,
     run_id: UUID | str | None = None,
     clock: Clock = SYSTEM_CLOCK,
@@ -91,6 +92,7 @@ def complete(
         tools=list(tools),
         temperature=temperature,
         max_tokens=max_tokens,
+        stop=list(stop),
     )
     deadline_s = min(TIMEOUT_S, deadline_s)
     run = UUID(str(run_id)) if run_id is not None else None

@@ -74,6 +74,7 @@ class AuraLinkChatModel(BaseChatModel):
             tools=kwargs.get("tools") or (),
             temperature=self.temperature,
             max_tokens=self.max_tokens,
+            stop=stop or (),
             deadline_s=seconds_left(self.deadline),
             run_id=self.run_id,
         )

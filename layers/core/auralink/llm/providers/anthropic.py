@@ -88,6 +88,8 @@ def request_body(request: ProviderRequest) -> dict[str, Any]:
         ]
     if request.temperature is not None:
         body["temperature"] = request.temperature
+    if request.stop:
+        body["stop_sequences"] = request.stop
     return body
 
 

@@ -155,6 +155,8 @@ def request_params(request: ProviderRequest) -> dict[str, Any]:
         inference["maxTokens"] = request.max_tokens
     if request.temperature is not None:
         inference["temperature"] = request.temperature
+    if request.stop:
+        inference["stopSequences"] = request.stop
     if inference:
         params["inferenceConfig"] = inference
     if request.tools:

@@ -85,6 +85,8 @@ def request_body(request: ProviderRequest) -> dict[str, Any]:
         config["temperature"] = request.temperature
     if request.max_tokens is not None:
         config["maxOutputTokens"] = request.max_tokens
+    if request.stop:
+        config["stopSequences"] = request.stop
     if config:
         body["generationConfig"] = config
     return body

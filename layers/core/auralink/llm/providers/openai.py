@@ -72,6 +72,8 @@ def request_body(request: ProviderRequest, *, official: bool) -> dict[str, Any]:
         body["temperature"] = request.temperature
     if request.max_tokens is not None:
         body["max_completion_tokens" if official else "max_tokens"] = request.max_tokens
+    if request.stop:
+        body["stop"] = request.stop
     return body
 
 
