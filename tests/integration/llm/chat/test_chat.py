@@ -64,6 +64,23 @@ def test_tool_calls_come_back_to_the_caller(api, make_user_id, openai_compatible
     assert openai_compatible.script.received[-1].body["tools"][0]["function"]["name"] == "calculator"
 
 
+def test_stop_sequences_reach_the_provider(api, make_user_id, openai_compatible):
+    user = make_user_id()
+    use_openai_compatible(api, user, openai_compatible)
+    openai_compatible.script.then(Text("Thought: look it up"))
+
+    status, answer = api(
+        "LlmChatFunction", user, body={"messages": MESSAGES, "stop": ["\nObservation:", "END"]}
+    )
+    too_many_status, too_many = api(
+        "LlmChatFunction", user, body={"messages": MESSAGES, "stop": list("abcde")}
+    )
+
+    assert status == 200, answer
+    assert openai_compatible.script.received[-1].body["stop"] == ["\nObservation:", "END"]
+    assert (too_many_status, too_many["error"]["details"][0]["field"]) == (422, "body.stop")
+
+
 def test_a_failing_provider_is_a_502_and_a_failed_metrics_row(api, make_user_id, openai_compatible):
     user = make_user_id()
     use_openai_compatible(api, user, openai_compatible)

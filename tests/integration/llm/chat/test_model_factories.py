@@ -70,6 +70,16 @@ def test_langchain_model_answers_with_usage_and_records_the_call(api, make_user_
     assert row["cost_usd"] == price(40, 5)
 
 
+def test_langchain_stop_words_reach_the_provider(api, make_user_id, openai_compatible):
+    user = make_user_id()
+    use_openai_compatible(api, user, openai_compatible)
+    openai_compatible.script.then(Text("Thought: done"))
+
+    chat_model(user).invoke([HumanMessage("Think")], stop=["\nObservation:"])
+
+    assert openai_compatible.script.received[-1].body["stop"] == ["\nObservation:"]
+
+
 def test_langchain_tool_round_trip(api, make_user_id, openai_compatible):
     user = make_user_id()
     use_openai_compatible(api, user, openai_compatible)
