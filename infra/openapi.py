@@ -17,9 +17,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from pydantic import BaseModel
 
 from auralink import __version__
 from auralink.http import ErrorResponse
+from auralink.llm.openai_compatible.wire import PATH_PREFIX as OPENAI_PATH_PREFIX
+from auralink.llm.openai_compatible.wire import OpenAIErrorResponse
 from infra.template import SERVERLESS_FUNCTION, function_properties, load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,34 +89,50 @@ def _require_auth_on_private_routes(schema: dict[str, Any]) -> None:
             operation.setdefault("security", security)
 
 
-_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+# The error body of each family of routes, by path: OpenAI's error object on the OpenAI-compatible
+# routes (their resolvers' `error_format`), the product's own everywhere else.
+_ERROR_BODIES: tuple[tuple[str, type[BaseModel]], ...] = (
+    (OPENAI_PATH_PREFIX + "/", OpenAIErrorResponse),
+    ("/", ErrorResponse),
+)
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+def _error_body(path: str) -> type[BaseModel]:
+    return next(body for prefix, body in _ERROR_BODIES if path.startswith(prefix))
+
+
+def _error(description: str, body: type[BaseModel]) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{body.__name__}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _document_errors(schema: dict[str, Any]) -> None:
-    # Powertools documents its own validation body; ours is the one error shape of `auralink.http`.
+    # Powertools documents its own validation body; ours are the error shapes of `auralink.http`.
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)
-    schemas["ErrorResponse"] = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(schemas["ErrorResponse"].pop("$defs", {}))
-    for operations in schema.get("paths", {}).values():
+    for _, body in _ERROR_BODIES:
+        schemas[body.__name__] = body.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schemas[body.__name__].pop("$defs", {}))
+    for path, operations in schema.get("paths", {}).items():
+        body = _error_body(path)
         for operation in operations.values():
-            responses = {str(code): body for code, body in operation.get("responses", {}).items()}
+            responses = {str(code): answer for code, answer in operation.get("responses", {}).items()}
             operation["responses"] = responses
             responses.pop("422", None)
             if operation.get("requestBody") or operation.get("parameters"):
-                responses["422"] = _error("The request failed validation (field paths in `details`)")
+                responses["422"] = _error("The request failed validation (field paths in `details`)", body)
             if operation.get("requestBody"):
-                responses["400"] = _error("The body is not UTF-8 text holding JSON (`invalid_json`)")
-                responses["413"] = _error("The body is larger than `MAX_BODY_BYTES` (`payload_too_large`)")
-                responses["415"] = _error("The body is not `application/json` (`unsupported_media_type`)")
-            responses["500"] = _error("A fault of the service; quote `request_id`")
+                responses["400"] = _error("The body is not UTF-8 text holding JSON (`invalid_json`)", body)
+                responses["413"] = _error(
+                    "The body is larger than `MAX_BODY_BYTES` (`payload_too_large`)", body
+                )
+                responses["415"] = _error(
+                    "The body is not `application/json` (`unsupported_media_type`)", body
+                )
+            responses["500"] = _error("A fault of the service; quote `request_id`", body)
             if operation.get("security"):
-                responses["401"] = _error("Missing or invalid bearer token (`token_*` codes)")
+                responses["401"] = _error("Missing or invalid bearer token (`token_*` codes)", body)
 
 
 def render(root: Path = ROOT) -> str:

@@ -37,6 +37,7 @@ DECRYPT_CREDENTIALS = {
     "McpProbeFunction",
     "LlmPutPreferencesFunction",
     "LlmChatFunction",
+    "LlmOpenAIChatFunction",
 }
 # Sign or verify the service tokens with which the gateway calls the MCP servers AuraLink hosts,
 # and the run-scoped tokens (signed with the same secret, told apart by their issuer).

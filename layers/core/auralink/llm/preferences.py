@@ -158,6 +158,28 @@ def resolve_access(user_id: str, provider: str) -> ProviderAccess:
     )
 
 
+def usable_providers(user_id: str) -> frozenset[str]:
+    """The providers that `resolve_access` finds a way to for ``user_id``, without opening a key:
+    those reached through AWS, those the user has a key or a base URL for, and those the service
+    has a key for."""
+    with tenant_transaction(user_id) as conn:
+        providers = registry_repository.provider_rows(conn)
+        row = preferences_repository.get(conn)
+    stored: dict[str, Any] = row["providers"] if row is not None else {}
+    usable = set()
+    for provider in providers:
+        name = provider["name"]
+        entry = stored.get(name) or {}
+        if (
+            provider["api_style"] in _KEYLESS_STYLES
+            or entry.get("api_key")
+            or entry.get("base_url")
+            or _service_key(name) is not None
+        ):
+            usable.add(name)
+    return frozenset(usable)
+
+
 def _purpose(provider: str) -> str:
     return f"{KEY_PURPOSE}:{provider}"
 
