@@ -22,7 +22,7 @@ help:
 	@echo "make test                ruff, mypy, cfn-lint and the whole test suite"
 	@echo "make token SUB=alice     print a development JWT for a subject"
 	@echo "make openapi             regenerate docs/openapi.json"
-	@echo "make lock                re-resolve the pinned dependencies"
+	@echo "make lock                re-resolve the pinned dependencies; re-derive the LLM models' prices"
 	@echo "make build               sam build (needs aws-sam-cli and python3.13)"
 	@echo "make deploy ENV=dev|prod deploy with samconfig.toml, then apply migrations"
 	@echo "make bench               run the benchmarks in bench/"
@@ -80,6 +80,7 @@ lock:
 		-c $(LAYER_REQS) -o $(VENV)/autogen-full.txt \
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
 	$(PY) -m infra.layer_requirements $(VENV)/autogen-full.txt $(LAYER_REQS) layers/autogen/requirements.txt
+	$(PY) -m infra.model_catalog
 
 bench: $(STAMP)
 	$(PY) -m bench
@@ -139,7 +140,7 @@ define layer_bytecode
 endef
 
 # The dependencies, the auralink package, the configuration files (next to the MCP configuration,
-# where auralink.settings and auralink.llm.registry look first) and the SQL migrations and seeds
+# where auralink.settings and auralink.llm.models_file look first) and the SQL migrations and seeds
 # (auralink/db/sql, where auralink.db.migrate looks first).
 build-CoreLayer:
 	$(call layer_packages,$(LAYER_REQS))

@@ -155,7 +155,7 @@ def _runs() -> None:
                     "/api/v1/llm/preferences",
                     headers=headers,
                     json={
-                        "default_model": "openai/gpt-4o-mini",
+                        "default_model": "openai/gpt-5.4-mini",
                         "providers": {"openai": {"api_key": KEY, "base_url": model.base_url + "/v1"}},
                     },
                 ).raise_for_status()

@@ -32,7 +32,7 @@ def test_bring_your_own_key_chat_and_metrics(
         "/api/v1/llm/preferences",
         headers=headers,
         json={
-            "default_model": "openai/gpt-4o-mini",
+            "default_model": "openai/gpt-5.4-mini",
             "providers": {"openai": {"api_key": KEY, "base_url": compatible_server.base_url + "/v1"}},
         },
     )
@@ -46,14 +46,14 @@ def test_bring_your_own_key_chat_and_metrics(
     assert KEY not in stored.text
     assert answer.status_code == 200, answer.text
     assert answer.json()["content"] == "Hello from a compatible server"
-    price = next(m for m in models.json()["models"] if m["id"] == "openai/gpt-4o-mini")
+    price = next(m for m in models.json()["models"] if m["id"] == "openai/gpt-5.4-mini")
     expected = (
         Decimal(2000) * Decimal(str(price["input_price_per_mtok"]))
         + Decimal(500) * Decimal(str(price["output_price_per_mtok"]))
     ) / 10**6
     (row,) = metrics.json()["models"]
     assert (row["model"], row["calls"], row["input_tokens"], row["output_tokens"]) == (
-        "openai/gpt-4o-mini",
+        "openai/gpt-5.4-mini",
         1,
         2000,
         500,

@@ -65,7 +65,7 @@ def test_create_execute_follow_messages_and_get_the_result(
         "/api/v1/llm/preferences",
         headers=headers,
         json={
-            "default_model": "openai/gpt-4o-mini",
+            "default_model": "openai/gpt-5.4-mini",
             "providers": {"openai": {"api_key": KEY, "base_url": compatible_server.base_url + "/v1"}},
         },
     )
@@ -154,7 +154,7 @@ def test_a_swarm_asks_the_person_and_goes_on_with_the_answer(
         "/api/v1/llm/preferences",
         headers=headers,
         json={
-            "default_model": "openai/gpt-4o-mini",
+            "default_model": "openai/gpt-5.4-mini",
             "providers": {"openai": {"api_key": KEY, "base_url": compatible_server.base_url + "/v1"}},
         },
     )

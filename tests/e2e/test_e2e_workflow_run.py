@@ -88,7 +88,7 @@ def test_create_execute_watch_answer_and_get_the_result(
         "/api/v1/llm/preferences",
         headers=headers,
         json={
-            "default_model": "openai/gpt-4o-mini",
+            "default_model": "openai/gpt-5.4-mini",
             "providers": {"openai": {"api_key": KEY, "base_url": compatible_server.base_url + "/v1"}},
         },
     )

@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from tests.fakes.mcp_servers import LoopbackServer
 
-FAKE_MODELS = ("gpt-4o-mini", "gpt-4o", "llama3.2")
+FAKE_MODELS = ("gpt-5.4-mini", "gpt-5.4", "llama3.2")
 
 
 @dataclass(frozen=True)

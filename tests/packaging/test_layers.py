@@ -13,7 +13,7 @@ import pytest
 
 from auralink.config import load_config
 from auralink.db.migrate import load_migrations
-from auralink.llm.registry import load_models_file
+from auralink.llm.models_file import load_models
 from infra.template import FunctionSpec, functions, load_template
 from tests.packaging.artifacts import ROOT, RUNTIME_PACKAGES, Artifacts, distributions, unzipped_size
 from tests.support.environment import SERVICE_ENVIRONMENT
@@ -72,14 +72,15 @@ def test_the_configuration_and_the_sql_are_where_the_code_looks(artifacts: Artif
         """
 from auralink.config import get_mcp_config
 from auralink.db.migrate import default_sql_root, load_migrations
-from auralink.llm.registry import default_models_file, load_models_file
+from auralink.llm.models_file import default_models_file, default_prices_file, load_models
 from auralink.settings import get_settings
 sql = default_sql_root()
 print(json.dumps({
     "config": str(get_settings().resolved_mcp_config_path()),
     "servers": sorted(get_mcp_config().servers),
     "models_file": str(default_models_file()),
-    "models": len(load_models_file(default_models_file())),
+    "prices_file": str(default_prices_file()),
+    "models": len(load_models()),
     "sql": str(sql),
     "migrations": [[m.name, m.checksum] for m in load_migrations(sql / "migrations")],
     "seeds": [[m.name, m.checksum] for m in load_migrations(sql / "seeds")],
@@ -95,7 +96,8 @@ print(json.dumps({
         load_config(configs / "mcp-config.yaml", environment="development", environ=ENVIRONMENT).servers
     )
     assert found["models_file"] == str(core / "auralink" / "config" / "llm-models.yaml")
-    assert found["models"] == len(load_models_file(configs / "llm-models.yaml"))
+    assert found["prices_file"] == str(core / "auralink" / "config" / "llm-model-prices.yaml")
+    assert found["models"] == len(load_models(configs / "llm-models.yaml", configs / "llm-model-prices.yaml"))
     assert found["sql"] == str(core / "auralink" / "db" / "sql")
     assert found["migrations"] == [[m.name, m.checksum] for m in load_migrations(sql / "migrations")]
     assert found["seeds"] == [[m.name, m.checksum] for m in load_migrations(sql / "seeds")]

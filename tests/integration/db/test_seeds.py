@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 
 from auralink.db import system_transaction
 from auralink.db.migrate import apply_migrations
-from auralink.llm.registry import default_models_file
+from auralink.llm.models_file import default_prices_file
 from infra.local.postgres import LocalDatabase
 
 
@@ -53,15 +53,17 @@ def test_models_of_every_provider_with_their_prices() -> None:
         ).fetchall()
     prices = {row["name"]: (row["input_price_per_mtok"], row["output_price_per_mtok"]) for row in rows}
 
-    assert len(rows) >= 8
+    assert len(rows) >= 40
     assert {row["provider"] for row in rows} == {"openai", "anthropic", "google", "meta"}
-    assert all(row["context_window"] > 0 and row["input_price_per_mtok"] > 0 for row in rows)
-    assert prices["gpt-4o"] == (Decimal("2.5"), Decimal("10"))
-    assert prices["gpt-4o-mini"] == (Decimal("0.15"), Decimal("0.6"))
-    assert prices["claude-sonnet-4-20250514"] == (Decimal("3"), Decimal("15"))
-    assert prices["claude-3-5-haiku-20241022"] == (Decimal("0.8"), Decimal("4"))
-    assert prices["gemini-2.0-flash"] == (Decimal("0.1"), Decimal("0.4"))
-    assert prices["meta.llama3-1-70b-instruct-v1:0"] == (Decimal("0.72"), Decimal("0.72"))
+    priced = [row for row in rows if row["context_window"] is not None]
+    assert len(priced) >= 40
+    assert all(row["context_window"] > 0 and row["input_price_per_mtok"] > 0 for row in priced)
+    assert prices["gpt-5.4"] == (Decimal("2.5"), Decimal("15"))
+    assert prices["gpt-5.4-mini"] == (Decimal("0.75"), Decimal("4.5"))
+    assert prices["claude-sonnet-4-6"] == (Decimal("3"), Decimal("15"))
+    assert prices["claude-haiku-4-5-20251001"] == (Decimal("1"), Decimal("5"))
+    assert prices["gemini-2.5-flash-lite"] == (Decimal("0.1"), Decimal("0.4"))
+    assert prices["us.meta.llama4-maverick-17b-instruct-v1:0"] == (Decimal("0.24"), Decimal("0.97"))
 
 
 def test_reseeding_changes_nothing_that_did_not_change(fresh: LocalDatabase) -> None:
@@ -78,28 +80,27 @@ def test_reseeding_changes_nothing_that_did_not_change(fresh: LocalDatabase) -> 
 def test_reseeding_updates_prices_but_keeps_an_operators_switch(
     fresh: LocalDatabase, sql_copy: Path, tmp_path: Path
 ) -> None:
-    models = tmp_path / "llm-models.yaml"
-    models.write_text(default_models_file().read_text())
-    apply_migrations(fresh.owner_dsn, sql_root=sql_copy, models_file=models)
+    prices = tmp_path / "llm-model-prices.yaml"
+    prices.write_text(default_prices_file().read_text())
+    apply_migrations(fresh.owner_dsn, sql_root=sql_copy, prices_file=prices)
     with psycopg.connect(fresh.owner_dsn, autocommit=True) as conn:
         conn.execute("UPDATE mcp_servers SET enabled = false WHERE name = 'supabase'")
-        conn.execute("UPDATE llm_models SET enabled = false WHERE name = 'gpt-4o-mini'")
-    models.write_text(
-        models.read_text().replace(
-            "name: gpt-4o\n    display_name: GPT-4o\n    context_window: 128000\n"
-            "    input_price_per_mtok: 2.50\n    output_price_per_mtok: 10.00",
-            "name: gpt-4o\n    display_name: GPT-4o\n    context_window: 128000\n"
-            "    input_price_per_mtok: 2.00\n    output_price_per_mtok: 8.00",
+        conn.execute("UPDATE llm_models SET enabled = false WHERE name = 'gpt-5.4-mini'")
+    numbers = "  openai/gpt-5.4:\n    source: gpt-5.4\n    context_window: 1050000\n"
+    prices.write_text(
+        prices.read_text().replace(
+            numbers + "    input_price_per_mtok: '2.5'\n    output_price_per_mtok: '15'\n",
+            numbers + "    input_price_per_mtok: '2'\n    output_price_per_mtok: '8'\n",
         )
     )
 
-    apply_migrations(fresh.owner_dsn, sql_root=sql_copy, models_file=models)
+    apply_migrations(fresh.owner_dsn, sql_root=sql_copy, prices_file=prices)
 
     with psycopg.connect(fresh.owner_dsn) as conn:
         enabled = conn.execute("SELECT enabled FROM mcp_servers WHERE name = 'supabase'").fetchone()
-        model_enabled = conn.execute("SELECT enabled FROM llm_models WHERE name = 'gpt-4o-mini'").fetchone()
+        model_enabled = conn.execute("SELECT enabled FROM llm_models WHERE name = 'gpt-5.4-mini'").fetchone()
         price = conn.execute(
-            "SELECT input_price_per_mtok, output_price_per_mtok FROM llm_models WHERE name = 'gpt-4o'"
+            "SELECT input_price_per_mtok, output_price_per_mtok FROM llm_models WHERE name = 'gpt-5.4'"
         ).fetchone()
     assert enabled == (False,) and model_enabled == (False,)
     assert price == (Decimal("2.00"), Decimal("8.00"))

@@ -35,7 +35,7 @@ def _record_activity(user_id: str, *, runs: int, failures: int, calls: int, llm_
                 """
                 INSERT INTO llm_performance_metrics
                     (user_id, provider, model, status, latency_ms, input_tokens, output_tokens, cost_usd)
-                VALUES (%s, 'openai', 'gpt-4o-mini', %s, 100, 1000, 500, 0.00045)
+                VALUES (%s, 'openai', 'gpt-5.4-mini', %s, 100, 1000, 500, 0.00045)
                 """,
                 (user_id, "error" if index < llm_errors else "success"),
             )
@@ -66,7 +66,7 @@ def test_each_caller_reads_only_their_own_summaries(make_user_id: Callable[[str]
     ]
     assert usage[0]["p50_latency_ms"] == 30
     assert [(row["provider"], row["model"], row["calls"], row["errors"]) for row in llm] == [
-        ("openai", "gpt-4o-mini", 3, 1)
+        ("openai", "gpt-5.4-mini", 3, 1)
     ]
     assert llm[0]["error_rate"] == pytest.approx(1 / 3)
     assert llm[0]["cost_usd"] == Decimal("0.001350")

@@ -216,7 +216,7 @@ def test_a_finished_run_reports_its_duration_steps_and_cost(executors, make_user
         CallRecord(
             user_id=user,
             provider="openai",
-            model="gpt-4o",
+            model="gpt-5.4",
             latency_ms=10,
             status="success",
             cost_usd=Decimal("0.25"),

@@ -95,7 +95,7 @@ def test_an_executed_workflow_runs_to_its_output(caller: Callable[[str], Caller]
     alice = caller("alice")
     workflow_id = create_workflow(alice.user_id)
 
-    response = alice.execute(workflow_id, {"input": {"name": "Ada"}, "model": "openai/gpt-4o"})
+    response = alice.execute(workflow_id, {"input": {"name": "Ada"}, "model": "openai/gpt-5.4"})
 
     assert response.status_code == 202, response.text
     accepted = response.json()
@@ -110,7 +110,7 @@ def test_an_executed_workflow_runs_to_its_output(caller: Callable[[str], Caller]
     assert view["error"] is None
     assert view["started_at"] is not None and view["finished_at"] >= view["started_at"]
     stored = read_run(alice.user_id, accepted["run_id"])
-    assert stored["options"] == {"model": "openai/gpt-4o"}
+    assert stored["options"] == {"model": "openai/gpt-5.4"}
     assert stored["executions"] == 1
     assert stored["execution_arn"].endswith(f":{accepted['run_id']}-1")
 
@@ -428,7 +428,7 @@ def test_usage_sums_the_runs_llm_calls(caller: Callable[[str], Caller]) -> None:
             CallRecord(
                 user_id=alice.user_id,
                 provider="openai",
-                model="gpt-4o",
+                model="gpt-5.4",
                 latency_ms=120,
                 status="success",
                 input_tokens=input_tokens,
@@ -439,7 +439,7 @@ def test_usage_sums_the_runs_llm_calls(caller: Callable[[str], Caller]) -> None:
         )
     # A call of no run counts for none.
     record(
-        CallRecord(user_id=alice.user_id, provider="openai", model="gpt-4o", latency_ms=1, status="success")
+        CallRecord(user_id=alice.user_id, provider="openai", model="gpt-5.4", latency_ms=1, status="success")
     )
 
     usage = alice.get(run_id).json()["usage"]

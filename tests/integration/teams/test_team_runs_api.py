@@ -424,7 +424,7 @@ def test_a_conversation_costs_what_its_runs_model_calls_cost(
             CallRecord(
                 user_id=user,
                 provider="openai",
-                model="gpt-4o",
+                model="gpt-5.4",
                 latency_ms=100,
                 status="success",
                 input_tokens=100,

@@ -30,7 +30,7 @@ def swarm(**changes: Any) -> dict[str, Any]:
                 "description": "Reads the request and hands it on",
                 "system_message": "Hand billing questions to billing; ask the user when unsure.",
                 "handoffs": ["billing", "user"],
-                "model": "openai/gpt-4o-mini",
+                "model": "openai/gpt-5.4-mini",
             },
             {"name": "billing", "description": "Answers billing questions", "tools": ["calculator"]},
         ],
@@ -124,7 +124,7 @@ def test_a_full_swarm_is_stored_normalised(api, make_user_id):
 
     assert status == 201, created
     triage, billing = created["members"]
-    assert triage["handoffs"] == ["billing", "user"] and triage["model"] == "openai/gpt-4o-mini"
+    assert triage["handoffs"] == ["billing", "user"] and triage["model"] == "openai/gpt-5.4-mini"
     assert (
         billing["handoffs"] == [] and billing["tools"] == ["calculator"] and billing["system_message"] is None
     )
@@ -466,7 +466,7 @@ INVALID = [
         "body.members[1].description",
         "need a description",
     ),
-    (swarm(manager_model="openai/gpt-4o-mini"), "body.manager_model", "selector"),
+    (swarm(manager_model="openai/gpt-5.4-mini"), "body.manager_model", "selector"),
     (swarm(manager_model="openai/gpt-9", collaboration_mode="selector"), "body.manager_model", "no model"),
     (_changed(graph(), ("edges", 0, "to"), "nobody"), "body.edges[0].to", "no member 'nobody'"),
     (_changed(graph(), ("edges", 0, "from"), "nobody"), "body.edges[0].from", "no member 'nobody'"),
@@ -528,13 +528,13 @@ def test_each_rule_is_422_naming_its_path(api, make_user_id, body, field, messag
 
 
 def test_a_hierarchical_crew_may_leave_tasks_to_its_manager(api, make_user_id):
-    body = crew(collaboration_mode="hierarchical", manager_model="openai/gpt-4o-mini")
+    body = crew(collaboration_mode="hierarchical", manager_model="openai/gpt-5.4-mini")
     body["tasks"][0]["agent"] = None
 
     status, created = create(api, make_user_id(), body)
 
     assert status == 201, created
-    assert created["manager_model"] == "openai/gpt-4o-mini" and created["tasks"][0]["agent"] is None
+    assert created["manager_model"] == "openai/gpt-5.4-mini" and created["tasks"][0]["agent"] is None
 
 
 @pytest.mark.parametrize(

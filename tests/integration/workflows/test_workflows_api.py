@@ -16,7 +16,12 @@ def definition(**changes: Any) -> dict[str, Any]:
     document = {
         "entry": "greet",
         "nodes": [
-            {"id": "greet", "kind": "llm", "prompt": "Say hi to {input.name}", "model": "openai/gpt-4o-mini"},
+            {
+                "id": "greet",
+                "kind": "llm",
+                "prompt": "Say hi to {input.name}",
+                "model": "openai/gpt-5.4-mini",
+            },
             {
                 "id": "review",
                 "kind": "condition",
@@ -45,7 +50,7 @@ def test_create_then_read_a_workflow(api, make_user_id):
     assert created["version"] == 1 and created["created_at"] == created["updated_at"]
     # The stored definition is the normalised one: defaults filled in, edges by "from".
     greet = created["definition"]["nodes"][0]
-    assert greet["model"] == "openai/gpt-4o-mini" and greet["temperature"] is None
+    assert greet["model"] == "openai/gpt-5.4-mini" and greet["temperature"] is None
     assert created["definition"]["edges"][0] == {"from": "greet", "to": "review"}
     status, read = api("GetWorkflowFunction", user, path={"workflow_id": created["workflow_id"]})
     assert (status, read) == (200, created)

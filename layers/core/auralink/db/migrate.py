@@ -4,8 +4,9 @@ Migrations are the files ``NNNN_<name>.sql`` of ``migrations/``, applied in orde
 its own transaction, and recorded in ``schema_migrations`` with a checksum: editing a file that
 was already applied is an error (write a new migration instead). Seeds (``seeds/*.sql``) are
 idempotent upserts applied after every run, so that a price or an endpoint changed in a seed
-reaches every deployment; so is the data file of LLM models (``llm-models.yaml``, see
-`auralink.llm.registry`), after the SQL seeds that create its providers. A session advisory lock
+reaches every deployment; so are the data files of LLM models (``llm-models.yaml`` joined with
+``llm-model-prices.yaml``, see `auralink.llm.models_file`), after the SQL seeds that create their
+providers. A session advisory lock
 makes concurrent runners wait for each other.
 
 ``python -m auralink.db.migrate`` runs it with the owner's URL from ``DATABASE_OWNER_URL`` (or the
@@ -28,7 +29,8 @@ from psycopg.rows import TupleRow
 
 from auralink.db.connection import dsn_from_secret
 from auralink.errors import ConfigurationError, DomainError, ServiceUnavailable
-from auralink.llm.registry import ModelFileEntry, default_models_file, load_models_file, seed_models
+from auralink.llm.models_file import RegistryModel, load_models
+from auralink.llm.registry import seed_models
 from auralink.observability import logger
 
 APP_ROLE = "auralink_app"
@@ -92,18 +94,20 @@ def apply_migrations(
     app_dsn: str | None = None,
     sql_root: Path | None = None,
     models_file: Path | None = None,
+    prices_file: Path | None = None,
 ) -> list[str]:
     """Apply the pending migrations, then the seeds; return the names of the migrations applied.
 
     ``app_dsn``: when it names the application role with a password, that password is set on the
     role (as a SCRAM verifier computed here, so that the clear password never reaches the server).
-    ``models_file``: the LLM models data file (default: `auralink.llm.registry.default_models_file`).
+    ``models_file``, ``prices_file``: the LLM models' data files (default: the shipped ones, see
+    `auralink.llm.models_file`).
     """
     root = sql_root or default_sql_root()
     migrations = load_migrations(root / "migrations")
     seeds = [SqlFile.read(path) for path in sorted((root / "seeds").glob("*.sql"))]
     # Read before connecting: a malformed data file fails the run before anything is applied.
-    models = load_models_file(models_file or default_models_file())
+    models = load_models(models_file, prices_file)
     try:
         conn = psycopg.connect(owner_dsn, autocommit=True, prepare_threshold=None, connect_timeout=10)
     except psycopg.Error:
@@ -165,7 +169,7 @@ def _run(conn: psycopg.Connection[TupleRow], script: SqlFile, *, record: bool) -
         raise MigrationError(f"{script.name} failed: {problem}") from exc
 
 
-def _seed_models(conn: psycopg.Connection[TupleRow], models: list[ModelFileEntry]) -> None:
+def _seed_models(conn: psycopg.Connection[TupleRow], models: list[RegistryModel]) -> None:
     try:
         with conn.transaction():
             seed_models(conn, models)

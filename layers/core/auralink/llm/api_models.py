@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -45,6 +45,11 @@ class Model(BaseModel):
     output_price_per_mtok: Price = Field(description="US dollars per million output tokens")
     supports_tools: bool
     capabilities: list[str]
+    retires_on: date | None = Field(
+        description="The provider's announced shutdown date: from that day the model is refused"
+        " (422 model_retired) and no longer listed"
+    )
+    successor: str | None = Field(description="The model to move to, where one is named")
 
 
 class ModelList(BaseModel):

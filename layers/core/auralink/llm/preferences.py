@@ -91,7 +91,8 @@ def resolve_model(user_id: str, model_id: str) -> registry.ModelEntry:
     """The model ``model_id`` for ``user_id``: one of the registry, or any model of the user's own
     OpenAI-compatible endpoint (``<provider>/<name>`` where the user set that provider's base_url).
 
-    `ValidationFailed`: model_not_found when neither, model_disabled for a disabled one.
+    `ValidationFailed`: model_not_found when neither, model_disabled for a disabled one,
+    model_retired (`registry.ModelRetired`, naming the successor) for a retired one.
     """
     found = registry.find_model(model_id)
     if found is not None:
@@ -226,8 +227,12 @@ def _checked_settings(name: str, entry: ProviderSettingsUpdate | None, styles: d
 
 def _check_default_model(model_id: str) -> bool:
     """True for an enabled model of the registry; False for one it does not list (it may be on the
-    user's own endpoint); 422 for a disabled one."""
-    found = registry.find_model(model_id)
+    user's own endpoint); 422 for a disabled or retired one."""
+    try:
+        found = registry.find_model(model_id)
+    except registry.ModelRetired as exc:
+        successor = {"successor": exc.successor} if exc.successor else {}
+        raise _invalid("default_model", exc.message, code=exc.code, **successor) from None
     if found is None:
         return False
     if not found.enabled:

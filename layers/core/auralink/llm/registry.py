@@ -1,42 +1,51 @@
 """The LLM registry: providers, models with their prices, and what a call costs.
 
-The models come from the data file `llm-models.yaml` (validated here, upserted by the migration
-runner after every run) and are read from the database; the providers from the SQL seeds.
-A model is named ``<provider>/<model>``, the model part being the provider's own identifier.
+The models come from the data files (`auralink.llm.models_file`: the curated list joined with the
+dataset's prices, upserted by the migration runner after every run) and are read from the
+database; the providers from the SQL seeds. A model is named ``<provider>/<model>``, the model
+part being the provider's own identifier. A retired model stays in the registry so that naming it
+is refused with its successor, wherever it is named.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auralink.db import system_transaction
-from auralink.errors import ConfigurationError, ValidationFailed
+from auralink.errors import ValidationFailed
 from auralink.llm import registry_repository
-from auralink.llm.api_models import ApiStyle, Capability, Model, Provider
+from auralink.llm.api_models import ApiStyle, Model, Provider
+from auralink.llm.models_file import MODELS_FILE_NAME, ModelsFileError, RegistryModel
 
-MODELS_FILE_NAME = "llm-models.yaml"
-# In the core layer the build copies shared/configs/*.yaml next to the MCP configuration.
-_PACKAGED_MODELS_FILE = Path(__file__).resolve().parents[1] / "config" / MODELS_FILE_NAME
-_REPO_MODELS_FILE = Path(__file__).resolve().parents[4] / "shared" / "configs" / MODELS_FILE_NAME
 _PER_MILLION = Decimal(1_000_000)
 
 
-class ModelsFileError(ConfigurationError):
-    """The data file of models is malformed; the message names the entry and the field."""
+class ModelRetired(ValidationFailed):
+    """The model is retired (422 model_retired); the message and ``successor`` name what to use."""
 
-    code = "llm_models_invalid"
+    code = "model_retired"
+
+    def __init__(self, model_id: str, *, retired_on: date | None, successor: str | None) -> None:
+        when = f" on {retired_on.isoformat()}" if retired_on is not None else ""
+        instead = (
+            f"use {successor} instead"
+            if successor is not None
+            else "choose another model (GET /api/v1/llm/models)"
+        )
+        message = f"model {model_id} was retired{when}: {instead}"
+        super().__init__(message, details=[{"message": message, "model": model_id, "successor": successor}])
+        self.model_id = model_id
+        self.successor = successor
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model of the registry, as the chat gateway needs it."""
+    """A model of the registry that may be called, as the chat gateway needs it."""
 
     provider: str
     name: str
@@ -52,104 +61,41 @@ class ModelEntry:
     enabled: bool
     # False for a model of a user's own endpoint: its name is the user's, anything at all.
     listed: bool = True
+    # The provider's announced shutdown date, after which the model is retired; its successor.
+    retires_on: date | None = None
+    successor: str | None = None
 
     @property
     def id(self) -> str:
         return f"{self.provider}/{self.name}"
 
 
-class ModelFileEntry(BaseModel):
-    """One entry of `llm-models.yaml`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    provider: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/-]+$")
-    display_name: str = Field(min_length=1, max_length=200)
-    context_window: int = Field(gt=0)
-    input_price_per_mtok: Decimal = Field(ge=0, max_digits=12, decimal_places=4)
-    output_price_per_mtok: Decimal = Field(ge=0, max_digits=12, decimal_places=4)
-    supports_tools: bool
-    capabilities: tuple[Capability, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _tools_agree(self) -> ModelFileEntry:
-        if self.supports_tools != ("tools" in self.capabilities):
-            raise ValueError("supports_tools must be true exactly when capabilities include tools")
-        return self
-
-
-class ModelsFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: Literal[1]
-    models: list[ModelFileEntry] = Field(min_length=1)
-
-
-def default_models_file() -> Path:
-    """`llm-models.yaml` packaged in the core layer, else the repository's `shared/configs/`."""
-    return _PACKAGED_MODELS_FILE if _PACKAGED_MODELS_FILE.is_file() else _REPO_MODELS_FILE
-
-
-def load_models_file(path: Path) -> list[ModelFileEntry]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelsFileError(f"{path.name}: cannot be read ({exc.strerror})") from None
-    return parse_models_file(text, source=path.name)
-
-
-def parse_models_file(text: str, *, source: str = MODELS_FILE_NAME) -> list[ModelFileEntry]:
-    """The entries of the data file; `ModelsFileError` names the first bad entry and field."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ModelsFileError(f"{source}: not valid YAML{where}") from None
-    try:
-        models = ModelsFile.model_validate(document).models
-    except ValidationError as exc:
-        raise ModelsFileError(f"{source}: {_describe(exc, document)}") from None
-    seen: dict[tuple[str, str], int] = {}
-    for index, entry in enumerate(models):
-        first = seen.setdefault((entry.provider, entry.name), index)
-        if first != index:
-            raise ModelsFileError(
-                f"{source}: models[{index}] ({entry.provider}/{entry.name}) repeats models[{first}]"
-            )
-    return models
-
-
-def _describe(error: ValidationError, document: Any) -> str:
-    item = error.errors()[0]
-    location = item["loc"]
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
-    entry = _entry_label(document, location)
-    return f"{path}{entry}: {item['msg']}"
-
-
-def _entry_label(document: Any, location: tuple[int | str, ...]) -> str:
-    # "models[3] (openai/gpt-4o).input_price_per_mtok" reads better than an index alone.
-    if len(location) < 2 or location[0] != "models" or not isinstance(location[1], int):
-        return ""
-    models = document.get("models") if isinstance(document, dict) else None
-    entry = models[location[1]] if isinstance(models, list) and len(models) > location[1] else None
-    if isinstance(entry, dict) and entry.get("provider") and entry.get("name"):
-        return f" ({entry['provider']}/{entry['name']})"
-    return ""
-
-
-def seed_models(conn: psycopg.Connection[Any], entries: list[ModelFileEntry]) -> None:
-    """Upsert the data file's models (the migration runner calls this as the owner, after the SQL
-    seeds that create the providers); an entry of an unknown provider fails before any write."""
+def seed_models(conn: psycopg.Connection[Any], models: list[RegistryModel]) -> None:
+    """Upsert the models of the data files (the migration runner calls this as the owner, after
+    the SQL seeds that create the providers); a model of an unknown provider fails before any write."""
     known = registry_repository.provider_names(conn)
-    for index, entry in enumerate(entries):
-        if entry.provider not in known:
+    for index, model in enumerate(models):
+        if model.provider not in known:
             raise ModelsFileError(
-                f"{MODELS_FILE_NAME}: models[{index}].provider: unknown provider {entry.provider!r}"
+                f"{MODELS_FILE_NAME}: models[{index}].provider: unknown provider {model.provider!r}"
             )
-    registry_repository.upsert_models(conn, [entry.model_dump() for entry in entries])
+    registry_repository.upsert_models(conn, [_columns(model) for model in models])
+
+
+def _columns(model: RegistryModel) -> dict[str, Any]:
+    return {
+        "provider": model.provider,
+        "name": model.name,
+        "display_name": model.display_name,
+        "context_window": model.context_window,
+        "input_price_per_mtok": model.input_price_per_mtok,
+        "output_price_per_mtok": model.output_price_per_mtok,
+        "supports_tools": model.supports_tools,
+        "capabilities": list(model.capabilities),
+        "retired": model.retired,
+        "retires_on": model.retires_on,
+        "successor": model.successor,
+    }
 
 
 def list_providers() -> list[Provider]:
@@ -159,7 +105,8 @@ def list_providers() -> list[Provider]:
 
 
 def list_models(*, provider: str | None = None, capability: str | None = None) -> list[Model]:
-    """The models that can be called now, optionally of one provider or with one capability."""
+    """The models that can be called now (enabled, not retired), optionally of one provider or with
+    one capability."""
     with system_transaction() as conn:
         rows = registry_repository.enabled_model_rows(conn, provider=provider, capability=capability)
     return [to_model(_entry(row)) for row in rows]
@@ -176,6 +123,8 @@ def to_model(entry: ModelEntry) -> Model:
         output_price_per_mtok=entry.output_price_per_mtok,
         supports_tools=entry.supports_tools,
         capabilities=list(entry.capabilities),
+        retires_on=entry.retires_on,
+        successor=entry.successor,
     )
 
 
@@ -192,15 +141,21 @@ def split_model_id(model_id: str) -> tuple[str, str]:
 
 
 def find_model(model_id: str) -> ModelEntry | None:
-    """The model, enabled or not; None when the registry has no such model."""
+    """The model, enabled or not; None when the registry has no such model; `ModelRetired` when
+    it has retired (flagged so, or past its shutdown date: no model is called after that day)."""
     provider, name = split_model_id(model_id)
     with system_transaction() as conn:
         row = registry_repository.model_row(conn, provider, name)
-    return None if row is None else _entry(row)
+    if row is None:
+        return None
+    if row["retired"]:
+        raise ModelRetired(f"{provider}/{name}", retired_on=row["retires_on"], successor=row["successor"])
+    return _entry(row)
 
 
 def resolve_model(model_id: str) -> ModelEntry:
-    """The model to call; `ValidationFailed` (model_not_found, model_disabled) if unknown or off."""
+    """The model to call; `ValidationFailed` (model_not_found, model_disabled, model_retired) if
+    unknown, off or retired."""
     entry = find_model(model_id)
     if entry is None:
         raise ValidationFailed(f"no model {model_id!r} in the registry", code="model_not_found")
@@ -258,4 +213,6 @@ def _entry(row: dict[str, Any]) -> ModelEntry:
         supports_tools=row["supports_tools"],
         capabilities=tuple(row["capabilities"]),
         enabled=bool(row["enabled"]) and bool(row["provider_enabled"]),
+        retires_on=row["retires_on"],
+        successor=row["successor"],
     )

@@ -36,7 +36,7 @@ from tests.integration.mcp.gateway.conftest import gateway  # noqa: F401  # a fi
 from tests.support.runs import executor_in_place
 
 KEY = "sk-team-loopback-1a2b3c4d5e6f7a8b"
-MODEL = "openai/gpt-4o-mini"
+MODEL = "openai/gpt-5.4-mini"
 STEP_MS = 120_000
 
 

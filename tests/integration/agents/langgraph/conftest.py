@@ -32,7 +32,7 @@ from tests.integration.mcp.gateway.conftest import gateway  # noqa: F401  # a fi
 from tests.support.runs import create_run, executor_in_place
 
 KEY = "sk-workflow-loopback-5e6f7a8b9c0d1e2f"
-MODEL = "openai/gpt-4o-mini"
+MODEL = "openai/gpt-5.4-mini"
 STEP_MS = 60_000
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 
 from auralink.agents.runs.models import RunStatus
 from auralink.agents.workflows.models import WorkflowRequest
@@ -278,6 +279,36 @@ def test_a_failing_model_fails_the_run_with_its_reason(user, start, model):
     ]
 
 
+def test_a_model_that_retired_after_the_workflow_was_saved_fails_the_run_naming_its_successor(
+    user, start, model, owner_conn
+):
+    name = f"retiring-{uuid.uuid4().hex[:8]}"
+    owner_conn.execute(
+        "INSERT INTO llm_models (provider_id, name, display_name, context_window, input_price_per_mtok,"
+        " output_price_per_mtok, supports_tools, capabilities, successor) SELECT id, %s, 'Retiring',"
+        " 128000, 1, 1, true, '{chat,tools}', 'openai/gpt-5.4' FROM llm_providers WHERE name = 'openai'",
+        (name,),
+    )
+    try:
+        definition = {
+            "entry": "greet",
+            "nodes": [{"id": "greet", "kind": "llm", "prompt": "Hello", "model": f"openai/{name}"}],
+            "edges": [{"from": "greet", "to": "END"}],
+        }
+        run_id = start(user, definition)
+        owner_conn.execute(
+            "UPDATE llm_models SET retires_on = (now() AT TIME ZONE 'UTC')::date WHERE name = %s", (name,)
+        )
+
+        assert run_to_end(run_id, user) == ["failed"]
+    finally:
+        owner_conn.execute("DELETE FROM llm_models WHERE name = %s", (name,))
+
+    error = read_run(user, run_id)["error"]
+    assert error["code"] == "model_retired" and "use openai/gpt-5.4 instead" in error["message"]
+    assert model.script.received == []
+
+
 def test_a_failing_tool_node_fails_the_run(user, start, model):
     definition = {
         "entry": "calc",
@@ -316,11 +347,11 @@ def test_a_tool_node_passes_rendered_arguments_and_keeps_structured_results(user
 
 def test_the_run_model_applies_where_a_node_names_none(user, start, model):
     model.script.then(Text("A"), Text("B"))
-    run_id = start(user, TWO_STEPS, model="openai/gpt-4o")
+    run_id = start(user, TWO_STEPS, model="openai/gpt-5.4")
 
     run_to_end(run_id, user)
 
-    assert [request.body["model"] for request in model.script.received] == ["gpt-4o", "gpt-4o"]
+    assert [request.body["model"] for request in model.script.received] == ["gpt-5.4", "gpt-5.4"]
 
 
 def test_checkpoints_are_the_owners_alone_and_go_when_the_run_ends(user, start, model, make_user_id):

@@ -12,7 +12,7 @@ from tests.support.handlers import invoke, request, sample_event
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi"}]
 
 
-def use_openai_compatible(api, user, server, model="openai/gpt-4o-mini"):
+def use_openai_compatible(api, user, server, model="openai/gpt-5.4-mini"):
     status, body = api(
         "LlmPutPreferencesFunction",
         user,
@@ -33,21 +33,21 @@ def test_a_chat_on_the_users_own_endpoint_is_priced_and_measured(api, make_user_
     _, report = api("LlmMetricsFunction", user, query={"window_hours": "1"})
 
     assert status == 200, answer
-    assert answer["model"] == "openai/gpt-4o-mini" and answer["content"] == "hi!"
+    assert answer["model"] == "openai/gpt-5.4-mini" and answer["content"] == "hi!"
     assert answer["usage"] == {"input_tokens": 1200, "output_tokens": 300}
-    model = registry.resolve_model("openai/gpt-4o-mini")
+    model = registry.resolve_model("openai/gpt-5.4-mini")
     expected = (
         Decimal(1200) * model.input_price_per_mtok / 10**6
         + Decimal(300) * model.output_price_per_mtok / 10**6
     )
     assert Decimal(str(answer["cost_usd"])) == expected
     (row,) = report["models"]
-    assert (row["model"], row["calls"], row["errors"]) == ("openai/gpt-4o-mini", 1, 0)
+    assert (row["model"], row["calls"], row["errors"]) == ("openai/gpt-5.4-mini", 1, 0)
     assert (row["input_tokens"], row["output_tokens"]) == (1200, 300)
     assert Decimal(str(row["cost_usd"])) == expected
     sent = openai_compatible.script.received[-1]
     assert sent.headers["authorization"] == f"Bearer {KEY}"
-    assert sent.body["model"] == "gpt-4o-mini" and sent.body["messages"][0]["role"] == "system"
+    assert sent.body["model"] == "gpt-5.4-mini" and sent.body["messages"][0]["role"] == "system"
 
 
 def test_tool_calls_come_back_to_the_caller(api, make_user_id, openai_compatible):
@@ -123,7 +123,7 @@ def test_without_a_key_the_answer_names_the_provider(api, make_user_id):
     status, answer = api(
         "LlmChatFunction",
         make_user_id(),
-        body={"model": "anthropic/claude-3-5-haiku-20241022", "messages": MESSAGES},
+        body={"model": "anthropic/claude-haiku-4-5-20251001", "messages": MESSAGES},
     )
     assert status == 422
     assert answer["error"]["code"] == "llm_key_missing" and "anthropic" in answer["error"]["message"]
@@ -181,7 +181,9 @@ def test_the_comparison_reads_the_refreshed_summary(api, make_user_id, openai_co
 
     assert status == 200
     (row,) = comparison["models"]
-    assert row["model"] == "openai/gpt-4o-mini" and row["calls"] == 1 and row["cost_per_1k_output_tokens"] > 0
+    assert (
+        row["model"] == "openai/gpt-5.4-mini" and row["calls"] == 1 and row["cost_per_1k_output_tokens"] > 0
+    )
 
 
 def test_any_model_of_the_users_own_endpoint_is_served_at_zero_cost(api, make_user_id, openai_compatible):

@@ -12,7 +12,7 @@ from tests.support.environment import forget_caches
 from tests.support.handlers import request
 
 CAP = 4096
-LLM_NODE = {"id": "say", "kind": "llm", "prompt": "Say hi", "model": "openai/gpt-4o-mini"}
+LLM_NODE = {"id": "say", "kind": "llm", "prompt": "Say hi", "model": "openai/gpt-5.4-mini"}
 
 
 @pytest.fixture

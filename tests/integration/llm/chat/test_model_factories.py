@@ -30,7 +30,7 @@ from tests.fakes.openai_server import Calls, Text
 from tests.integration.llm.chat.test_chat import use_openai_compatible
 from tests.support.runs import create_run
 
-MODEL = "openai/gpt-4o-mini"
+MODEL = "openai/gpt-5.4-mini"
 
 
 @tool
@@ -151,9 +151,7 @@ def test_autogen_client_text_function_calls_and_usage(api, make_user_id, openai_
 
 def test_a_missing_key_is_the_gateways_error_and_is_recorded(api, make_user_id):
     user = make_user_id()
-    status, _ = api(
-        "LlmPutPreferencesFunction", user, body={"default_model": "anthropic/claude-sonnet-4-20250514"}
-    )
+    status, _ = api("LlmPutPreferencesFunction", user, body={"default_model": "anthropic/claude-sonnet-4-6"})
     assert status == 200
 
     with pytest.raises(DomainError) as raised:

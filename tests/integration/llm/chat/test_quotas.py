@@ -28,7 +28,7 @@ from tests.support.handlers import request
 SERVICE_KEYS_SECRET_ID = "auralink/test/llm-service-keys-quotas"
 SERVICE_KEY = "sk-service-quota-000000000000000000SERV"
 OWN_KEY = "sk-own-quota-1111111111111111111111OWN"
-MODEL = "openai/gpt-4o-mini"
+MODEL = "openai/gpt-5.4-mini"
 MESSAGES = [{"role": "user", "content": "Say hi"}]
 
 
@@ -156,7 +156,7 @@ def test_a_calls_max_tokens_is_held_against_the_budget_before_it_goes_out(
 def test_the_days_cost_is_bounded_too(service_paid, chat_as, usage_of, make_user_id, openai_compatible):
     service_paid(QUOTA_LLM_COST_PER_DAY_USD="0.001")
     user = make_user_id()
-    # gpt-4o-mini costs $0.15 per million tokens in and $0.60 out: this call $0.0012015, counted
+    # gpt-5.4-mini costs $0.75 per million tokens in and $4.50 out: this call $0.0090075, counted
     # in whole micro-dollars rounded up.
     openai_compatible.script.then(Text("long", input_tokens=10, output_tokens=2000))
 
@@ -167,7 +167,7 @@ def test_the_days_cost_is_bounded_too(service_paid, chat_as, usage_of, make_user
     assert body["error"]["details"]["quota"] == "llm_cost_per_day_usd"
     assert body["error"]["details"]["limit"] == 0.001
     cost = usage_of(user)["llm_cost_per_day_usd"]
-    assert (cost["limit"], cost["used"], cost["remaining"]) == (0.001, 0.001202, 0)
+    assert (cost["limit"], cost["used"], cost["remaining"]) == (0.001, 0.009008, 0)
 
 
 def test_the_daily_budget_starts_again_at_midnight_utc(service_paid, make_user_id, openai_compatible):

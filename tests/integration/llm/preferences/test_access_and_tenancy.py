@@ -102,14 +102,14 @@ def test_an_unknown_provider_is_refused(llm, make_user_id):
 
 def test_another_users_preferences_are_invisible(put, get, make_user_id, owner_conn):
     alice, bob = make_user_id("alice"), make_user_id("bob")
-    put(alice, {"default_model": "openai/gpt-4o", "providers": {"openai": {"api_key": OPENAI_KEY}}})
+    put(alice, {"default_model": "openai/gpt-5.4", "providers": {"openai": {"api_key": OPENAI_KEY}}})
 
     assert get(bob) == {"default_model": None, "providers": {}, "updated_at": None}
     with pytest.raises(ValidationFailed):
         resolve_access(bob, "openai")
 
-    put(bob, {"default_model": "google/gemini-2.0-flash", "providers": {"openai": {"base_url": LOCAL}}})
-    assert get(alice)["default_model"] == "openai/gpt-4o"
+    put(bob, {"default_model": "google/gemini-2.5-flash-lite", "providers": {"openai": {"base_url": LOCAL}}})
+    assert get(alice)["default_model"] == "openai/gpt-5.4"
     assert get(alice)["providers"]["openai"] == {
         "has_api_key": True,
         "api_key_hint": "sk-...aBcD",

@@ -29,14 +29,14 @@ def test_nothing_stored_yet(get, make_user_id):
 def test_round_trip_with_masked_keys(put, get, make_user_id):
     user = make_user_id()
     body = {
-        "default_model": "anthropic/claude-3-5-haiku-20241022",
+        "default_model": "anthropic/claude-haiku-4-5-20251001",
         "providers": {"openai": {"api_key": OPENAI_KEY}, "anthropic": {"api_key": ANTHROPIC_KEY}},
     }
 
     status, saved = put(user, body)
 
     assert status == 200, saved
-    assert saved["default_model"] == "anthropic/claude-3-5-haiku-20241022"
+    assert saved["default_model"] == "anthropic/claude-haiku-4-5-20251001"
     assert saved["providers"] == {
         "anthropic": {"has_api_key": True, "api_key_hint": "sk-...wxyz", "base_url": None},
         "openai": {"has_api_key": True, "api_key_hint": "sk-...aBcD", "base_url": None},
@@ -84,7 +84,7 @@ def test_an_entry_replaces_the_provider_and_omitted_providers_are_kept(put, get,
     put(
         user,
         {
-            "default_model": "openai/gpt-4o",
+            "default_model": "openai/gpt-5.4",
             "providers": {
                 "openai": {"api_key": OPENAI_KEY, "base_url": "http://127.0.0.1:11434/v1"},
                 "anthropic": {"api_key": ANTHROPIC_KEY},
@@ -102,7 +102,7 @@ def test_an_entry_replaces_the_provider_and_omitted_providers_are_kept(put, get,
         "base_url": None,
     }
     assert body["providers"]["anthropic"]["has_api_key"] is True
-    assert body["default_model"] == "openai/gpt-4o"
+    assert body["default_model"] == "openai/gpt-5.4"
 
     # "api_key": null removes the key; nothing left of the provider: it goes.
     status, body = put(user, {"providers": {"openai": {"api_key": None}}})

@@ -110,7 +110,7 @@ def test_the_fake_lists_models_like_openai(keyless: LlmServer) -> None:
     answer = httpx2.get(keyless.base_url + "/v1/models").json()
 
     assert answer["object"] == "list"
-    assert {"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "loopback"} in answer["data"]
+    assert {"id": "gpt-5.4-mini", "object": "model", "created": 0, "owned_by": "loopback"} in answer["data"]
 
 
 def test_each_api_style_of_the_registry_has_an_adapter() -> None:

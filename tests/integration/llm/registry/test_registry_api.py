@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
-from auralink.llm.registry import default_models_file, load_models_file
+from auralink.llm.models_file import load_models
 from tests.support.handlers import invoke, sample_event
 
-FILE = load_models_file(default_models_file())
+MODELS = load_models()
+TODAY = datetime.now(UTC).date()
+# What can be called today: neither flagged retired nor past its shutdown date.
+OFFERED = [m for m in MODELS if not m.retired and (m.retires_on is None or m.retires_on > TODAY)]
+RETIRED = [m for m in MODELS if m not in OFFERED]
 
 
 def test_the_four_providers_with_their_model_counts(api):
@@ -27,21 +32,22 @@ def test_the_four_providers_with_their_model_counts(api):
         "api_style": "openai",
         "base_url": "https://api.openai.com/v1",
         "enabled": True,
-        "model_count": Counter(entry.provider for entry in FILE)["openai"],
+        "model_count": Counter(entry.provider for entry in OFFERED)["openai"],
     }
     assert (providers["meta"]["api_style"], providers["meta"]["base_url"]) == ("bedrock", None)
     assert providers["anthropic"]["api_style"] == "anthropic"
     assert providers["google"]["api_style"] == "gemini"
-    assert sum(provider["model_count"] for provider in body["providers"]) == len(FILE) >= 20
+    assert sum(provider["model_count"] for provider in body["providers"]) == len(OFFERED) >= 20
 
 
-def test_every_model_of_the_data_file_is_listed_with_its_exact_prices(api):
+def test_every_model_of_the_data_files_is_listed_with_its_exact_prices_and_no_retired_one(api):
     status, body = api("LlmModelsFunction", "reader")
 
     assert status == 200, body
     listed = {model["id"]: model for model in body["models"]}
-    assert len(listed) == len(FILE) >= 20
-    for entry in FILE:
+    assert len(listed) == len(OFFERED) >= 20
+    assert RETIRED and not {model.id for model in RETIRED} & set(listed)
+    for entry in OFFERED:
         model = listed[f"{entry.provider}/{entry.name}"]
         assert model == {
             "id": f"{entry.provider}/{entry.name}",
@@ -53,6 +59,8 @@ def test_every_model_of_the_data_file_is_listed_with_its_exact_prices(api):
             "output_price_per_mtok": model["output_price_per_mtok"],
             "supports_tools": entry.supports_tools,
             "capabilities": list(entry.capabilities),
+            "retires_on": entry.retires_on and entry.retires_on.isoformat(),
+            "successor": entry.successor,
         }
         # JSON numbers, and the very decimals of the file.
         assert isinstance(model["input_price_per_mtok"], int | float)
@@ -68,19 +76,19 @@ def test_prices_leave_as_json_numbers_not_strings(service, token_for):
 
     raw = invoke("LlmModelsFunction", event)["body"]
 
-    assert '"id":"openai/gpt-4o","provider":"openai"' in raw
-    assert '"input_price_per_mtok":2.5,"output_price_per_mtok":10.0' in raw
+    assert '"id":"openai/gpt-5.4","provider":"openai"' in raw
+    assert '"input_price_per_mtok":2.5,"output_price_per_mtok":15.0' in raw
 
 
 def test_published_prices_of_well_known_models(api):
     _, body = api("LlmModelsFunction", "reader")
     prices = {m["id"]: (m["input_price_per_mtok"], m["output_price_per_mtok"]) for m in body["models"]}
 
-    assert prices["openai/gpt-4o"] == (2.5, 10)
-    assert prices["openai/gpt-4o-mini"] == (0.15, 0.6)
-    assert prices["anthropic/claude-sonnet-4-20250514"] == (3, 15)
-    assert prices["google/gemini-2.0-flash-lite"] == (0.075, 0.3)
-    assert prices["meta/meta.llama3-1-70b-instruct-v1:0"] == (0.72, 0.72)
+    assert prices["openai/gpt-5.4"] == (2.5, 15)
+    assert prices["openai/gpt-5.4-mini"] == (0.75, 4.5)
+    assert prices["anthropic/claude-opus-4-5-20251101"] == (5, 25)
+    assert prices["anthropic/claude-sonnet-4-6"] == (3, 15)
+    assert prices["google/gemini-2.5-flash-lite"] == (0.1, 0.4)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +108,7 @@ def test_filters(api, query, expected):
 
     assert status == 200, body
     ids = [model["id"] for model in body["models"]]
-    assert ids == sorted(f"{e.provider}/{e.name}" for e in FILE if expected(e))
+    assert ids == sorted(f"{e.provider}/{e.name}" for e in OFFERED if expected(e))
     assert ids
 
 
@@ -135,4 +143,4 @@ def test_a_disabled_model_is_not_listed(api, owner_conn):
 
     assert f"openai/{name}" not in json.dumps(body)
     openai = next(p for p in providers["providers"] if p["name"] == "openai")
-    assert openai["model_count"] == Counter(entry.provider for entry in FILE)["openai"]
+    assert openai["model_count"] == Counter(entry.provider for entry in OFFERED)["openai"]

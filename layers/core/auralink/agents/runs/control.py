@@ -39,6 +39,7 @@ from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import Connection, tenant_transaction
 from auralink.errors import ConfigurationError, Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from auralink.llm import preferences
+from auralink.llm.registry import ModelRetired
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.quotas import service as quotas
 
@@ -230,8 +231,11 @@ def _options(identity: Identity, request: ExecuteRequest) -> dict[str, Any]:
     try:
         preferences.resolve_model(identity.sub, request.model)
     except ValidationFailed as exc:
+        successor = {"successor": exc.successor} if isinstance(exc, ModelRetired) else {}
         raise ValidationFailed(
-            exc.message, code=exc.code, details=[{"field": "body.model", "message": exc.message}]
+            exc.message,
+            code=exc.code,
+            details=[{"field": "body.model", "message": exc.message, **successor}],
         ) from None
     return {"model": request.model}
 
