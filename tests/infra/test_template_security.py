@@ -37,9 +37,11 @@ DECRYPT_CREDENTIALS = {
     "LlmPutPreferencesFunction",
     "LlmChatFunction",
 }
-# Sign or verify the service tokens with which the gateway calls the MCP servers AuraLink hosts.
+# Sign or verify the service tokens with which the gateway calls the MCP servers AuraLink hosts,
+# or the run tokens with which a crew calls the API.
 SERVICE_TOKENS = {
     "RunStepFunction",
+    "CrewStepFunction",
     "McpConnectFunction",
     "McpTestConnectionFunction",
     "McpListToolsFunction",
@@ -162,7 +164,7 @@ def test_no_statement_grants_a_wildcard_resource_except_where_aws_requires_it(
                 )
 
 
-def test_the_state_machine_may_only_invoke_the_run_step_alias(template: dict[str, Any]) -> None:
+def test_the_state_machine_may_only_invoke_the_step_functions(template: dict[str, Any]) -> None:
     policies = _policy_items(template["Resources"]["RunStateMachine"])
     lambda_statements = [
         statement
@@ -177,7 +179,13 @@ def test_the_state_machine_may_only_invoke_the_run_step_alias(template: dict[str
             "Effect": "Allow",
             "Action": "lambda:InvokeFunction",
             "Resource": {"Ref": "RunStepFunction.Alias"},
-        }
+        },
+        {
+            "Sid": "InvokeCrewStep",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": {"Fn::GetAtt": ["CrewStepFunction", "Arn"]},
+        },
     ]
     assert all(_statements(item) for item in policies), "the state machine gets no policy templates"
 
