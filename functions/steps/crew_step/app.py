@@ -24,7 +24,7 @@ get_settings()  # fail the cold start, not the first run, on a bad environment
 def _crewai() -> Executor:
     # CrewAI's import takes seconds: the first step pays it within its 15 minutes, not the init
     # phase within its 10 seconds.
-    from auralink.agents.crewai.executor import CrewAIExecutor  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+    from auralink.agents.crewai.executor import CrewAIExecutor  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
 
     executor: Executor = CrewAIExecutor()
     return executor
