@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -121,7 +121,26 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class ImageSpec:
+    """How `sam build` builds an image function (its `Metadata`): a Dockerfile, with a folder of
+    the repository as the build's context."""
+
+    docker_context: str
+    dockerfile: str  # relative to the context
+    docker_tag: str | None = None
+
+    @property
+    def folder(self) -> str:
+        """The Dockerfile's folder, relative to the template: the function's own code."""
+        return str((PurePosixPath(self.docker_context) / self.dockerfile).parent)
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
+    """A function of the template. An image function (``image`` set) has no CodeUri: its code is the
+    Dockerfile's folder, and its handler is the image's command (`ImageConfig.Command`, else
+    ``app.lambda_handler``, which the Dockerfile's CMD names)."""
+
     logical_id: str
     code_uri: str
     handler: str
@@ -133,6 +152,7 @@ class FunctionSpec:
     schedules: tuple[ScheduleSpec, ...] = ()
     reserved_concurrency: int | None = None
     layers: tuple[str, ...] = ()  # logical ids of the template's layers, in order
+    image: ImageSpec | None = None
 
     @property
     def module_path(self) -> str:
@@ -234,14 +254,15 @@ def _events(function_id: str, properties: Mapping[str, Any]) -> tuple[list[HttpR
 def functions(template: Mapping[str, Any]) -> list[FunctionSpec]:
     """The template's serverless functions, with `Globals.Function` applied."""
     specs = []
-    for logical_id in resources_of_type(template, SERVERLESS_FUNCTION):
+    for logical_id, resource in resources_of_type(template, SERVERLESS_FUNCTION).items():
         properties = function_properties(template, logical_id)
         routes, schedules = _events(logical_id, properties)
+        image = _image(logical_id, properties, resource.get("Metadata") or {})
         specs.append(
             FunctionSpec(
                 logical_id=logical_id,
-                code_uri=str(properties.get("CodeUri", ".")),
-                handler=str(properties.get("Handler", "app.lambda_handler")),
+                code_uri=str(properties.get("CodeUri", ".")) if image is None else image.folder,
+                handler=_handler(properties),
                 timeout=int(properties.get("Timeout", 3)),
                 memory_size=int(properties.get("MemorySize", 128)),
                 environment=_variables(properties),
@@ -250,9 +271,27 @@ def functions(template: Mapping[str, Any]) -> list[FunctionSpec]:
                 schedules=tuple(schedules),
                 reserved_concurrency=_plain_int(properties.get("ReservedConcurrentExecutions")),
                 layers=tuple(_layer_refs(properties.get("Layers"))),
+                image=image,
             )
         )
     return specs
+
+
+def _image(logical_id: str, properties: Mapping[str, Any], metadata: Mapping[str, Any]) -> ImageSpec | None:
+    if properties.get("PackageType", "Zip") != "Image":
+        return None
+    if not isinstance(metadata.get("Dockerfile"), str):
+        raise ValueError(f"{logical_id}: an image function needs Metadata.Dockerfile for `sam build`")
+    return ImageSpec(
+        docker_context=str(metadata.get("DockerContext", ".")),
+        dockerfile=metadata["Dockerfile"],
+        docker_tag=_plain_str(metadata.get("DockerTag")),
+    )
+
+
+def _handler(properties: Mapping[str, Any]) -> str:
+    command = (properties.get("ImageConfig") or {}).get("Command") or [properties.get("Handler")]
+    return str(command[0] or "app.lambda_handler")
 
 
 def _plain_int(value: Any) -> int | None:

@@ -11,7 +11,8 @@ Two launchers:
   third-party libraries once, so that a cold start costs the function's own
   initialisation rather than a second or two of library imports;
 - `InterpreterLauncher` starts a fresh interpreter per environment with only the function's code
-  folder and the given layer folders on its path (no virtualenv): what a built artifact sees.
+  folder and the given folders on its path: with no site-packages, what a built artifact sees;
+  with a virtualenv's interpreter and its site-packages, what an image function's image holds.
 """
 
 from __future__ import annotations
@@ -191,21 +192,36 @@ class _ForkedProcess:
 
 
 class InterpreterLauncher:
-    """Each environment in a fresh `interpreter -S`, with the spec's ``paths`` (layers, then the
-    runtime's own libraries) after the function's code folder: nothing of this project's virtualenv."""
+    """Each environment in a fresh interpreter, with the spec's ``paths`` after the function's code
+    folder: nothing of this project's virtualenv.
 
-    def __init__(self, interpreter: Path) -> None:
+    Without ``site_packages`` (`-S`), the paths are all it has: the built layers, then the
+    runtime's own libraries. With it, ``interpreter`` is a virtualenv's (an image function's
+    environment) and its site-packages follow the paths, as the image's packages follow its
+    /var/task. ``missing`` says what creates an interpreter that does not exist yet.
+    """
+
+    def __init__(self, interpreter: Path, *, site_packages: bool = False, missing: str = "") -> None:
         self._interpreter = interpreter
+        self._site_packages = site_packages
+        self._missing = missing
 
     def launch(self, spec: EnvironmentSpec) -> tuple[Process, Connection]:
+        if not self._interpreter.exists():
+            # What Lambda answers for an image it cannot start.
+            raise FunctionError({
+                "errorType": "Runtime.InvalidEntrypoint",
+                "errorMessage": f"{spec.function_id}: no interpreter at {self._interpreter}. {self._missing}",
+            })  # fmt: skip
         parent_socket, child_socket = socket.socketpair()
         environment = {**spec.environment, "PYTHONPATH": os.pathsep.join(map(str, spec.paths))}
+        # -s: a virtualenv's own site-packages, never the user's; its bytecode is written as usual.
+        flags = ["-s"] if self._site_packages else ["-S", "-B"]
         try:
             process = subprocess.Popen(  # noqa: S603  # our interpreter, our bootstrap
                 [
                     str(self._interpreter),
-                    "-S",
-                    "-B",
+                    *flags,
                     "-P",
                     bootstrap.__file__,
                     str(child_socket.fileno()),

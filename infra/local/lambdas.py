@@ -11,6 +11,9 @@ asynchronous invocations, schedules) wait for an environment instead. Environmen
 Changing a function's configuration (`update_environment`) applies to the environments started
 afterwards; those already running finish their invocation and retire, as after
 `aws lambda update-function-configuration`.
+
+An image function (CrewStepFunction) runs in the interpreter of its own environment
+(`infra.local.images`), built artifacts or not: there is no image to run without Docker.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from infra.local.environments import (
     Launcher,
     shared_fork_launcher,
 )
+from infra.local.images import image_environment, image_paths
 from infra.template import FunctionSpec
 
 log = logging.getLogger("infra.local.lambdas")
@@ -217,7 +221,8 @@ class _Pool:
 class LocalFunctions:
     """The functions of one template, by logical id, with their code under ``root`` (CodeUri), or
     the built ``artifacts`` when given. ``setup`` names `module:function`s that every environment
-    calls once its handler is loaded."""
+    of a zip function calls once its handler is loaded; an image function's environment, which
+    holds none of this project's modules but the auralink package, calls none."""
 
     def __init__(
         self,
@@ -232,13 +237,17 @@ class LocalFunctions:
         self.root = root
         self.specs = {spec.logical_id: spec for spec in specs}
         self._artifacts = artifacts
-        self._launcher: Launcher = (
+        zip_launcher: Launcher = (
             shared_fork_launcher() if artifacts is None else InterpreterLauncher(artifacts.interpreter)
         )
         self._setup = tuple(setup)
         self._variables: dict[str, dict[str, str]] = {}
         self._pools = {
-            function_id: _Pool(spec, self._launcher, spec.reserved_concurrency or default_concurrency)
+            function_id: _Pool(
+                spec,
+                zip_launcher if spec.image is None else self._image_launcher(spec),
+                spec.reserved_concurrency or default_concurrency,
+            )
             for function_id, spec in self.specs.items()
         }
         self._idle_timeout_s = idle_timeout_s
@@ -253,9 +262,10 @@ class LocalFunctions:
         return name
 
     def task_root(self, function_id: str) -> Path:
-        if self._artifacts is not None:
+        spec = self.specs[function_id]
+        if self._artifacts is not None and spec.image is None:
             return self._artifacts.function_roots[function_id]
-        return (self.root / self.specs[function_id].code_uri).resolve()
+        return (self.root / spec.code_uri).resolve()
 
     def configure(self, variables: Mapping[str, Mapping[str, str]]) -> None:
         """Give each function its environment variables (the template's, resolved locally); the
@@ -320,9 +330,22 @@ class LocalFunctions:
                 environment={**self._variables[function_id], **lambda_variables(spec, task_root)},
                 timeout_s=spec.timeout,
                 memory_mb=spec.memory_size,
-                setup=self._setup,
-                paths=() if self._artifacts is None else self._artifacts.paths(spec),
+                setup=self._setup if spec.image is None else (),
+                paths=self._paths(spec),
             )
+        )
+
+    def _paths(self, spec: FunctionSpec) -> tuple[Path, ...]:
+        if spec.image is not None:
+            return image_paths(self.root.resolve())
+        return () if self._artifacts is None else self._artifacts.paths(spec)
+
+    def _image_launcher(self, spec: FunctionSpec) -> Launcher:
+        environment = image_environment(spec)
+        return InterpreterLauncher(
+            environment.interpreter(self.root.resolve()),
+            site_packages=True,
+            missing=f"Create its environment with `make {environment.make_target}`.",
         )
 
     def _reap(self) -> None:

@@ -24,7 +24,7 @@ from tests.fakes.openai_server import Calls, Fail, LlmServer, Text, openai_serve
 from tests.support.runtime import local_runtime_with
 
 KEY = "sk-e2e-openai-endpoint-0123456789abcdef"
-MODEL = "openai/gpt-4o-mini"
+MODEL = "openai/gpt-5.4-mini"
 CHAT_CALLS_PER_MINUTE = 4
 WEATHER = {
     "type": "function",
@@ -117,7 +117,7 @@ def test_a_text_answer_with_its_usage_and_a_metrics_row(client_for, api, provide
     assert completion.usage.total_tokens == 150
     sent = provider.script.received[-1]
     assert sent.headers["authorization"] == f"Bearer {KEY}"
-    assert sent.body["model"] == "gpt-4o-mini" and sent.body["messages"][0] == {
+    assert sent.body["model"] == "gpt-5.4-mini" and sent.body["messages"][0] == {
         "role": "system",
         "content": "Be brief.",
     }
@@ -237,7 +237,7 @@ def test_a_bad_body_names_its_field(client_for, api, make_user_id) -> None:
     with pytest.raises(openai.UnprocessableEntityError) as wrong_role:
         client.chat.completions.create(model=MODEL, messages=[{"role": "wizard", "content": "Hi"}])
     with pytest.raises(openai.UnprocessableEntityError) as no_provider:
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+        client.chat.completions.create(model="gpt-5.4-mini", messages=[{"role": "user", "content": "Hi"}])
     with pytest.raises(openai.UnprocessableEntityError) as two_choices:
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], n=2)
     not_json = api.post(

@@ -103,5 +103,7 @@ PUBLIC_ROUTES = {
     ("ANY", "/mcp/memory"),
     ("ANY", "/mcp/sequential-thinking"),
     ("POST", "/api/v1/agents/tools/call"),
+    ("POST", "/api/v1/llm/openai/v1/chat/completions"),
+    ("GET", "/api/v1/llm/openai/v1/models"),
 }
 PUBLIC_PATHS = {path for _, path in PUBLIC_ROUTES}

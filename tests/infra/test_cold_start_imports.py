@@ -83,7 +83,7 @@ def _with_layer(template: dict[str, Any], layer_id: str) -> set[str]:
     return {
         function_id
         for function_id in function_ids(template)
-        if {"Ref": layer_id} in function_properties(template, function_id)["Layers"]
+        if {"Ref": layer_id} in function_properties(template, function_id).get("Layers", [])
     }
 
 

@@ -2,6 +2,8 @@
 
 The executions run the real `infra/statemachines/run.asl.json` in moto (in process); the one fake is
 at the AWS boundary: Lambda answers the state machine's invocations from a script of step results.
+A run's framework chooses its step function (CrewAI's runs step in CrewStepFunction), and every path
+is run through both.
 """
 
 from __future__ import annotations
@@ -22,7 +24,18 @@ from tests.infra.template_support import ROOT
 
 REGION = "us-east-1"
 ALIAS_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:auralink-test-RunStepFunction:live"
+CREW_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:auralink-test-CrewStepFunction"
+SUBSTITUTIONS = {"RunStepFunctionArn": ALIAS_ARN, "CrewStepFunctionArn": CREW_ARN}
+# What each step gets: the run and its user (the framework only chooses the function).
 RUN = {"run_id": "0f6f2c4e-7a51-4b8e-9d2a-3c1b5e8f7a90", "user_id": "alice"}
+# An execution's input, by the step function its framework chooses.
+ROUTES = {
+    "langgraph": ({**RUN, "framework": "langgraph"}, ALIAS_ARN),
+    "autogen": ({**RUN, "framework": "autogen"}, ALIAS_ARN),
+    "crewai": ({**RUN, "framework": "crewai"}, CREW_ARN),
+    # Started before executions named their framework: the run step knows every framework but CrewAI.
+    "unnamed": (RUN, ALIAS_ARN),
+}
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -51,7 +64,7 @@ def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(
     placeholders = set(re.findall(r"\$\{([^}]+)\}", _definition_text(template)))
     substitutions = set(template["Resources"]["RunStateMachine"]["Properties"]["DefinitionSubstitutions"])
 
-    assert placeholders == substitutions == {"RunStepFunctionArn"}
+    assert placeholders == substitutions == {"RunStepFunctionArn", "CrewStepFunctionArn"}
 
 
 def _targets(state: dict[str, Any]) -> list[str]:
@@ -87,20 +100,55 @@ def test_the_route_maps_every_status_the_step_reports(definition: dict[str, Any]
         choice["StringEquals"]: choice["Next"] for choice in route["Choices"] if "StringEquals" in choice
     }
 
-    assert by_status["running"] == "Step"
+    # Another step of the same run: its framework chooses the function again.
+    assert by_status["running"] == definition["StartAt"] == "Framework"
     for status in ("succeeded", "waiting_for_input", "cancelled"):
         assert states[by_status[status]]["Type"] == "Succeed", status
     assert "failed" not in by_status
     assert states[route["Default"]]["Type"] == "Fail"
 
 
-def test_both_tasks_call_the_step_function_and_retry_lambda_service_errors(
+def test_the_framework_chooses_the_crew_step_for_crewai_and_the_run_step_for_the_rest(
     definition: dict[str, Any],
 ) -> None:
-    for name in ("Step", "MarkFailed"):
+    choice = definition["States"]["Framework"]
+
+    assert choice["Type"] == "Choice"
+    # A missing framework fails no Choice: it is tested for presence first.
+    assert choice["Choices"] == [
+        {
+            "And": [
+                {"Variable": "$.framework", "IsPresent": True},
+                {"Variable": "$.framework", "StringEquals": "crewai"},
+            ],
+            "Next": "CrewStep",
+        }
+    ]
+    assert choice["Default"] == "Step"
+
+
+def test_the_crew_step_is_the_step_in_the_crew_function(definition: dict[str, Any]) -> None:
+    # ASL has no references: the two tasks are written twice and must not drift apart.
+    step, crew = definition["States"]["Step"], definition["States"]["CrewStep"]
+
+    assert crew["Resource"] == "${CrewStepFunctionArn}"
+    assert {k: v for k, v in crew.items() if k not in {"Resource", "Comment"}} == {
+        k: v for k, v in step.items() if k not in {"Resource", "Comment"}
+    }
+
+
+def test_the_tasks_call_the_step_functions_and_retry_lambda_service_errors(
+    definition: dict[str, Any],
+) -> None:
+    for name, resource in (
+        ("Step", "${RunStepFunctionArn}"),
+        ("CrewStep", "${CrewStepFunctionArn}"),
+        # It only records the failure on the run: the run step does that for every framework.
+        ("MarkFailed", "${RunStepFunctionArn}"),
+    ):
         task = definition["States"][name]
 
-        assert task["Resource"] == "${RunStepFunctionArn}"
+        assert task["Resource"] == resource
         assert task["Parameters"]["run_id.$"] == "$.run_id"
         assert task["Parameters"]["user_id.$"] == "$.user_id"
         assert task["ResultPath"] == "$.step"
@@ -170,7 +218,9 @@ def machine_arn(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    definition = _definition_text(template).replace("${RunStepFunctionArn}", ALIAS_ARN)
+    definition = _definition_text(template)
+    for name, value in SUBSTITUTIONS.items():
+        definition = definition.replace("${" + name + "}", value)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         client = boto3.client("stepfunctions", region_name=REGION)
         created = client.create_state_machine(
@@ -182,10 +232,16 @@ def machine_arn(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> It
         yield created["stateMachineArn"]
 
 
-def _run(machine_arn: str, run: dict[str, Any] = RUN) -> dict[str, Any]:
+@pytest.fixture(params=sorted(ROUTES))
+def route(request: pytest.FixtureRequest) -> tuple[dict[str, Any], str]:
+    """An execution's input and the step function that its framework chooses."""
+    return ROUTES[request.param]
+
+
+def _run(machine_arn: str, execution_input: dict[str, Any]) -> dict[str, Any]:
     client = boto3.client("stepfunctions", region_name=REGION)
     execution_arn = client.start_execution(
-        stateMachineArn=machine_arn, name=run["run_id"], input=json.dumps(run)
+        stateMachineArn=machine_arn, name=execution_input["run_id"], input=json.dumps(execution_input)
     )["executionArn"]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -200,75 +256,90 @@ def _status(value: str) -> dict[str, str]:
     return {"run_id": RUN["run_id"], "status": value}
 
 
-def test_a_run_steps_until_it_succeeds(machine_arn: str, step: ScriptedStep) -> None:
+Route = tuple[dict[str, Any], str]
+
+
+def test_a_run_steps_until_it_succeeds(machine_arn: str, step: ScriptedStep, route: Route) -> None:
+    execution_input, function = route
     step.outcomes = [_status("running"), _status("running"), _status("succeeded")]
 
-    execution = _run(machine_arn)
+    execution = _run(machine_arn, execution_input)
 
     assert execution["status"] == "SUCCEEDED"
-    assert step.calls == [(ALIAS_ARN, RUN)] * 3
+    # Every step of the run in the function its framework chose, with the run and its user only.
+    assert step.calls == [(function, RUN)] * 3
     assert json.loads(execution["output"])["step"] == _status("succeeded")
 
 
 @pytest.mark.parametrize("status", ["waiting_for_input", "cancelled"])
 def test_a_run_that_waits_or_is_cancelled_ends_the_execution_successfully(
-    machine_arn: str, step: ScriptedStep, status: str
+    machine_arn: str, step: ScriptedStep, route: Route, status: str
 ) -> None:
+    execution_input, function = route
     step.outcomes = [_status("running"), _status(status)]
 
-    execution = _run(machine_arn)
+    execution = _run(machine_arn, execution_input)
 
     assert execution["status"] == "SUCCEEDED"
-    assert len(step.calls) == 2
+    assert step.calls == [(function, RUN)] * 2
 
 
 @pytest.mark.parametrize("result", [_status("failed"), _status("exploded"), {"run_id": RUN["run_id"]}])
 def test_a_failed_or_unknown_status_fails_the_execution_without_marking_again(
-    machine_arn: str, step: ScriptedStep, result: dict[str, str]
+    machine_arn: str, step: ScriptedStep, route: Route, result: dict[str, str]
 ) -> None:
     # "failed" means the step function recorded the failure already (its step cap, for one).
+    execution_input, function = route
     step.outcomes = [result]
 
-    execution = _run(machine_arn)
+    execution = _run(machine_arn, execution_input)
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "RunFailed"
-    assert step.calls == [(ALIAS_ARN, RUN)]
+    assert step.calls == [(function, RUN)]
 
 
-def test_a_step_that_raises_is_marked_failed_with_its_error(machine_arn: str, step: ScriptedStep) -> None:
+def test_a_step_that_raises_is_marked_failed_with_its_error_by_the_run_step(
+    machine_arn: str, step: ScriptedStep, route: Route
+) -> None:
+    execution_input, function = route
     step.outcomes = [_status("running"), "ValueError", _status("failed")]
 
-    execution = _run(machine_arn)
+    execution = _run(machine_arn, execution_input)
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "RunFailed"
+    assert [name for name, _ in step.calls] == [function, function, ALIAS_ARN]
     (_, mark_failed) = step.calls[-1]
-    assert len(step.calls) == 3
     assert mark_failed["action"] == "fail"
     assert {key: mark_failed[key] for key in ("run_id", "user_id")} == RUN
     assert mark_failed["error"]["Error"] == "ValueError"
     assert json.loads(mark_failed["error"]["Cause"])["errorType"] == "ValueError"
 
 
-def test_a_lambda_service_error_is_retried_not_failed(machine_arn: str, step: ScriptedStep) -> None:
+def test_a_lambda_service_error_is_retried_not_failed(
+    machine_arn: str, step: ScriptedStep, route: Route
+) -> None:
+    execution_input, function = route
     step.outcomes = ["Lambda.TooManyRequestsException", _status("succeeded")]
 
-    execution = _run(machine_arn)
+    execution = _run(machine_arn, execution_input)
 
     assert execution["status"] == "SUCCEEDED"
-    assert step.calls == [(ALIAS_ARN, RUN)] * 2
+    assert step.calls == [(function, RUN)] * 2
 
 
-def test_a_step_that_died_is_done_once_more(machine_arn: str, step: ScriptedStep) -> None:
+def test_a_step_that_died_is_done_once_more(machine_arn: str, step: ScriptedStep, route: Route) -> None:
+    execution_input, function = route
     step.outcomes = ["Runtime.ExitError", _status("succeeded")]
 
-    assert _run(machine_arn)["status"] == "SUCCEEDED"
-    assert step.calls == [(ALIAS_ARN, RUN)] * 2
+    assert _run(machine_arn, execution_input)["status"] == "SUCCEEDED"
+    assert step.calls == [(function, RUN)] * 2
 
 
-def test_an_interrupted_step_is_retried(machine_arn: str, step: ScriptedStep) -> None:
+def test_an_interrupted_step_is_retried(machine_arn: str, step: ScriptedStep, route: Route) -> None:
+    execution_input, function = route
     step.outcomes = ["StepInterrupted", _status("succeeded")]
 
-    assert _run(machine_arn)["status"] == "SUCCEEDED"
-    assert step.calls == [(ALIAS_ARN, RUN)] * 2
+    assert _run(machine_arn, execution_input)["status"] == "SUCCEEDED"
+    assert step.calls == [(function, RUN)] * 2

@@ -22,6 +22,7 @@ from samtranslator.public.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 
 ARTIFACTS = "auralink-artifacts"
+IMAGE_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/auralink-dev"
 ALLOWED_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
@@ -63,6 +64,9 @@ def sam_transform(
         # `sam package` replaces local paths with the uploaded artifacts.
         if "CodeUri" in properties:
             properties["CodeUri"] = f"s3://{ARTIFACTS}/{name}.zip"
+        # and an image function's Dockerfile with the image it built and pushed.
+        if properties.get("PackageType") == "Image":
+            properties["ImageUri"] = f"{IMAGE_REPOSITORY}:{name.lower()}-python3.13-crewai"
         if "ContentUri" in properties:
             properties["ContentUri"] = f"s3://{ARTIFACTS}/{layer_artifact}.zip"
         if "DefinitionUri" in properties:
@@ -160,14 +164,30 @@ def test_the_state_machine_invokes_the_published_alias(deployed: dict[str, dict[
         if statement["Action"] == "lambda:InvokeFunction"
     ]
     alias = cloudformation["Resources"]["RunStepFunctionAliaslive"]
+    crew_step = {"Fn::GetAtt": ["CrewStepFunction", "Arn"]}
 
     assert alias["Type"] == "AWS::Lambda::Alias"
-    assert machine["DefinitionSubstitutions"] == {"RunStepFunctionArn": {"Ref": "RunStepFunctionAliaslive"}}
-    assert [statement["Resource"] for statement in invoke] == [{"Ref": "RunStepFunctionAliaslive"}]
+    assert machine["DefinitionSubstitutions"] == {
+        "RunStepFunctionArn": {"Ref": "RunStepFunctionAliaslive"},
+        "CrewStepFunctionArn": crew_step,
+    }
+    assert [statement["Resource"] for statement in invoke] == [{"Ref": "RunStepFunctionAliaslive"}, crew_step]
     assert machine["TracingConfiguration"] == {"Enabled": True}
     assert cloudformation["Resources"]["RunStepFunction"]["Properties"]["SnapStart"] == {
         "ApplyOn": "PublishedVersions"
     }
+
+
+def test_the_crew_step_is_an_arm64_image_without_runtime_handler_or_layers(
+    deployed: dict[str, dict[str, Any]],
+) -> None:
+    for cloudformation in deployed.values():
+        crew_step = cloudformation["Resources"]["CrewStepFunction"]["Properties"]
+
+        assert crew_step["PackageType"] == "Image"
+        assert crew_step["Code"] == {"ImageUri": f"{IMAGE_REPOSITORY}:crewstepfunction-python3.13-crewai"}
+        assert crew_step["Architectures"] == ["arm64"]
+        assert not {"Runtime", "Handler", "Layers", "SnapStart"} & set(crew_step)
 
 
 def _versions(cloudformation: dict[str, Any]) -> set[str]:

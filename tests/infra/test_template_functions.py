@@ -155,11 +155,48 @@ def test_every_handler_imports_without_touching_the_network(
 def test_runtime_architecture_tracing_and_layer(template: dict[str, Any], function_id: str) -> None:
     properties = function_properties(template, function_id)
 
-    assert properties["Runtime"] == "python3.13"
     assert properties["Architectures"] == ["arm64"]
     assert properties["Tracing"] == "Active"
-    assert {"Ref": "CoreLayer"} in properties["Layers"]
     assert properties["LoggingConfig"]["LogGroup"] == {"Ref": f"{function_id}LogGroup"}
+    if properties.get("PackageType") == "Image":
+        # SAM refuses these on an image, even from Globals: its image holds all of them.
+        assert not {"Runtime", "Handler", "Layers", "CodeUri"} & set(properties)
+    else:
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Handler"] == "app.lambda_handler"
+        assert properties["Layers"][0] == {"Ref": "CoreLayer"}
+
+
+def test_the_crew_step_is_an_image_built_from_its_dockerfile_in_the_repository(
+    template: dict[str, Any],
+) -> None:
+    (spec,) = [spec for spec in functions(template) if spec.image is not None]
+    dockerfile = (ROOT / spec.image.docker_context / spec.image.dockerfile).read_text(encoding="utf-8")
+    commands = [
+        line.split(maxsplit=1) for line in dockerfile.splitlines() if line and not line.startswith("#")
+    ]
+
+    assert spec.logical_id == "CrewStepFunction"
+    assert (spec.code_uri, spec.image.docker_context) == ("functions/steps/crew_step", ".")
+    assert ["FROM", "public.ecr.aws/lambda/python:3.13"] in commands
+    # The image's command is the handler the local runtime and the tests load.
+    assert ["CMD", json.dumps([spec.handler])] in commands
+    # Its environment is the crew lock's, never the core layer's.
+    assert "requirements/crewai.lock" in dockerfile
+    assert "layers/core/requirements.txt" not in dockerfile
+    assert (spec.timeout, spec.memory_size) == (900, 2048)
+    assert spec.environment["HOME"] == "/tmp"
+    assert spec.environment["CREWAI_STORAGE_DIR"].startswith("/tmp/")
+    for switch in ("CREWAI_DISABLE_TELEMETRY", "CREWAI_DISABLE_VERSION_CHECK", "OTEL_SDK_DISABLED"):
+        assert spec.environment[switch] == "true", switch
+    assert spec.environment["CREWAI_TRACING_ENABLED"] == "false"
+
+
+def test_the_makefile_builds_the_images_of_the_templates_image_functions(template: dict[str, Any]) -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (declared,) = [line for line in makefile.splitlines() if line.startswith("IMAGE_FUNCTIONS")]
+
+    assert declared.split(":=")[1].split() == [spec.logical_id for spec in functions(template) if spec.image]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +247,7 @@ def test_run_step_uses_snapstart_through_an_alias_that_the_state_machine_calls(
     # Without these a library change (the layer) would leave the alias on the old snapshot.
     assert properties["AutoPublishAliasAllProperties"] is True
     assert template["Resources"]["CoreLayer"]["Properties"]["PublishLambdaVersion"] is True
-    assert machine["DefinitionSubstitutions"] == {"RunStepFunctionArn": {"Ref": "RunStepFunction.Alias"}}
+    assert machine["DefinitionSubstitutions"]["RunStepFunctionArn"] == {"Ref": "RunStepFunction.Alias"}
 
 
 def test_schedule_refreshes_summaries_every_15_minutes(template: dict[str, Any]) -> None:
@@ -237,7 +274,12 @@ def test_the_deployed_environment_passes_the_settings_model(
 
         assert settings.database_secret_id == MODES[mode]["DatabaseSecretArn"]
         assert settings.credentials_key_secret_id is not None
-        assert str(settings.mcp_config_path) == "/opt/python/auralink/config/mcp-config.yaml"
+        # Where the core layer puts the configuration, or the image (its /var/task).
+        assert str(settings.mcp_config_path) == (
+            "/var/task/auralink/config/mcp-config.yaml"
+            if "PackageType" in function_properties(template, function_id)
+            else "/opt/python/auralink/config/mcp-config.yaml"
+        )
         if mode == "prod-with-issuer":
             assert settings.is_production
             assert settings.auth_algorithms == ["RS256"]

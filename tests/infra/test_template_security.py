@@ -40,10 +40,14 @@ DECRYPT_CREDENTIALS = {
     "LlmOpenAIChatFunction",
 }
 # Sign or verify the service tokens with which the gateway calls the MCP servers AuraLink hosts,
-# and the run-scoped tokens (signed with the same secret, told apart by their issuer).
+# and the run-scoped tokens (signed with the same secret, told apart by their issuer) with which
+# a run's agents call the API.
 SERVICE_TOKENS = {
     "RunStepFunction",
+    "CrewStepFunction",
     "AgentsCallToolFunction",
+    "LlmOpenAIChatFunction",
+    "LlmOpenAIModelsFunction",
     "McpConnectFunction",
     "McpTestConnectionFunction",
     "McpListToolsFunction",
@@ -166,7 +170,7 @@ def test_no_statement_grants_a_wildcard_resource_except_where_aws_requires_it(
                 )
 
 
-def test_the_state_machine_may_only_invoke_the_run_step_alias(template: dict[str, Any]) -> None:
+def test_the_state_machine_may_only_invoke_the_step_functions(template: dict[str, Any]) -> None:
     policies = _policy_items(template["Resources"]["RunStateMachine"])
     lambda_statements = [
         statement
@@ -181,7 +185,13 @@ def test_the_state_machine_may_only_invoke_the_run_step_alias(template: dict[str
             "Effect": "Allow",
             "Action": "lambda:InvokeFunction",
             "Resource": {"Ref": "RunStepFunction.Alias"},
-        }
+        },
+        {
+            "Sid": "InvokeCrewStep",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": {"Fn::GetAtt": ["CrewStepFunction", "Arn"]},
+        },
     ]
     assert all(_statements(item) for item in policies), "the state machine gets no policy templates"
 

@@ -28,6 +28,7 @@ from infra.template import functions, load_template
 from tests.e2e.conftest import runtime_database_url
 from tests.fakes.mcp_servers import LoopbackServer, deepwiki_app
 from tests.packaging.artifacts import ROOT, Artifacts
+from tests.support.crew import crew_python
 from tests.support.runs import create_run, request_cancel
 
 FUNCTIONS = sorted(spec.logical_id for spec in functions(load_template(ROOT / "template.yaml")))
@@ -36,6 +37,9 @@ FUNCTIONS = sorted(spec.logical_id for spec in functions(load_template(ROOT / "t
 SERVER_ERRORS = range(500, 600)
 # Two functions at a time: each cold start of a clean interpreter keeps one core busy.
 PARALLEL = 2
+# The step functions, by the framework of the runs they step. There is no image without Docker: the
+# crew step runs from its source in CrewAI's environment, as on the local runtime.
+STEP_FRAMEWORKS = {"RunStepFunction": WORKFLOW_FRAMEWORK, "CrewStepFunction": "crewai"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,8 @@ def built_runtime(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalRuntime]:
     code = tmp_path_factory.mktemp("functions")
-    specs = functions(load_template(ROOT / "template.yaml"))
+    specs = [spec for spec in functions(load_template(ROOT / "template.yaml")) if spec.image is None]
+    crew_python()
     roots = {}
     for spec in specs:
         # What `sam build` does for a function without a requirements file: copy its CodeUri.
@@ -111,9 +116,9 @@ def test_the_built_functions_ran_from_the_build(built_runtime: LocalRuntime, art
 
 def _sample(function_id: str) -> Any:
     event = json.loads((ROOT / "events" / f"{function_id}.json").read_text())
-    if function_id == "RunStepFunction":
+    if function_id in STEP_FRAMEWORKS:
         # A run of its own, whose cancel is requested: the step takes it and closes it.
-        event["run_id"] = create_run(event["user_id"], framework=WORKFLOW_FRAMEWORK)
+        event["run_id"] = create_run(event["user_id"], framework=STEP_FRAMEWORKS[function_id])
         request_cancel(event["user_id"], event["run_id"])
     headers = event.get("headers") if isinstance(event, dict) else None
     if isinstance(headers, dict) and "authorization" in headers:

@@ -15,7 +15,8 @@ from auralink.llm.openai_compatible import service, stream
 from auralink.llm.openai_compatible.errors import openai_error_body
 from auralink.llm.openai_compatible.wire import OpenAIChatCompletion, OpenAIChatCompletionRequest
 
-app = make_resolver(error_format=openai_error_body)
+# A crew in its own image calls models with its run-scoped token.
+app = make_resolver(run_tokens=True, error_format=openai_error_body)
 
 
 @app.post(

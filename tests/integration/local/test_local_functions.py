@@ -10,13 +10,14 @@ import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.local.lambdas import FunctionError, LocalFunctions, TooManyRequests, UnknownFunction, function_arn
-from infra.template import FunctionSpec
+from infra.template import FunctionSpec, ImageSpec
 
 HANDLER = """
 import os, time
@@ -279,3 +280,24 @@ def _wait_for(condition: Any, timeout_s: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.02)
+
+
+def test_an_image_function_whose_environment_is_missing_fails_naming_what_creates_it(tmp_path: Path) -> None:
+    # The crew step's environment lives in the project; this root has none.
+    spec = write(tmp_path, "crew")
+    image = ImageSpec(docker_context=".", dockerfile="crew/Dockerfile")
+    functions = LocalFunctions(tmp_path, [replace(spec, logical_id="CrewStepFunction", image=image)])
+    functions.configure({})
+    try:
+        with pytest.raises(FunctionError) as raised:
+            functions.invoke("CrewStepFunction", {})
+    finally:
+        functions.unload()
+
+    assert raised.value.error_type == "Runtime.InvalidEntrypoint"
+    assert (
+        f"no interpreter at {tmp_path / '.venv-crewai' / 'bin' / 'python'}"
+        in raised.value.payload["errorMessage"]
+    )
+    assert "make crew-venv" in raised.value.payload["errorMessage"]
+    assert functions.environment_count("CrewStepFunction") == 0

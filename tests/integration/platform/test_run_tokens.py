@@ -17,7 +17,7 @@ from tests.integration.mcp.gateway.conftest import gateway  # noqa: F401  # a fi
 from tests.support.handlers import ROOT, http_event, invoke
 
 # The surfaces a run's framework calls with its token (none but these may accept one).
-RUN_TOKEN_SURFACES = frozenset({"AgentsCallToolFunction"})
+RUN_TOKEN_SURFACES = frozenset({"AgentsCallToolFunction", "LlmOpenAIChatFunction", "LlmOpenAIModelsFunction"})
 
 
 @pytest.fixture(autouse=True)

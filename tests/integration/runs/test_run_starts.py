@@ -39,7 +39,9 @@ def unreachable() -> dict[str, str]:
 
 
 def test_a_repeated_key_starts_the_run_its_first_request_left_unstarted(
-    runs_client: Callable[[str], RunsClient], executions_of: Callable[[str], list[dict[str, Any]]]
+    runs_client: Callable[[str], RunsClient],
+    executions_of: Callable[[str], list[dict[str, Any]]],
+    step_functions: Any,
 ) -> None:
     # Given a run recorded by a request whose function died before starting its execution
     alice = runs_client("alice")
@@ -61,6 +63,8 @@ def test_a_repeated_key_starts_the_run_its_first_request_left_unstarted(
     assert response.headers["idempotent-replayed"] == "true"
     assert [execution["name"] for execution in executions_of(run_id)] == [f"{run_id}-1"]
     assert read_run(alice.user_id, run_id)["execution_arn"] == executions_of(run_id)[0]["executionArn"]
+    started = step_functions.describe_execution(executionArn=executions_of(run_id)[0]["executionArn"])
+    assert json.loads(started["input"])["framework"] == WORKFLOW_FRAMEWORK
     view = alice.settle(run_id)
     assert (view["status"], view["output"]) == ("succeeded", {"order": 7})
 

@@ -6,6 +6,7 @@ schedule invokes it, against the local runtime and moto's Step Functions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ def test_abandoned_runs_of_every_user_are_started_and_run(
     runs_client: Callable[[str], RunsClient],
     sweep: Callable[[], dict[str, Any]],
     executions_of: Callable[[str], list[dict[str, Any]]],
+    step_functions: Any,
 ) -> None:
     alice, bob = runs_client("alice"), runs_client("bob")
     runs = {
@@ -65,6 +67,13 @@ def test_abandoned_runs_of_every_user_are_started_and_run(
     for client, run_id in runs.items():
         assert names(executions_of(run_id)) == [f"{run_id}-1"]
         assert read_run(client.user_id, run_id)["execution_arn"] == executions_of(run_id)[0]["executionArn"]
+        # The execution names the run's framework, which chooses the step function.
+        started = step_functions.describe_execution(executionArn=executions_of(run_id)[0]["executionArn"])
+        assert json.loads(started["input"]) == {
+            "run_id": run_id,
+            "user_id": client.user_id,
+            "framework": WORKFLOW_FRAMEWORK,
+        }
         view = client.settle(run_id)
         assert (view["status"], view["output"]) == ("succeeded", {"owner": client.user_id})
 

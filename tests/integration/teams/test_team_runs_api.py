@@ -6,6 +6,7 @@ and runs nothing: what these routes answer is what a run looks like before its f
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -24,6 +25,7 @@ from tests.support.handlers import ROOT, request
 from tests.support.runs import create_run
 
 STEP_ARN = "arn:aws:lambda:us-east-1:123456789012:function:auralink-test-RunStepFunction:live"
+CREW_STEP_ARN = "arn:aws:lambda:us-east-1:123456789012:function:auralink-test-CrewStepFunction"
 PAIR = {
     "team_name": "pair",
     "collaboration_mode": "round_robin",
@@ -55,7 +57,9 @@ def run_machine(credentials_key: pytest.MonkeyPatch) -> str:
     definition = (ROOT / "infra" / "statemachines" / "run.asl.json").read_text(encoding="utf-8")
     arn = boto3.client("stepfunctions").create_state_machine(
         name="auralink-test-run",
-        definition=definition.replace("${RunStepFunctionArn}", STEP_ARN),
+        definition=definition.replace("${RunStepFunctionArn}", STEP_ARN).replace(
+            "${CrewStepFunctionArn}", CREW_STEP_ARN
+        ),
         roleArn="arn:aws:iam::123456789012:role/auralink-test-RunStateMachineRole",
         type="STANDARD",
     )["stateMachineArn"]
@@ -139,6 +143,9 @@ def test_an_executed_team_is_a_queued_run_of_the_team(
     assert run["usage"]["llm_calls"] == 0
     (execution,) = executions(run_machine, run_id)
     assert execution["name"] == f"{run_id}-1"
+    started = boto3.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    # The framework chooses the step function: the run step steps AutoGen's runs.
+    assert json.loads(started["input"]) == {"run_id": run_id, "user_id": user, "framework": "autogen"}
     status, listed = api("RunsListRunsFunction", user)
     assert [(item["run_id"], item["kind"], item["team_id"]) for item in listed["runs"]] == [
         (run_id, "team", team_id)

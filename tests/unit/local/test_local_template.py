@@ -12,6 +12,7 @@ import pytest
 from infra.language_extensions import TemplateError, expand_language_extensions
 from infra.local.aws import LocalValues, state_machine_definition
 from infra.local.devsecrets import DEV_AUDIENCE, DEV_ISSUER, DEV_JWT_SECRET_NAME
+from infra.local.images import MissingImageEnvironment, image_environment
 from infra.local.lambdas import LocalFunctions
 from infra.local.runtime import LOCAL_PARAMETERS, local_environment
 from infra.local.token import PROJECT_ROOT
@@ -93,16 +94,79 @@ def test_local_environment_resolves_what_it_can_and_overrides_the_rest(
     assert environment["DATABASE_URL"] == OVERRIDES["DATABASE_URL"]
 
 
-def test_state_machine_definition_points_at_the_local_alias(
+def test_state_machine_definition_points_at_the_local_step_functions(
     template: dict[str, Any], values: LocalValues
 ) -> None:
     (machine,) = state_machines(template)
 
     definition = json.loads(state_machine_definition(PROJECT_ROOT, machine, values))
 
-    resources = {state["Resource"] for state in definition["States"].values() if state["Type"] == "Task"}
-    assert resources == {"arn:aws:lambda:us-east-1:123456789012:function:RunStepFunction:live"}
+    resources = {
+        name: state["Resource"] for name, state in definition["States"].items() if state["Type"] == "Task"
+    }
+    assert resources == {
+        "Step": "arn:aws:lambda:us-east-1:123456789012:function:RunStepFunction:live",
+        "MarkFailed": "arn:aws:lambda:us-east-1:123456789012:function:RunStepFunction:live",
+        "CrewStep": "arn:aws:lambda:us-east-1:123456789012:function:CrewStepFunction",
+    }
     assert "${" not in json.dumps(definition)
+
+
+def _image_function(metadata: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    return {
+        "Globals": {"Function": {"Timeout": 10}},
+        "Resources": {
+            "Image": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"PackageType": "Image", "MemorySize": 2048, **properties},
+                "Metadata": metadata,
+            }
+        },
+    }
+
+
+def test_an_image_functions_code_is_its_dockerfiles_folder_and_its_handler_the_images_command() -> None:
+    (spec,) = functions(
+        _image_function({"DockerContext": ".", "Dockerfile": "functions/steps/crew_step/Dockerfile"})
+    )
+    (commanded,) = functions(
+        _image_function(
+            {"DockerContext": "functions", "Dockerfile": "steps/x/Dockerfile", "DockerTag": "v1"},
+            ImageConfig={"Command": ["main.handle"]},
+        )
+    )
+
+    assert (spec.code_uri, spec.handler, spec.layers) == (
+        "functions/steps/crew_step",
+        "app.lambda_handler",
+        (),
+    )
+    assert (spec.timeout, spec.memory_size) == (10, 2048)
+    assert (commanded.code_uri, commanded.handler, commanded.module_path) == (
+        "functions/steps/x",
+        "main.handle",
+        "main.py",
+    )
+    assert commanded.image is not None and commanded.image.docker_tag == "v1"
+
+
+def test_an_image_function_without_a_dockerfile_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"Image: an image function needs Metadata\.Dockerfile"):
+        functions(_image_function({"DockerContext": "."}))
+
+
+def test_the_template_image_functions_have_a_local_environment(template: dict[str, Any]) -> None:
+    images = [spec for spec in functions(template) if spec.image is not None]
+
+    assert [spec.logical_id for spec in images] == ["CrewStepFunction"]
+    assert {image_environment(spec).virtualenv for spec in images} == {".venv-crewai"}
+
+
+def test_an_image_function_with_no_local_environment_is_refused(tmp_path: Path) -> None:
+    (spec,) = functions(_image_function({"Dockerfile": "Dockerfile"}))
+
+    with pytest.raises(MissingImageEnvironment, match="Image is an image function with no local environment"):
+        LocalFunctions(tmp_path, [spec])
 
 
 def test_local_values_of_intrinsics(values: LocalValues) -> None:

@@ -68,8 +68,11 @@ def call(
     """One chat request's model call: admitted by the route's rate limit, then the gateway's."""
     # A request that asks for too much is refused before it counts against the route's rate limit.
     gateway.check_max_tokens(max_tokens)
-    # Counted whoever pays: the route's rate limit guards the service, not only its keys.
-    quotas.admit_chat_call(identity.sub, now=clock.now())
+    # Counted whoever pays: the route's rate limit guards the service, not only its keys. A run's
+    # own calls (a crew's, with its run token) are not a person's chat: they are bounded as every
+    # run's model calls are, by the run's limits and the daily quotas.
+    if identity.run_id is None:
+        quotas.admit_chat_call(identity.sub, now=clock.now())
     model = gateway.model_for(identity.sub, model_id)
     return gateway.complete(
         identity.sub,

@@ -27,7 +27,7 @@ from tests.support.handlers import http_event, invoke, request
 
 CHAT = "LlmOpenAIChatFunction"
 MODELS = "LlmOpenAIModelsFunction"
-MODEL = "openai/gpt-4o-mini"
+MODEL = "openai/gpt-5.4-mini"
 HI = [{"role": "user", "content": "Hi"}]
 WEATHER = {
     "type": "function",

@@ -133,7 +133,7 @@ def start_run(
             earlier = repository.find_by_idempotency_key(conn, idempotency_key)
         assert earlier is not None  # the conflicting row is committed and visible
         return _replay(identity, earlier, new), False
-    _start(identity.sub, run_id, execution=1, keep_unstarted=idempotency_key is not None)
+    _start(identity.sub, run_id, new.framework, execution=1, keep_unstarted=idempotency_key is not None)
     metrics.add_metric(name=MetricName.RUNS_STARTED, unit=MetricUnit.Count, value=1)
     target = {"workflow_id": str(new.workflow_id)} if new.team_id is None else {"team_id": str(new.team_id)}
     logger.info("run started", extra={"run_id": str(run_id), **target})
@@ -201,7 +201,7 @@ def resume_run(identity: Identity, run_id: UUID, request: ResumeRequest) -> RunV
             if waiting_for is not None and waiting_for.input_schema is not None:
                 _check_answer(waiting_for.input_schema, request.value, request.field)
             execution = repository.mark_resumed(conn, run_id, request.value)
-    _start(identity.sub, run_id, execution=execution, keep_unstarted=True)
+    _start(identity.sub, run_id, row["framework"], execution=execution, keep_unstarted=True)
     logger.info("run resumed", extra={"run_id": str(run_id), "execution": execution})
     return get_run(identity, run_id)
 
@@ -268,17 +268,17 @@ def _replay(identity: Identity, earlier: dict[str, Any], new: NewRun) -> RunAcce
         )
     if repository.is_unstarted(earlier):
         execution = int(earlier["executions"])
-        _start(identity.sub, earlier["id"], execution=execution, keep_unstarted=True)
+        _start(identity.sub, earlier["id"], earlier["framework"], execution=execution, keep_unstarted=True)
         if execution == 1:
             metrics.add_metric(name=MetricName.RUNS_STARTED, unit=MetricUnit.Count, value=1)
         logger.info("unstarted run started on a repeated request", extra={"run_id": str(earlier["id"])})
     return RunAccepted(run_id=earlier["id"], status=earlier["status"])
 
 
-def _start(user_id: str, run_id: UUID, *, execution: int, keep_unstarted: bool) -> None:
+def _start(user_id: str, run_id: UUID, framework: str, *, execution: int, keep_unstarted: bool) -> None:
     """Start the run's execution; on failure, fail the run unless ``keep_unstarted``."""
     try:
-        starts.start(user_id, run_id, execution)
+        starts.start(user_id, run_id, execution, framework)
     except orchestrator.OrchestratorUnavailable as exc:
         if not keep_unstarted:
             _fail_queued(user_id, run_id, ORCHESTRATOR_UNAVAILABLE, "Step Functions was unavailable")

@@ -56,6 +56,7 @@ class UnstartedRun:
     status: RunStatus
     execution: int
     waiting_s: float
+    framework: str
 
 
 def is_unstarted(row: dict[str, Any]) -> bool:
@@ -414,7 +415,7 @@ def unstarted_runs(conn: Connection, *, older_than_s: int, limit: int) -> list[U
     them crosses users and answers only what starting or failing one needs.
     """
     rows = conn.execute(
-        "SELECT run_id, user_id, status, execution, waiting_s"
+        "SELECT run_id, user_id, status, execution, waiting_s, framework"
         " FROM unstarted_runs(make_interval(secs => %s), %s)",
         (older_than_s, limit),
     ).fetchall()
@@ -425,6 +426,7 @@ def unstarted_runs(conn: Connection, *, older_than_s: int, limit: int) -> list[U
             status=RunStatus(row["status"]),
             execution=row["execution"],
             waiting_s=float(row["waiting_s"]),
+            framework=row["framework"],
         )
         for row in rows
     ]

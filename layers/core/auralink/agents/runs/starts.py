@@ -5,6 +5,9 @@ next execution), and the execution's ARN is recorded once Step Functions has it.
 that ARN is unstarted: whoever finds it so (a repeated request, the sweeper) starts the same
 execution ``<run id>-<n>``, and Step Functions' rule of one execution per name makes the starts
 that race end in one execution.
+
+The execution's input names the run's framework: the state machine steps CrewAI's runs in a
+function of their own.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from auralink.agents.runs import orchestrator, repository
 from auralink.db import tenant_transaction
 
 
-def start(user_id: str, run_id: UUID, execution: int) -> str:
-    """Start (or find started) execution ``execution`` of the run and record it; its ARN.
+def start(user_id: str, run_id: UUID, execution: int, framework: str) -> str:
+    """Start (or find started) execution ``execution`` of the run of ``framework`` and record it;
+    its ARN.
 
     Raises `orchestrator.OrchestratorUnavailable` or `orchestrator.OrchestratorMisconfigured`,
     leaving the run as it was.
     """
     name = f"{run_id}-{execution}"
-    arn = orchestrator.start_execution(name, {"run_id": str(run_id), "user_id": user_id})
+    arn = orchestrator.start_execution(
+        name, {"run_id": str(run_id), "user_id": user_id, "framework": framework}
+    )
     with tenant_transaction(user_id) as conn:
         repository.record_started(conn, run_id, execution, arn)
     return arn

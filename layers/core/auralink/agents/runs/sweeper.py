@@ -62,7 +62,7 @@ def sweep(*, remaining_ms: int) -> SweepResult:
             result.deferred += 1
         else:
             try:
-                starts.start(run.user_id, run.run_id, run.execution)
+                starts.start(run.user_id, run.run_id, run.execution, run.framework)
             except orchestrator.OrchestratorUnavailable:
                 # Busy or down: the next sweep tries again; hammering it now would not help.
                 halted = True

@@ -9,6 +9,7 @@ retries within the function's time, and one metrics row per call, failed ones to
 from __future__ import annotations
 
 import uuid
+from uuid import UUID
 
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
@@ -41,6 +42,8 @@ def create_completion(
         max_tokens=max_tokens,
         stop=request.stop or (),
         remaining_ms=remaining_ms,
+        # A crew's calls, made with its run's token, are recorded against the run.
+        run_id=UUID(identity.run_id) if identity.run_id else None,
         clock=clock,
     )
     return translate.completion(
