@@ -13,7 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
+from auralink import run_tokens
 from auralink.auth import Identity
+from auralink.db import tenant_transaction
 from auralink.llm import chat
 from auralink.llm.chat_models import ChatRequest
 from auralink.llm.openai_compatible import service
@@ -24,6 +26,7 @@ from tests.integration.llm.chat.conftest import KEY
 from tests.support import environment
 from tests.support.clock import FakeClock
 from tests.support.handlers import http_event, invoke, request
+from tests.support.runs import create_run
 
 CHAT = "LlmOpenAIChatFunction"
 MODELS = "LlmOpenAIModelsFunction"
@@ -312,6 +315,30 @@ def test_both_chat_routes_share_the_callers_rate_limit(llm, user, openai_compati
 
     assert (refused.value.code, refused.value.retry_after_seconds) == ("quota_exceeded", 30)
     assert len(openai_compatible.script.received) == 2
+
+
+def test_a_runs_token_is_a_key_whose_calls_are_the_runs(llm, user, openai_compatible):
+    """A crew calls models with its run's token: its calls are recorded against the run, and are
+    bounded as a run's model calls are rather than by the rate limit of a person's chat."""
+    boto3.client("secretsmanager").create_secret(Name="auralink/test/run-tokens", SecretString="s" * 48)
+    llm.setenv("SERVICE_TOKEN_SECRET_ID", "auralink/test/run-tokens")
+    llm.setenv("QUOTA_LLM_CHAT_PER_MINUTE", "1")
+    environment.forget_caches()
+    run_id = create_run(user, framework="crewai")
+    token = run_tokens.mint(user, run_id, ttl_s=60)
+    openai_compatible.script.then(Text("one"), Text("two"))
+
+    answers = [request(CHAT, token, body={"model": MODEL, "messages": HI}) for _ in range(2)]
+    models_status, models, _ = request(MODELS, token)
+
+    assert [(status, answer["choices"][0]["message"]["content"]) for status, answer, _ in answers] == [
+        (200, "one"),
+        (200, "two"),
+    ]
+    assert models_status == 200 and MODEL in {model["id"] for model in models["data"]}
+    with tenant_transaction(user) as conn:
+        rows = conn.execute("SELECT run_id::text AS run_id, status FROM llm_performance_metrics").fetchall()
+    assert rows == [{"run_id": run_id, "status": "success"}] * 2
 
 
 def test_the_models_follow_the_callers_keys(llm, api, token_for, make_user_id, openai_compatible):
