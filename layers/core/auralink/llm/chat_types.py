@@ -36,6 +36,9 @@ class ToolSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str = Field(default="", max_length=4096)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    # OpenAI's strict schema adherence: OpenAI-protocol providers are asked for it; the others do
+    # not offer it, and a tool that runs in AuraLink checks its arguments against the schema.
+    strict: bool = False
 
 
 class Usage(BaseModel):

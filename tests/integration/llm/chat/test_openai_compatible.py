@@ -142,10 +142,6 @@ def test_options_at_their_neutral_value_are_taken(completions, user, openai_comp
             "tool_choice",
         ),
         (
-            {"tools": [{"type": "function", "function": {**WEATHER["function"], "strict": True}}]},
-            "tools[0].function.strict",
-        ),
-        (
             {
                 "messages": [
                     {
@@ -219,6 +215,16 @@ def test_max_tokens_past_the_cap_names_the_field_sent(completions, user):
         "max_completion_tokens",
     )
     assert "16384" in answer["error"]["message"]
+
+
+def test_strict_tools_are_asked_of_an_openai_provider(completions, user, openai_compatible):
+    openai_compatible.script.then(Text("ok"))
+    strict = {"type": "function", "function": {**WEATHER["function"], "strict": True}}
+
+    status, answer, _ = completions(user, {"model": MODEL, "messages": HI, "tools": [strict, WEATHER]})
+
+    assert status == 200, answer
+    assert [tool["function"].get("strict") for tool in sent(openai_compatible)["tools"]] == [True, None]
 
 
 def test_tool_choice_none_sends_no_tools(completions, user, openai_compatible):

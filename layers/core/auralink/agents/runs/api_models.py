@@ -92,6 +92,10 @@ class RunProgress(BaseModel):
     # Team runs only: the members' messages so far and the member who spoke last.
     messages: int | None = Field(default=None, exclude_if=lambda value: value is None)
     current_speaker: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Crew runs only: tasks done of the total, and the task under way.
+    tasks_done: int | None = Field(default=None, exclude_if=lambda value: value is None)
+    tasks_total: int | None = Field(default=None, exclude_if=lambda value: value is None)
+    current_task: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class RunUsage(BaseModel):

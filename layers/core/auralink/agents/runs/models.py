@@ -55,6 +55,10 @@ class Progress(BaseModel):
     # A team run's messages so far and the member who spoke last (or speaks now).
     messages: int | None = Field(default=None, ge=0)
     current_speaker: str | None = None
+    # A crew's tasks done of its total, and the task under way (its agent is current_speaker).
+    tasks_done: int | None = Field(default=None, ge=0)
+    tasks_total: int | None = Field(default=None, ge=0)
+    current_task: str | None = None
 
 
 class Run(BaseModel):

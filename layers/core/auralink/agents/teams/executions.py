@@ -9,12 +9,13 @@ not change a conversation under way) and its conversation (task, saved state, me
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 from auralink.agents.runs import control, orchestrator
 from auralink.agents.runs import repository as runs
 from auralink.agents.runs.api_models import MessagePage, RunAccepted, RunMessage
-from auralink.agents.teams import conversations, service
+from auralink.agents.teams import conversations, crew_pins, service
 from auralink.agents.teams import repository as teams
 from auralink.agents.teams.models import (
     ConversationPage,
@@ -22,13 +23,9 @@ from auralink.agents.teams.models import (
     ExecuteTeamRequest,
     TeamDefinition,
 )
-from auralink.agents.teams.validation import field
 from auralink.auth import Identity
 from auralink.db import Connection, tenant_transaction
-from auralink.errors import ValidationFailed
 
-# The frameworks whose executor the run step has; a team of another cannot run yet.
-RUNNABLE_FRAMEWORKS = frozenset({"autogen"})
 MAX_MESSAGES_PAGE = 200
 # A replay compares the target, input and options of runs, not their framework.
 FRAMEWORK_UNKNOWN = "unknown"
@@ -52,26 +49,22 @@ def start_team_run(
         if (earlier := control.replayed(identity, asked, idempotency_key)) is not None:
             return earlier, False
     definition = service.runnable_definition(identity.sub, str(team_id))
-    _refuse_unrunnable_framework(definition)
     new = control.NewRun(
         framework=definition.framework,
         input=run_input,
         team_id=team_id,
-        definition=definition.model_dump(mode="json", by_alias=True),
+        definition=_pinned(identity, definition),
         record=partial(_record_conversation, identity.sub, team_id, request),
     )
     return control.start_run(identity, new, idempotency_key, exists=_team_exists)
 
 
-def _refuse_unrunnable_framework(definition: TeamDefinition) -> None:
-    if definition.framework in RUNNABLE_FRAMEWORKS:
-        return
-    message = f"{definition.framework} teams cannot run in this deployment yet"
-    raise ValidationFailed(
-        f"The team cannot run: {message}",
-        code="framework_not_runnable",
-        details=[{"field": field("team", "framework"), "message": message}],
-    )
+def _pinned(identity: Identity, definition: TeamDefinition) -> dict[str, Any]:
+    """What the run executes: the team; a crew's also with its models and tools resolved, since
+    its step runs where the registry and the catalog are not imported."""
+    if definition.framework == "crewai":
+        return crew_pins.pin(identity, definition)
+    return definition.model_dump(mode="json", by_alias=True)
 
 
 def _team_exists(conn: Connection, new: control.NewRun) -> None:

@@ -69,14 +69,13 @@ def tools(request: wire.OpenAIChatCompletionRequest) -> list[ToolSpec]:
     if choice == "none":
         return []
     specs = []
-    for index, tool in enumerate(request.tools or []):
-        if tool.function.strict:
-            raise _unsupported(f"tools.{index}.function.strict", "strict schema adherence is not honoured")
+    for tool in request.tools or []:
         specs.append(
             ToolSpec(
                 name=tool.function.name,
                 description=tool.function.description or "",
                 parameters=tool.function.parameters or {"type": "object", "properties": {}},
+                strict=bool(tool.function.strict),
             )
         )
     return specs

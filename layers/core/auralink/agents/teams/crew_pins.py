@@ -1,0 +1,34 @@
+"""A CrewAI team's run pinned at execute (`auralink.agents.crewai.plan.CrewPlan`): the models its
+members and manager call and its tools' descriptions, read here in the main environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auralink.agents.crewai.plan import MANAGER, CrewPlan, PinnedTool
+from auralink.agents.teams.models import TeamDefinition
+from auralink.agents.tools import catalog
+from auralink.agents.tools.names import model_tool_names
+from auralink.auth import Identity
+from auralink.llm import gateway
+
+
+def pin(identity: Identity, definition: TeamDefinition) -> dict[str, Any]:
+    """The plan as JSON; 422 for a model or tool the user no longer has (no default model, a
+    connection removed since the team was saved)."""
+    models = {member.name: gateway.model_for(identity.sub, member.model).id for member in definition.members}
+    if definition.collaboration_mode == "hierarchical":
+        models[MANAGER] = gateway.model_for(identity.sub, definition.manager_model).id
+    names = list(dict.fromkeys(tool for member in definition.members for tool in member.tools))
+    model_names = model_tool_names(names)
+    tools = [
+        PinnedTool(
+            name=tool.name,
+            model_name=model_names[tool.name],
+            description=tool.description,
+            input_schema=tool.input_schema,
+        )
+        for tool in catalog.describe(identity, names)
+    ]
+    plan = CrewPlan(team=definition, models=models, tools=tools)
+    return plan.model_dump(mode="json", by_alias=True)
