@@ -65,8 +65,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(CREW_STAMP)
 	$(VENV)/bin/mypy layers/core functions infra
+	@# The crew executor imports CrewAI: checked against CrewAI's own environment.
+	$(VENV)/bin/mypy --python-executable $(CREW_PY) layers/core/auralink/agents/crewai/*.py functions/steps/crew_step/app.py
 
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml

@@ -58,7 +58,8 @@ def _arguments_model(tool: PinnedTool) -> type[BaseModel]:
     class Arguments(_AnyArguments):
         @classmethod
         def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            return json.loads(json.dumps(schema))
+            copy: dict[str, Any] = json.loads(json.dumps(schema))
+            return copy
 
     Arguments.__name__ = tool.model_name
     return Arguments
@@ -77,7 +78,7 @@ class CatalogTool(BaseTool):
         call_id = self.on_call(self.member, self.catalog_name, arguments)
         text, failed = self.api.call_tool(self.catalog_name, arguments)
         self.on_result(self.member, call_id, self.catalog_name, text, failed)
-        return text
+        return str(text)
 
 
 class CrewBuilder:
