@@ -7,6 +7,7 @@ model call goes through the product's gateway, which records it against the run.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,8 @@ import pytest
 
 from auralink.db import tenant_transaction
 from infra.local.token import mint_dev_token
-from tests.fakes.openai_server import Calls, LlmServer, Text, openai_server
+from tests.fakes.mcp_servers import LoopbackServer, tools_app
+from tests.fakes.openai_server import Calls, Fail, LlmServer, Slow, Text, openai_server
 from tests.support.crew import crew_python
 
 KEY = "sk-e2e-crew-1a2b3c4d5e6f"
@@ -58,6 +60,12 @@ def crew_environment() -> None:
 @pytest.fixture(scope="module")
 def llm() -> Iterator[LlmServer]:
     with openai_server(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mcp_server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(tools_app(stateless=False), name="e2e-crew-tools") as server:
         yield server
 
 
@@ -176,3 +184,173 @@ def test_a_sequential_crew_runs_its_tasks_in_order_through_the_gateways(
     other = {"Authorization": f"Bearer {mint_dev_token(make_user_id('mallory'))}"}
     for path in (f"/api/v1/runs/{run_id}", f"/api/v1/runs/{run_id}/messages", f"/api/v1/teams/{team_id}"):
         assert api.get(path, headers=other).status_code == 404, path
+
+
+def test_an_agent_calls_a_tool_of_the_users_mcp_server_recorded_in_the_operation_log(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer, mcp_server: LoopbackServer
+) -> None:
+    user, headers = user_headers(api, make_user_id, llm)
+    connected = api.post(
+        "/api/v1/mcp/connect",
+        headers=headers,
+        json={"server_type": "custom", "endpoint": mcp_server.url, "name": "maths"},
+    )
+    assert connected.status_code == 201, connected.text
+    solo = {
+        "team_name": "adder",
+        "collaboration_mode": "sequential",
+        "members": [{**WRITER, "tools": ["mcp:maths/add"]}],
+    }
+    llm.script.then(Calls([("mcp__maths__add", {"a": 40, "b": 2})]), Text("The sum is 42."))
+
+    _, run_id = start(api, headers, solo)
+    done = wait(api, headers, run_id)
+
+    assert done["status"] == "succeeded", done
+    # A crew without tasks does the run's task itself, by its first member.
+    assert done["output"]["tasks_output"] == [{"task": "task", "agent": "writer", "output": "The sum is 42."}]
+    said = messages(api, headers, run_id)
+    assert [(m["source"], m["type"]) for m in said][2:4] == [
+        ("writer", "tool_call"),
+        ("writer", "tool_result"),
+    ]
+    assert said[2]["content"][0]["tool"] == "mcp:maths/add" and said[3]["content"][0]["is_error"] is False
+    with tenant_transaction(user) as conn:
+        tools = conn.execute(
+            "SELECT tool, status FROM agent_tool_calls WHERE run_id = %s", (run_id,)
+        ).fetchall()
+        logged = conn.execute(
+            "SELECT tool, status FROM mcp_operation_logs WHERE operation = 'call_tool'"
+        ).fetchall()
+    assert tools == [{"tool": "mcp:maths/add", "status": "success"}]
+    assert logged == [{"tool": "add", "status": "success"}]
+
+
+REVIEWED = {
+    "team_name": "reviewed",
+    "collaboration_mode": "sequential",
+    "members": [RESEARCHER, WRITER],
+    "tasks": [
+        {
+            "name": "draft",
+            "description": "Draft a note on {task_description}",
+            "expected_output": "A draft",
+            "agent": "writer",
+            "human_input": True,
+        },
+        {"name": "polish", "description": "Polish the draft", "expected_output": "A note", "agent": "writer"},
+    ],
+}
+
+
+def test_a_task_with_human_input_waits_for_a_review_and_takes_the_feedback(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer
+) -> None:
+    _, headers = user_headers(api, make_user_id, llm)
+    llm.script.then(Text("Draft one."), Text("Draft two, shorter."), Text("Polished note."))
+
+    _, run_id = start(api, headers, REVIEWED)
+    waiting = wait(api, headers, run_id)
+
+    assert waiting["status"] == "waiting_for_input", waiting
+    assert waiting["progress"]["waiting_for"]["node"] == "draft"
+    assert waiting["progress"]["waiting_for"]["prompt"] == "Draft one."
+    assert waiting["progress"]["tasks_done"] == 1 and waiting["progress"]["tasks_total"] == 2
+    # Feedback: the task is done again with it, and reviewed again.
+    fed = api.post(f"/api/v1/runs/{run_id}/resume", headers=headers, json={"answer": "Make it shorter"})
+    assert fed.status_code == 202, fed.text
+    time.sleep(0.2)
+    again = wait(api, headers, run_id)
+    assert again["status"] == "waiting_for_input", again
+    assert again["progress"]["waiting_for"]["prompt"] == "Draft two, shorter."
+    redo = prompt_of(llm.script.received[1])
+    assert "Draft one." in redo and "Make it shorter" in redo
+    # An empty answer accepts the output: the crew goes on.
+    accepted = api.post(f"/api/v1/runs/{run_id}/resume", headers=headers, json={"answer": ""})
+    assert accepted.status_code == 202, accepted.text
+    time.sleep(0.2)
+    done = wait(api, headers, run_id, until={"succeeded", "failed", "cancelled"})
+
+    assert done["status"] == "succeeded", done
+    assert [task["output"] for task in done["output"]["tasks_output"]] == [
+        "Draft two, shorter.",
+        "Polished note.",
+    ]
+    assert "Draft two, shorter." in prompt_of(llm.script.received[2])
+    said = [(m["source"], m["type"]) for m in messages(api, headers, run_id)]
+    assert said == [
+        ("user", "text"),
+        ("crew", "handoff"),
+        ("writer", "text"),
+        ("user", "text"),
+        ("crew", "handoff"),
+        ("writer", "text"),
+        ("crew", "handoff"),
+        ("writer", "text"),
+        ("crew", "stop"),
+    ]
+
+
+def test_a_hierarchical_crews_manager_delegates_to_its_members(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer
+) -> None:
+    _, headers = user_headers(api, make_user_id, llm)
+    managed = {
+        "team_name": "managed",
+        "collaboration_mode": "hierarchical",
+        "members": [RESEARCHER, WRITER],
+        "tasks": [
+            {"name": "brief", "description": "Brief on {task_description}", "expected_output": "A brief"}
+        ],
+    }
+    delegate = {"task": "Find two facts on tides", "context": "For a brief", "coworker": "Researcher"}
+    llm.script.then(
+        Calls([("delegate_work_to_coworker", delegate)]),
+        Text("Tides: two a day; moon-driven."),
+        Text("Brief: tides come twice a day, driven by the moon."),
+    )
+
+    _, run_id = start(api, headers, managed)
+    done = wait(api, headers, run_id)
+
+    assert done["status"] == "succeeded", done
+    assert done["output"]["final_output"] == "Brief: tides come twice a day, driven by the moon."
+    said = messages(api, headers, run_id)
+    handoffs = [(m["source"], m["content"]["target"]) for m in said if m["type"] == "handoff"]
+    assert handoffs == [("crew", "manager"), ("manager", "researcher")]
+    assert [m["source"] for m in said if m["type"] == "text"] == ["user", "manager"]
+    assert done["usage"]["llm_calls"] == 3
+
+
+def test_a_failing_model_fails_the_run_with_the_gateways_error(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer
+) -> None:
+    _, headers = user_headers(api, make_user_id, llm)
+    llm.script.then(Fail(401, "bad key"))
+
+    _, run_id = start(api, headers, PAIR)
+    done = wait(api, headers, run_id)
+
+    assert done["status"] == "failed", done
+    assert done["error"]["code"] == "llm_auth_failed", done["error"]
+    said = messages(api, headers, run_id)
+    assert said[-1]["type"] == "stop" and said[-1]["content"]["reason"] == "error"
+    assert KEY not in json.dumps(done) and KEY not in json.dumps(said)
+
+
+def test_a_cancel_is_honoured_between_tasks(api: httpx.Client, make_user_id: Any, llm: LlmServer) -> None:
+    _, headers = user_headers(api, make_user_id, llm)
+    llm.script.then(Slow(1.5, Text("Facts.")), Text("never asked"))
+
+    _, run_id = start(api, headers, PAIR)
+    deadline = time.monotonic() + 60
+    while not llm.script.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cancelled = api.post(f"/api/v1/runs/{run_id}/cancel", headers=headers)
+    assert cancelled.status_code in {200, 202}, cancelled.text
+    done = wait(api, headers, run_id, until={"succeeded", "failed", "cancelled"})
+
+    assert done["status"] == "cancelled", done
+    assert len(llm.script.received) == 1
+    said = messages(api, headers, run_id)
+    assert said[-1]["content"]["reason"] == "cancelled"

@@ -49,8 +49,11 @@ class ResumeRequest(_Input):
     asks), or ``answer`` (text, what a team's member asked the person); one of the two."""
 
     input: Any = Field(default=None, description="The answer to the run's waiting node: any JSON value")
+    # What may be empty is the waiting run's to say (its input schema): a crew's review takes an
+    # empty answer as acceptance, a member's question does not.
     answer: str | None = Field(
-        default=None, min_length=1, description="The answer to a team run's question: text"
+        default=None,
+        description="The answer to a team run's question, or a review of a crew's task (empty accepts it)",
     )
 
     _input_size = field_validator("input", "answer")(_bounded)
