@@ -228,17 +228,18 @@ def test_a_selector_of_one_member_cannot_run(
     ]
 
 
-def test_a_crew_cannot_run_in_this_deployment(
+def test_a_crew_without_a_model_to_call_is_refused_naming_the_preference(
     api: Api, execute: Callable[..., Any], make_user_id: Callable[[str], str]
 ) -> None:
+    """A crew's models are resolved when it starts (its step cannot read the registry): a user
+    with no default model, whose members name none, is told so and nothing is recorded."""
     user = make_user_id("alice")
     team_id = create_team(api, user, CREW)
 
     status, body, _ = execute(user, team_id)
 
     assert status == 422, body
-    assert body["error"]["code"] == "framework_not_runnable"
-    assert [detail["field"] for detail in body["error"]["details"]] == ["team.framework"]
+    assert body["error"]["code"] == "model_required"
     assert api("RunsListRunsFunction", user)[1]["runs"] == []
 
 

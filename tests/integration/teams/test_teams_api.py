@@ -514,6 +514,17 @@ INVALID = [
     ),
     (_changed(crew(), ("members", 0, "goal"), None), "body.members[0].goal", "need a goal"),
     (crew(termination={"text_mention": "DONE"}), "body.termination.text_mention", "for autogen teams"),
+    (
+        _changed(crew(), ("tasks", 0, "description"), "Research {topic} for {task_description}"),
+        "body.tasks[0].description",
+        "{topic}: a crew's texts are given {task_description} and {additional_context} only",
+    ),
+    (_changed(crew(), ("members", 1, "goal"), "Write on {subject}"), "body.members[1].goal", "{subject}"),
+    (
+        _changed(crew(), ("members", 1, "role"), crew()["members"][0]["role"].upper()),
+        "body.members[1].role",
+        "the role is members[0]'s",
+    ),
 ]
 
 

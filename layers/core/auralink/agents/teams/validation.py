@@ -40,6 +40,9 @@ _CREWAI_FIELDS = ("role", "goal", "backstory", "allow_delegation", "max_iter")
 _MODES = {"autogen": AUTOGEN_MODES, "crewai": CREWAI_MODES}
 _MANAGED_MODES = ("selector", "hierarchical")
 _AT_LEAST_TWO = ("selector", "swarm")
+# What a crew's texts may name in braces: the run's inputs (CrewAI's `{name}` placeholders).
+CREW_INPUTS = ("task_description", "additional_context")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def field(root: str, *parts: str | int) -> str:
@@ -136,6 +139,34 @@ def _member_problems(root: str, definition: TeamDefinition) -> Iterator[Problem]
             yield _problem(field(root, "members", index, "tools"), f"tools repeated: {', '.join(repeated)}")
     if definition.framework == "autogen":
         yield from _handoff_problems(root, definition.collaboration_mode, definition.members)
+    else:
+        yield from _crew_member_problems(root, definition.members)
+
+
+def _placeholder_problems(path: str, text: str | None) -> Iterator[Problem]:
+    unknown = sorted({name for name in _PLACEHOLDER.findall(text or "") if name not in CREW_INPUTS})
+    if unknown:
+        named = ", ".join(f"{{{name}}}" for name in unknown)
+        yield _problem(
+            path, f"{named}: a crew's texts are given {{task_description}} and {{additional_context}} only"
+        )
+
+
+def _crew_member_problems(root: str, members: list[Member]) -> Iterator[Problem]:
+    roles: dict[str, int] = {}
+    for index, member in enumerate(members):
+        for name in ("role", "goal", "backstory"):
+            yield from _placeholder_problems(field(root, "members", index, name), getattr(member, name))
+        if member.role is None:
+            continue
+        # CrewAI's delegation names a coworker by role: two members with one role are one coworker.
+        role = member.role.strip().casefold()
+        if role in roles:
+            yield _problem(
+                field(root, "members", index, "role"),
+                f"the role is members[{roles[role]}]'s: roles are unique",
+            )
+        roles.setdefault(role, index)
 
 
 def _count_problems(root: str, definition: TeamDefinition) -> Iterator[Problem]:
@@ -282,6 +313,8 @@ def _task_problems(root: str, definition: TeamDefinition) -> Iterator[Problem]:
         elif task.agent not in members:
             yield _problem(field(root, "tasks", index, "agent"), f"no member {task.agent!r} in this team")
         yield from _task_context_problems(root, index, task, earlier)
+        for name in ("description", "expected_output"):
+            yield from _placeholder_problems(field(root, "tasks", index, name), getattr(task, name))
         earlier.setdefault(task.name, index)
 
 
