@@ -7,7 +7,6 @@ from typing import Any
 
 from auralink.agents.crewai.plan import MANAGER, CrewPlan, PinnedTool
 from auralink.agents.teams.models import TeamDefinition
-from auralink.agents.tools import catalog
 from auralink.agents.tools.names import model_tool_names
 from auralink.auth import Identity
 from auralink.llm import gateway
@@ -19,6 +18,10 @@ def pin(identity: Identity, definition: TeamDefinition) -> dict[str, Any]:
     models = {member.name: gateway.model_for(identity.sub, member.model).id for member in definition.members}
     if definition.collaboration_mode == "hierarchical":
         models[MANAGER] = gateway.model_for(identity.sub, definition.manager_model).id
+    # The catalog brings the MCP SDK (its MCP tools' calls): the execute route imports it when a
+    # crew starts, not at init for every team's run.
+    from auralink.agents.tools import catalog  # noqa: PLC0415
+
     names = list(dict.fromkeys(tool for member in definition.members for tool in member.tools))
     model_names = model_tool_names(names)
     tools = [
