@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from auralink.db import tenant_transaction
@@ -354,3 +355,46 @@ def test_a_cancel_is_honoured_between_tasks(api: httpx.Client, make_user_id: Any
     assert len(llm.script.received) == 1
     said = messages(api, headers, run_id)
     assert said[-1]["content"]["reason"] == "cancelled"
+
+
+def _crew_environments() -> list[psutil.Process]:
+    interpreter = str(crew_python())
+    return [
+        process
+        for process in psutil.Process().children(recursive=True)
+        if process.cmdline()[:1] == [interpreter]
+    ]
+
+
+def test_a_step_killed_mid_task_loses_that_task_only(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer
+) -> None:
+    _, headers = user_headers(api, make_user_id, llm)
+    llm.script.then(Text("Facts."), Slow(20, Text("the lost report")), Text("Report."))
+
+    _, run_id = start(api, headers, PAIR)
+    deadline = time.monotonic() + 60
+    while len(llm.script.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The second task is under way: its environment dies (as Lambda's would, out of memory or
+    # killed), and the state machine does the step once more.
+    for process in _crew_environments():
+        process.kill()
+    done = wait(api, headers, run_id)
+
+    assert done["status"] == "succeeded", done
+    assert [task["output"] for task in done["output"]["tasks_output"]] == ["Facts.", "Report."]
+    prompts = [prompt_of(received) for received in llm.script.received]
+    assert sum("Research tides" in prompt for prompt in prompts) == 1, "the finished task ran again"
+    said = messages(api, headers, run_id)
+    assert [(m["source"], m["type"]) for m in said] == [
+        ("user", "text"),
+        ("crew", "handoff"),
+        ("researcher", "text"),
+        ("crew", "handoff"),
+        ("writer", "text"),
+        ("crew", "stop"),
+    ]
+    # The withdrawn task's handoff had a number of its own, which is never given again.
+    seqs = [m["seq"] for m in said]
+    assert seqs[3] == seqs[2] + 2
