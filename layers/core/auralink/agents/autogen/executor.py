@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from auralink.agents.autogen import transcript
 from auralink.agents.autogen.team import build_team
 from auralink.agents.runs import repository as runs
 from auralink.agents.runs.models import Progress, Run, RunError, RunStatus, StepOutcome, WaitingFor
-from auralink.agents.teams import conversations
+from auralink.agents.teams import conversations, turns
 from auralink.agents.teams.models import USER, TeamDefinition
 from auralink.agents.tools.base import ToolContext
 from auralink.agents.tools.names import model_tool_names
@@ -172,7 +171,7 @@ class _Step:
     @staticmethod
     def _first_task(conversation: conversations.Conversation) -> BaseChatMessage | None:
         if conversation.turns == 0:
-            return TextMessage(source=USER, content=_task_text(conversation))
+            return TextMessage(source=USER, content=turns.task_text(conversation))
         if (pending := conversation.pending_answer) is not None:
             return HandoffMessage(source=USER, target=pending["target"], content=pending["answer"])
         return None
@@ -246,16 +245,7 @@ class _Step:
     # ------------------------------------------------------------------ bounds
 
     def _bound_reached(self, definition: TeamDefinition) -> StopReason | None:
-        bounds = definition.termination
-        if self.conversation.message_count >= bounds.max_messages:
-            return "max_messages"
-        if self.conversation.active_ms >= bounds.timeout_seconds * 1000:
-            return "timeout"
-        with tenant_transaction(self.user_id) as conn:
-            cost = conversations.run_cost_usd(conn, self.run.run_id)
-        if cost >= bounds.max_cost_usd:
-            return "max_cost"
-        return None
+        return turns.bound_reached(self.user_id, self.run.run_id, definition.termination, self.conversation)
 
     # ------------------------------------------------------------------ writes
 
@@ -278,40 +268,25 @@ class _Step:
                 self.cancel_requested = True
 
     def _save_turn(self, state: Mapping[str, Any], turn: _Turn, *, elapsed_ms: int) -> None:
-        current = self.conversation
-        self.conversation = conversations.Conversation(
-            task=current.task,
-            context=current.context,
+        self.conversation = turns.save(
+            self.user_id,
+            self.run.run_id,
+            self.conversation,
             state=dict(state),
-            turns=current.turns + 1,
-            message_count=current.message_count + len(turn.counted),
-            active_ms=current.active_ms + elapsed_ms,
+            messages=len(turn.counted),
+            elapsed_ms=elapsed_ms,
         )
-        with tenant_transaction(self.user_id) as conn:
-            conversations.save_turn(
-                conn,
-                self.run.run_id,
-                state=self.conversation.state or {},
-                turns=self.conversation.turns,
-                message_count=self.conversation.message_count,
-                active_ms=self.conversation.active_ms,
-            )
 
     def _close(self, reason: str, detail: dict[str, Any] | None = None) -> None:
-        """The stop message, and the conversation's end (its saved state is dropped)."""
-        content = {"reason": reason, "message": _STOP_MESSAGES[reason], **(detail or {})}
-        with tenant_transaction(self.user_id) as conn:
-            conversations.append_message(
-                conn,
-                user_id=self.user_id,
-                run_id=self.run.run_id,
-                turn=self.conversation.turns,
-                source=TEAM_SOURCE,
-                kind="stop",
-                content=content,
-                usage=None,
-            )
-            conversations.finish(conn, self.run.run_id, reason)
+        turns.close(
+            self.user_id,
+            self.run.run_id,
+            turn=self.conversation.turns,
+            source=TEAM_SOURCE,
+            reason=reason,
+            message=_STOP_MESSAGES[reason],
+            detail=detail,
+        )
 
     # ------------------------------------------------------------------ outcomes
 
@@ -371,10 +346,3 @@ class _Step:
             deadline=self.deadline,
             api_base_url=get_settings().public_api_url,
         )
-
-
-def _task_text(conversation: conversations.Conversation) -> str:
-    if not conversation.context:
-        return conversation.task
-    context = json.dumps(conversation.context, ensure_ascii=False)
-    return f"{conversation.task}\n\nAdditional context (JSON):\n{context}"

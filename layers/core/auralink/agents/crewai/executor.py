@@ -20,7 +20,6 @@ tasks.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from auralink.agents.crewai.failures import run_error
 from auralink.agents.crewai.plan import CrewPlan
 from auralink.agents.runs import repository as runs
 from auralink.agents.runs.models import Progress, Run, RunError, RunStatus, StepOutcome, WaitingFor
-from auralink.agents.teams import conversations
+from auralink.agents.teams import conversations, turns
 from auralink.agents.teams.models import USER, Task
 from auralink.db import tenant_transaction
 from auralink.observability import logger
@@ -190,7 +189,7 @@ class _Step:
         assignee = task.agent or MANAGER_SOURCE
         with tenant_transaction(self.user_id) as conn:
             if self.conversation.turns == 0 and not self.state.outputs:
-                self._append(conn, USER, "text", _task_text(self.conversation), turn=turn)
+                self._append(conn, USER, "text", turns.task_text(self.conversation), turn=turn)
             content = {"target": assignee, "message": f"{task.name}: {current.description}"}
             self._append(conn, CREW_SOURCE, "handoff", content, turn=turn, task=task.name, speaker=assignee)
         crew.kickoff()
@@ -273,52 +272,31 @@ class _Step:
     # ------------------------------------------------------------------ state and bounds
 
     def _save_task(self, *, elapsed_ms: int, counted: bool = True) -> None:
-        current = self.conversation
-        self.conversation = conversations.Conversation(
-            task=current.task,
-            context=current.context,
+        self.conversation = turns.save(
+            self.user_id,
+            self.run.run_id,
+            self.conversation,
             state=self.state.dump(),
-            turns=current.turns + (1 if counted else 0),
-            message_count=current.message_count + (1 if counted else 0),
-            active_ms=current.active_ms + elapsed_ms,
+            turns=1 if counted else 0,
+            messages=1 if counted else 0,
+            elapsed_ms=elapsed_ms,
         )
-        with tenant_transaction(self.user_id) as conn:
-            conversations.save_turn(
-                conn,
-                self.run.run_id,
-                state=self.conversation.state or {},
-                turns=self.conversation.turns,
-                message_count=self.conversation.message_count,
-                active_ms=self.conversation.active_ms,
-            )
 
     def _bound_reached(self) -> StopReason | None:
-        bounds = self.plan.team.termination
-        if self.conversation.message_count >= bounds.max_messages:
-            return "max_messages"
-        if self.conversation.active_ms >= bounds.timeout_seconds * 1000:
-            return "timeout"
-        with tenant_transaction(self.user_id) as conn:
-            cost = conversations.run_cost_usd(conn, self.run.run_id)
-        if cost >= bounds.max_cost_usd:
-            return "max_cost"
-        return None
+        return turns.bound_reached(
+            self.user_id, self.run.run_id, self.plan.team.termination, self.conversation
+        )
 
     def _close(self, reason: str, detail: dict[str, Any] | None = None) -> None:
-        """The stop message, and the conversation's end (its saved state is dropped)."""
-        content = {"reason": reason, "message": _STOP_MESSAGES[reason], **(detail or {})}
-        with tenant_transaction(self.user_id) as conn:
-            conversations.append_message(
-                conn,
-                user_id=self.user_id,
-                run_id=self.run.run_id,
-                turn=self.conversation.turns,
-                source=CREW_SOURCE,
-                kind="stop",
-                content=content,
-                usage=None,
-            )
-            conversations.finish(conn, self.run.run_id, reason)
+        turns.close(
+            self.user_id,
+            self.run.run_id,
+            turn=self.conversation.turns,
+            source=CREW_SOURCE,
+            reason=reason,
+            message=_STOP_MESSAGES[reason],
+            detail=detail,
+        )
 
     # ------------------------------------------------------------------ outcomes
 
@@ -371,10 +349,3 @@ class _Step:
         progress.waiting_for = WaitingFor(node=task.name, prompt=output.raw, input_schema=ANSWER_SCHEMA)
         events = [{"type": "waiting_for_input", "node": task.name}]
         return StepOutcome(status=RunStatus.WAITING_FOR_INPUT, progress=progress, events=events)
-
-
-def _task_text(conversation: conversations.Conversation) -> str:
-    if not conversation.context:
-        return conversation.task
-    context = json.dumps(conversation.context, ensure_ascii=False)
-    return f"{conversation.task}\n\nAdditional context (JSON):\n{context}"
