@@ -15,7 +15,9 @@ BUILTIN_TOOLS = frozenset({CALCULATOR, CODE_ANALYZER, WEB_SEARCH, MEMORY_SEARCH,
 
 MCP_PREFIX = "mcp:"
 # Connection names follow user_mcp_connections.name; tool names are the server's own.
-_MCP_NAME = re.compile(r"^mcp:(?P<connection>[A-Za-z0-9][A-Za-z0-9_.-]{0,62})/(?P<tool>[^\s/]{1,128})$")
+CONNECTION_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
+MCP_TOOL_NAME = r"[^\s/]{1,128}"
+_MCP_NAME = re.compile(rf"^mcp:(?P<connection>{CONNECTION_NAME})/(?P<tool>{MCP_TOOL_NAME})$")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Whether the tools and models an agent definition names exist for its owner.
 
-Workflows and teams both name tools (built-in, or `mcp:<connection>/<tool>` of the user's
-connections) and models (registry ids). One `References` per validation asks the database at most
-once per connection and per model, and answers each name with the problem to report, or None.
+Workflows, teams and pipelines name tools (built-in, or `mcp:<connection>/<tool>` of the user's
+connections; a pipeline's `mcp_tool` step names the connection and the tool apart) and models
+(registry ids). One `References` per validation asks the database at most once per connection
+and per model, and answers each name with the problem to report, or None.
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ class References:
             return str(exc)
         if isinstance(parsed, str):
             return None
-        tools = self._connection_tools(parsed.connection)
-        if tools is None:
-            return f"no MCP connection named {parsed.connection!r}: connect one with POST /api/v1/mcp/connect"
-        if parsed.tool not in tools:
-            return f"the connection {parsed.connection!r} has no tool {parsed.tool!r}"
+        return self.connection_problem(parsed.connection) or self.connection_tool_problem(
+            parsed.connection, parsed.tool
+        )
+
+    def connection_problem(self, connection: str) -> str | None:
+        """Why the user has no MCP connection of that name; None when they have one."""
+        if self._connection_tools(connection) is None:
+            return f"no MCP connection named {connection!r}: connect one with POST /api/v1/mcp/connect"
+        return None
+
+    def connection_tool_problem(self, connection: str, tool: str) -> str | None:
+        """Why the user's connection has no such tool; None when it has (or when there is no such
+        connection, which `connection_problem` reports)."""
+        tools = self._connection_tools(connection)
+        if tools is not None and tool not in tools:
+            return f"the connection {connection!r} has no tool {tool!r}"
         return None
 
     def _connection_tools(self, connection: str) -> set[str] | None:

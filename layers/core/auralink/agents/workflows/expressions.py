@@ -2,9 +2,10 @@
 
 The text is parsed with Python's own parser (``mode="eval"``) and nothing of it is ever compiled
 or executed: the walker below gives each allowed node its meaning, and refuses every other node
-before evaluation starts. Names are ``input`` and ``outputs`` (and ``true``, ``false``, ``null``);
-``.name`` and ``[constant]`` look values up, a missing one being null, so that
-``outputs.review.approved == true`` is simply false while the review has not run.
+before evaluation starts. Names are the language's roots (a workflow's: ``input`` and ``outputs``;
+see `templates.Roots`) and ``true``, ``false``, ``null``; ``.name`` and ``[constant]`` look values
+up, a missing one being null, so that ``outputs.review.approved == true`` is simply false while
+the review has not run.
 """
 
 from __future__ import annotations
@@ -18,12 +19,21 @@ from typing import Any
 from auralink.agents.workflows import expression_values as values
 from auralink.agents.workflows.definition import MAX_EXPRESSION, ConditionNode
 from auralink.agents.workflows.expression_values import MAX_MAGNITUDE, ExpressionError, truthy
+from auralink.agents.workflows.templates import WORKFLOW, Roots, Segment
 
-__all__ = ["MAX_LENGTH", "MAX_NODES", "ExpressionError", "check", "evaluate", "route", "truthy"]
+__all__ = [
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "ExpressionError",
+    "check",
+    "evaluate",
+    "lookups",
+    "route",
+    "truthy",
+]
 
 MAX_LENGTH = MAX_EXPRESSION
 MAX_NODES = 200
-_ROOTS = ("input", "outputs")
 _LITERAL_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
 _COMPARISON_SYMBOLS: dict[type[ast.cmpop], str] = {
     ast.Eq: "==",
@@ -68,11 +78,9 @@ def _describe(node: ast.AST) -> str:
 # ---------------------------------------------------------------- checking
 
 
-def _check_name(node: ast.Name) -> None:
-    if node.id not in _ROOTS and node.id not in _LITERAL_NAMES:
-        raise ExpressionError(
-            f"unknown name {node.id!r}: use input.<key>, outputs.<node id>, true, false or null"
-        )
+def _check_name(node: ast.Name, roots: Roots) -> None:
+    if node.id not in roots.names and node.id not in _LITERAL_NAMES:
+        raise ExpressionError(f"unknown name {node.id!r}: use {', '.join(roots.shown)}, true, false or null")
 
 
 def _check_constant(node: ast.Constant) -> None:
@@ -138,12 +146,12 @@ def _check_attribute(node: ast.Attribute) -> None:
         raise ExpressionError(f"attribute {node.attr!r} is not allowed")
 
 
-def _check_node(node: ast.AST, parent: ast.AST | None) -> None:
+def _check_node(node: ast.AST, parent: ast.AST | None, roots: Roots) -> None:
     if isinstance(node, _PLAIN):
         return
     if isinstance(node, ast.Name):
         if not (isinstance(parent, ast.Call) and parent.func is node):
-            _check_name(node)
+            _check_name(node, roots)
     elif isinstance(node, ast.BinOp | ast.UnaryOp):
         _check_operator(node)
     elif isinstance(node, ast.Constant):
@@ -168,18 +176,18 @@ def _children(node: ast.AST) -> list[ast.AST]:
     return list(ast.iter_child_nodes(node))
 
 
-def _parse(expression: str) -> ast.Expression:
+def _parse(expression: str, roots: Roots) -> ast.Expression:
     if not isinstance(expression, str):
         raise ExpressionError(f"an expression is a string, not a {values.kind(expression)}")
     if not expression.strip():
         raise ExpressionError("the expression is empty")
     if len(expression) > MAX_LENGTH:
         raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters")
-    return _checked_tree(expression)
+    return _checked_tree(expression, roots)
 
 
 @functools.lru_cache(maxsize=512)
-def _checked_tree(expression: str) -> ast.Expression:
+def _checked_tree(expression: str, roots: Roots) -> ast.Expression:
     try:
         with warnings.catch_warnings():
             # Python's own hints (an invalid escape in a string) are not this language's concern.
@@ -198,22 +206,55 @@ def _checked_tree(expression: str) -> ast.Expression:
         count += 1
         if count > MAX_NODES:
             raise ExpressionError(f"the expression is too complex (more than {MAX_NODES} parts)")
-        _check_node(node, parent)
+        _check_node(node, parent, roots)
         pending.extend((child, node) for child in _children(node))
     return tree
 
 
-def check(expression: str) -> None:
+def check(expression: str, roots: Roots = WORKFLOW) -> None:
     """ExpressionError, with a message saying what is wrong, unless the expression is allowed."""
-    _parse(expression)
+    _parse(expression, roots)
+
+
+def _chain(node: ast.AST) -> tuple[Segment, ...] | None:
+    """A name followed by ``.key`` and constant ``[...]`` lookups, as segments; None for anything else."""
+    match node:
+        case ast.Name(id=name):
+            return (name,)
+        case ast.Attribute(value=inner, attr=attr):
+            head = _chain(inner)
+            return None if head is None else (*head, attr)
+        case ast.Subscript(value=inner, slice=ast.Constant(value=key)) if isinstance(key, int | str):
+            head = _chain(inner)
+            return None if head is None else (*head, key)
+    return None
+
+
+def lookups(expression: str, roots: Roots = WORKFLOW) -> list[tuple[Segment, ...]]:
+    """The paths the (allowed) expression looks up from its roots, each as far as it goes by
+    constants: ``steps.check.output.ok == true`` looks up ``("steps", "check", "output", "ok")``."""
+    tree = _parse(expression, roots)
+    found: list[tuple[Segment, ...]] = []
+    # Only the outermost lookup of each chain: the ones inside it are its own prefixes.
+    pending: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while pending:
+        node, inside_a_chain = pending.pop()
+        chain = _chain(node)
+        if chain is not None and not inside_a_chain and chain[0] in roots.names:
+            found.append(chain)
+        # Reversed onto the stack, so that the lookups come out in the order they are written.
+        for child in reversed(_children(node)):
+            continued = isinstance(node, ast.Attribute | ast.Subscript) and child is node.value
+            pending.append((child, chain is not None and continued))
+    return found
 
 
 # ---------------------------------------------------------------- evaluating
 
 
 class _Evaluator:
-    def __init__(self, state: dict[str, Any]) -> None:
-        self._names = {"input": state.get("input"), "outputs": state.get("outputs") or {}}
+    def __init__(self, state: dict[str, Any], roots: Roots) -> None:
+        self._names = {root: state.get(root) for root in roots.names}
 
     def value(self, node: ast.AST) -> Any:  # noqa: PLR0911  (one arm per kind of node)
         match node:
@@ -263,11 +304,12 @@ class _Evaluator:
         return True
 
 
-def evaluate(expression: str, state: dict[str, Any]) -> Any:
-    """The expression's value on ``state`` (``{"input": ..., "outputs": {...}}``); ExpressionError only."""
-    tree = _parse(expression)
+def evaluate(expression: str, state: dict[str, Any], roots: Roots = WORKFLOW) -> Any:
+    """The expression's value on ``state`` (a workflow's: ``{"input": ..., "outputs": {...}}``);
+    ExpressionError only."""
+    tree = _parse(expression, roots)
     try:
-        return _Evaluator(state).value(tree)
+        return _Evaluator(state, roots).value(tree)
     except RecursionError:
         raise ExpressionError("the expression is too deeply nested") from None
 

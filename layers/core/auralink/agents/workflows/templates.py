@@ -1,9 +1,10 @@
 """Templates over a run's state: ``{path}`` placeholders, ``{{`` and ``}}`` for literal braces.
 
-A path starts at ``input`` (the run's input) or ``outputs`` (the outputs of the nodes done so far)
-and goes down by ``.name`` segments (object keys) and ``[n]`` indices (list items), as in
-``{outputs.search.results[0].title}``. A value renders as itself when it is a string and as
-compact JSON otherwise. Rendering never evaluates anything: a path is a lookup, nothing more.
+A path starts at one of its language's roots and goes down by ``.name`` segments (object keys) and
+``[n]`` indices (list items). A workflow's roots are ``input`` (the run's input) and ``outputs``
+(the outputs of the nodes done so far), as in ``{outputs.search.results[0].title}``; a pipeline
+names its own (`Roots`). A value renders as itself when it is a string and as compact JSON
+otherwise. Rendering never evaluates anything: a path is a lookup, nothing more.
 
 A rendering may be given a size (``max_chars``): the sizes of its parts are added up as each is
 made, and the rendering is refused (`TemplateTooLarge`) as soon as they pass it, before the whole
@@ -15,9 +16,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-ROOTS = ("input", "outputs")
+
+@dataclass(frozen=True)
+class Roots:
+    """The names a language's paths start at, and how its messages show each (``outputs.<node id>``)."""
+
+    names: tuple[str, ...]
+    shown: tuple[str, ...]
+
+    def listed(self) -> str:
+        """The names as a message lists them: ``input or outputs``, ``a, b or c``."""
+        *first, last = self.names
+        return f"{', '.join(first)} or {last}" if first else last
+
+
+WORKFLOW = Roots(names=("input", "outputs"), shown=("input.<key>", "outputs.<node id>"))
 _NAME = r"[A-Za-z0-9_-]+"
 _SEGMENT = re.compile(rf"\.(?P<name>{_NAME})|\[(?P<index>[0-9]{{1,6}})\]")
 _ROOT = re.compile(rf"^(?P<root>{_NAME})")
@@ -46,14 +62,14 @@ def _preview(text: str) -> str:
     return text if len(text) <= _PREVIEW else text[:_PREVIEW] + "..."
 
 
-def parse_path(path: str) -> tuple[Segment, ...]:
+def parse_path(path: str, roots: Roots = WORKFLOW) -> tuple[Segment, ...]:
     """The segments of a path: its root, then key names (str) and list indices (int)."""
     root = _ROOT.match(path)
     if root is None:
         raise TemplateError(f"empty or malformed placeholder {{{_preview(path)}}}")
-    if root["root"] not in ROOTS:
+    if root["root"] not in roots.names:
         raise TemplateError(
-            f"unknown root {root['root']!r} in {{{_preview(path)}}}: paths start with input or outputs"
+            f"unknown root {root['root']!r} in {{{_preview(path)}}}: paths start with {roots.listed()}"
         )
     segments: list[Segment] = [root["root"]]
     position = root.end()
@@ -102,19 +118,19 @@ def _pieces(template: str) -> Iterator[tuple[str, str]]:
         yield "text", "".join(literal)
 
 
-def check(template: str) -> list[str]:
+def check(template: str, roots: Roots = WORKFLOW) -> list[str]:
     """The paths of the template's placeholders; TemplateError when it is malformed."""
     paths = []
     for kind, value in _pieces(template):
         if kind == "path":
-            parse_path(value)
+            parse_path(value, roots)
             paths.append(value)
     return paths
 
 
-def lookup(path: str, state: dict[str, Any]) -> Any:
+def lookup(path: str, state: dict[str, Any], roots: Roots = WORKFLOW) -> Any:
     """The value at ``path`` in the state; TemplateError naming the path when it is missing."""
-    segments = parse_path(path)
+    segments = parse_path(path, roots)
     value: Any = state
     for depth, segment in enumerate(segments):
         if isinstance(segment, int):
@@ -143,8 +159,9 @@ def as_text(value: Any) -> str:
 class _Budget:
     """What is left of a rendering's size, and the text of each path already made."""
 
-    def __init__(self, state: dict[str, Any], max_chars: int | None) -> None:
+    def __init__(self, state: dict[str, Any], max_chars: int | None, roots: Roots) -> None:
         self._state = state
+        self._roots = roots
         self._max_chars = max_chars
         self._left = max_chars
         self._texts: dict[str, str] = {}
@@ -159,7 +176,7 @@ class _Budget:
     def text_of(self, path: str) -> str:
         text = self._texts.get(path)
         if text is None:
-            text = self._texts[path] = self._make(lookup(path, self._state))
+            text = self._texts[path] = self._make(lookup(path, self._state, self._roots))
         self.spend(len(text))
         return text
 
@@ -176,10 +193,12 @@ class _Budget:
         return "".join(pieces)
 
 
-def render(template: str, state: dict[str, Any], *, max_chars: int | None = None) -> str:
+def render(
+    template: str, state: dict[str, Any], *, max_chars: int | None = None, roots: Roots = WORKFLOW
+) -> str:
     """The template with every placeholder replaced by its value in ``state``; `TemplateTooLarge`
     when the result would pass ``max_chars``."""
-    return _render(template, _Budget(state, max_chars))
+    return _render(template, _Budget(state, max_chars, roots))
 
 
 def _render(template: str, budget: _Budget) -> str:
@@ -193,10 +212,12 @@ def _render(template: str, budget: _Budget) -> str:
     return "".join(parts)
 
 
-def render_value(value: Any, state: dict[str, Any], *, max_chars: int | None = None) -> Any:
+def render_value(
+    value: Any, state: dict[str, Any], *, max_chars: int | None = None, roots: Roots = WORKFLOW
+) -> Any:
     """A JSON value with every string inside (at any depth, object keys excepted) rendered;
     ``max_chars`` bounds all its rendered strings together."""
-    return _render_value(value, _Budget(state, max_chars))
+    return _render_value(value, _Budget(state, max_chars, roots))
 
 
 def _render_value(value: Any, budget: _Budget) -> Any:
