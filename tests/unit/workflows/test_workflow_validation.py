@@ -16,6 +16,12 @@ from auralink.agents.workflows.validation import validate
 from auralink.auth import Identity
 from auralink.errors import ValidationFailed
 
+
+@pytest.fixture(autouse=True)
+def _settings(service_environment: pytest.MonkeyPatch) -> None:
+    """The token cap comes from the settings."""
+
+
 ALICE = Identity(sub="alice")
 
 
