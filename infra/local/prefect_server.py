@@ -91,6 +91,8 @@ class LocalPrefectServer:
 
     def start(self) -> None:
         """Bind the port and start the server in the background; it is ready later."""
+        if self._process is not None:
+            raise PrefectServerError("the Prefect server is already started")
         if not self.python.exists():
             raise PrefectServerError(
                 f"the Prefect server's environment is missing ({VIRTUALENV}): run `make {MAKE_TARGET}`"
@@ -130,6 +132,8 @@ class LocalPrefectServer:
 
     def _bind(self) -> socket.socket:
         listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # The connections of a previous run linger in TIME_WAIT: they must not take 4200 away.
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             listening.bind((self.host, self._wanted_port))
         except OSError as exc:
@@ -192,7 +196,11 @@ class LocalPrefectServer:
             return "starting"
         except httpx.HTTPError:
             return "unavailable"
-        return "ok" if answer.status_code == 200 and answer.json() is True else "starting"
+        try:
+            healthy = answer.status_code == 200 and answer.json() is True
+        except ValueError:
+            healthy = False
+        return "ok" if healthy else "starting"
 
     def wait_until_ready(self, timeout: float = 120.0) -> None:
         """Block until the server answers; raise, with the end of its log, if it stops or takes
