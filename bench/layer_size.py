@@ -5,9 +5,10 @@ Sizes: the template's layers built by their `build-<LayerId>` targets for Lambda
 (python3.13 on arm64, bytecode compiled, boto3 and botocore left to the runtime), then each set of
 layers that functions carry, against Lambda's limit for a function and its layers unzipped.
 
-Imports: the same targets built for this machine, each framework imported from the core layer and
-its own beside the runtime's boto3, median of BENCH_SAMPLES fresh interpreters, with the layers'
-bytecode and with none (what a read-only code folder without `.pyc` files costs at every start).
+Imports: the same targets built for this machine, each framework imported from the layers of the
+function that carries it (the run step's: core, LangGraph, AutoGen, Prefect) beside the runtime's
+boto3, median of BENCH_SAMPLES fresh interpreters, with the layers' bytecode and with none (what a
+read-only code folder without `.pyc` files costs at every start).
 """
 
 from __future__ import annotations
@@ -35,11 +36,15 @@ SAMPLES = int(os.environ.get("BENCH_SAMPLES", "5"))
 LAMBDA_PYTHON = (3, 13)
 # "Unzipped size must be smaller than 262144000 bytes": a function's code and its layers.
 UNZIPPED_LIMIT = 262_144_000
-# What each framework layer's users import first: AutoGen's teams and agents, LangGraph's graphs.
+# What each framework layer's users import first: AutoGen's teams and agents, LangGraph's graphs,
+# Prefect's flows, tasks and API client.
 FRAMEWORK_IMPORTS = {
     "LangGraphLayer": "import langgraph.graph",
     "AutoGenLayer": "import autogen_agentchat.teams, autogen_agentchat.agents",
+    "PrefectLayer": "import prefect, prefect.client.orchestration",
 }
+# The function whose layers the frameworks are imported from.
+FRAMEWORK_FUNCTION = "RunStepFunction"
 _TIMED = """
 import sys, time
 sys.path[:0] = {paths!r}
@@ -70,13 +75,15 @@ def _report_sizes(layers: dict[str, Path]) -> None:
         )
 
 
-def _median_import(python: Path, paths: list[Path], statement: str, *, bytecode: bool) -> float:
+def _median_import(python: Path, paths: list[Path], statement: str, *, bytecode: bool, home: Path) -> float:
     code = _TIMED.format(paths=[str(path) for path in paths], statement=statement)
     flags = ["-I", "-S"] if bytecode else ["-I", "-S", "-B"]
+    # Prefect writes its home at import (on Lambda, PREFECT_HOME under /tmp); analytics off.
+    env = {"PREFECT_HOME": str(home), "DO_NOT_TRACK": "1"}
     samples = []
     for _ in range(SAMPLES + 1):  # the first one warms the page cache
         completed = subprocess.run(
-            [str(python), *flags, "-c", code], env={}, capture_output=True, text=True, check=True
+            [str(python), *flags, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         samples.append(float(completed.stdout.split()[-1]))
     return statistics.median(samples[1:])
@@ -89,15 +96,20 @@ def _without_bytecode(folder: Path, into: Path) -> Path:
 
 def _report_imports(layers: dict[str, Path], runtime: Path, scratch: Path) -> None:
     python = base_interpreter()
-    print(f"cold import from the layers built for this machine, median of {SAMPLES} (with / without .pyc):")
-    bare_core = _without_bytecode(layers["CoreLayer"], scratch / "CoreLayer")
-    for layer_id, statement in FRAMEWORK_IMPORTS.items():
-        with_pyc = _median_import(
-            python, [layers["CoreLayer"], layers[layer_id], runtime], statement, bytecode=True
-        )
-        bare = [bare_core, _without_bytecode(layers[layer_id], scratch / layer_id), runtime]
-        without_pyc = _median_import(python, bare, statement, bytecode=False)
-        print(f"  {statement.removeprefix('import ')}: {with_pyc:.2f} s / {without_pyc:.2f} s")
+    specs = functions(load_template(ROOT / "template.yaml"))
+    (spec,) = [spec for spec in specs if spec.logical_id == FRAMEWORK_FUNCTION]
+    with_pyc = [*(layers[layer_id] for layer_id in spec.layers), runtime]
+    bare = [*(_without_bytecode(layers[layer_id], scratch / layer_id) for layer_id in spec.layers), runtime]
+    print(
+        f"cold import from the layers of {FRAMEWORK_FUNCTION} built for this machine, median of {SAMPLES}"
+        " (with / without .pyc):"
+    )
+    for statement in FRAMEWORK_IMPORTS.values():
+        timed = [
+            _median_import(python, paths, statement, bytecode=bytecode, home=scratch / "home")
+            for paths, bytecode in ((with_pyc, True), (bare, False))
+        ]
+        print(f"  {statement.removeprefix('import ')}: {timed[0]:.2f} s / {timed[1]:.2f} s")
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
-"""Write a framework layer's requirements: its pinned packages minus those the core layer ships.
+"""Write a framework layer's requirements: its pinned packages minus those earlier layers ship.
 
-A function sees the core layer and its framework layer side by side, so a package in both would
-be shipped twice and could shadow the core layer's pin; the framework layer keeps only the rest.
-Usage: python -m infra.layer_requirements <full.txt> <core.txt> <out.txt>
+A function sees its layers side by side in one /opt/python, so a package in two would be shipped
+twice and one copy would shadow the other; a framework layer keeps only what the core layer and
+the framework layers before it in the run step (their requirements files) do not ship.
+Usage: python -m infra.layer_requirements <full.txt> <shipped.txt>... <out.txt>
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ def _name(line: str) -> str | None:
     return re.sub(r"[-_.]+", "-", match[1]).lower() if match else None
 
 
-def subtract(full: str, core: str) -> str:
-    shipped = {name for line in core.splitlines() if (name := _name(line))}
+def subtract(full: str, *shipped_by_others: str) -> str:
+    shipped = {name for text in shipped_by_others for line in text.splitlines() if (name := _name(line))}
     kept = [line for line in full.splitlines() if (name := _name(line)) and name not in shipped]
-    header = "# Pinned by `make lock`: the packages this layer adds to the core layer.\n"
+    header = "# Pinned by `make lock`: the packages this layer adds to the layers before it.\n"
     return header + "\n".join(kept) + "\n"
 
 
 def main(argv: list[str]) -> int:
-    full, core, out = (Path(arg) for arg in argv)
-    out.write_text(subtract(full.read_text(), core.read_text()))
+    if len(argv) < 3:
+        raise SystemExit("usage: python -m infra.layer_requirements <full.txt> <shipped.txt>... <out.txt>")
+    full, *shipped, out = (Path(arg) for arg in argv)
+    out.write_text(subtract(full.read_text(), *(path.read_text() for path in shipped)))
     return 0
 
 

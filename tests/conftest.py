@@ -1,4 +1,5 @@
-"""Session fixtures of the whole suite: one throwaway Postgres, migrated and seeded.
+"""Session fixtures of the whole suite: one throwaway Postgres, migrated and seeded; one Prefect
+server, started in the background for the tests that need it.
 
 The `database` fixture starts an embedded server under `.data/test-pg-<pid>` (one per pytest
 process, so xdist workers do not collide) and deletes it at the end. When the developer sets
@@ -9,12 +10,19 @@ While it is active, `DATABASE_URL` in the environment is the application role's 
 what the code under test connects with. The owner is subject to row-level security as well
 (FORCE): to read tenant rows through `owner_conn`, set `app.current_user_id` in a transaction.
 Tests share the database: give each test its own user ids (`make_user_id`).
+
+The `prefect_server` fixture is a Prefect server of `.venv-prefect` on a free loopback port, its
+data in a temporary folder, stopped and deleted at the end. It takes 10 to 25 s to load, so it is
+started as soon as the collected tests are known, when one of them needs it, and only those tests
+wait for it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,12 +37,18 @@ from auralink.db.migrate import apply_migrations
 from auralink.observability import logger
 from auralink.settings import reset_settings
 from infra.local.postgres import LocalDatabase, attach_postgres, discard_server, start_local_postgres
+from infra.local.prefect_server import LocalPrefectServer
 from tests.support import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # Read once at import, before any test (or the fixture itself) changes the environment.
 _ADMIN_URL = os.environ.get("DATABASE_URL")
+# Prefect's client, imported by the tests, reports to Prefect's analytics unless told not to.
+os.environ["DO_NOT_TRACK"] = "1"
+_PREFECT_SERVER = pytest.StashKey[LocalPrefectServer]()
+# The server loads in 10 to 25 s on an idle machine; a busy one, running the suite, takes longer.
+_PREFECT_READY_S = 180
 
 
 def _discard_abandoned_servers() -> None:
@@ -70,6 +84,37 @@ def database() -> Iterator[LocalDatabase]:
             os.environ["DATABASE_URL"] = previous
         reset_settings()
         db.stop()
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what does not run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any("prefect_server" in getattr(item, "fixturenames", ()) for item in items):
+        _session_prefect_server(config)
+
+
+def _session_prefect_server(config: pytest.Config) -> LocalPrefectServer:
+    """The session's Prefect server, started (not awaited) on first call and stopped at the end."""
+    server = config.stash.get(_PREFECT_SERVER, None)
+    if server is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="auralink-prefect-"))
+        server = LocalPrefectServer(ROOT, data_dir, port=0)
+
+        def stop() -> None:
+            server.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+        config.add_cleanup(stop)
+        server.start()
+        config.stash[_PREFECT_SERVER] = server
+    return server
+
+
+@pytest.fixture(scope="session")
+def prefect_server(pytestconfig: pytest.Config) -> LocalPrefectServer:
+    """The session's Prefect server, once it answers (`api_url` is what PREFECT_API_URL names)."""
+    server = _session_prefect_server(pytestconfig)
+    server.wait_until_ready(timeout=_PREFECT_READY_S)
+    return server
 
 
 @pytest.fixture(scope="session")

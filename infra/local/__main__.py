@@ -3,6 +3,8 @@
 `PORT` chooses the port (default 3000). `DATABASE_URL`, when set, names the Postgres server to use
 (a superuser's URL of a development server) instead of the embedded one, whose data lives in
 `.data/postgres` unless `LOCAL_POSTGRES_DIR` names another folder (to run a second copy).
+A Prefect server starts in the background on 127.0.0.1:4200 (another free port when that one is
+taken), with its data in `.data/prefect` unless `LOCAL_PREFECT_DIR` names another folder.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import warnings
 from pathlib import Path
 from types import FrameType
 
+from infra.local.prefect_server import PrefectServerError
 from infra.local.runtime import DEFAULT_PORT, LocalRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,12 +51,20 @@ def _port() -> int:
 
 
 def _banner(runtime: LocalRuntime) -> str:
+    prefect = []
+    if runtime.prefect_server is not None:
+        server = runtime.prefect_server
+        prefect = [
+            f"  Prefect:  {server.url}  (its UI; API {server.api_url}), starting in the background",
+            f"            (ready in 10-25 s: /health with a token says when; log {server.log_path})",
+        ]
     return "\n".join(
         [
             "",
             f"AuraLink AI Core is running at {runtime.url}",
             f"  health:   {runtime.url}/health",
             f"  API docs: {runtime.url}/docs  (OpenAPI document: {runtime.url}/openapi.json)",
+            *prefect,
             "  token:    make token SUB=alice   (prints a development JWT as its last line)",
             '  try:      curl -H "Authorization: Bearer $(make -s token SUB=alice | tail -1)" \\',
             f"              {runtime.url}/api/v1/me",
@@ -75,11 +86,13 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     data_dir = os.environ.get("LOCAL_POSTGRES_DIR")
+    prefect_dir = os.environ.get("LOCAL_PREFECT_DIR")
     runtime = LocalRuntime(
         ROOT,
         port=port,
         database_url=os.environ.get("DATABASE_URL") or None,
         data_dir=Path(data_dir).resolve() if data_dir else None,
+        prefect_dir=Path(prefect_dir).resolve() if prefect_dir else ROOT / ".data" / "prefect",
     )
     try:
         runtime.start()
@@ -88,6 +101,9 @@ def main() -> int:
             print(f"error: port {port} is already in use; stop what uses it or set PORT", file=sys.stderr)
             return 1
         raise
+    except PrefectServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         print(_banner(runtime), flush=True)
         while not stop_requested.wait(1.0):

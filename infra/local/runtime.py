@@ -2,8 +2,9 @@
 
 `LocalRuntime.start()` prepares Postgres (embedded, or the server a URL names), applies the
 migrations and seeds, makes sure the development secrets exist, starts the AWS emulation with the
-secrets and state machines in it, computes the one environment every handler sees, and starts the
-scheduler and the HTTP server. `stop()` undoes all of it in reverse order.
+secrets and state machines in it, starts a Prefect server in the background when asked to,
+computes the one environment every handler sees, and starts the scheduler and the HTTP server.
+`stop()` undoes all of it in reverse order.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from infra.local.devsecrets import (
 )
 from infra.local.lambdas import DEFAULT_CONCURRENCY, BuiltArtifacts, LocalFunctions
 from infra.local.postgres import LocalDatabase, attach_postgres, start_local_postgres
+from infra.local.prefect_server import LocalPrefectServer
 from infra.local.routes import RouteTable
 from infra.local.scheduler import Scheduler
 from infra.template import (
@@ -155,13 +157,20 @@ class LocalRuntime:
         artifacts: BuiltArtifacts | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         variables: Mapping[str, str] | None = None,
+        prefect_dir: Path | None = None,
+        prefect_api_url: str | None = None,
     ) -> None:
         """``environment_setup`` names `module:function`s each function environment calls once its
         handler is loaded; ``artifacts`` runs built functions and layers in a clean interpreter;
         ``concurrency`` is the limit of environments per function that reserves none.
         ``variables`` are given to every function, as a deployment sets what mcp-config.yaml reads
         (`DEEPWIKI_MCP_URL`, the servers' keys, ...); by default, those of this process's
-        environment that mcp-config.yaml reads."""
+        environment that mcp-config.yaml reads.
+        The functions' Prefect API (`PREFECT_API_URL`): a server of the runtime's own, started in
+        the background with its data in ``prefect_dir`` (what `make dev` does), or the running
+        one ``prefect_api_url`` names (the tests' session server); with neither, none."""
+        if prefect_dir is not None and prefect_api_url is not None:
+            raise ValueError("prefect_dir and prefect_api_url are exclusive")
         self.root = root.resolve()
         self.environment_setup = tuple(environment_setup)
         self._artifacts = artifacts
@@ -189,6 +198,8 @@ class LocalRuntime:
         )
         self._schedules_on = schedules
         self._api: LocalApiServer | None = None
+        self.prefect_server = LocalPrefectServer(self.root, prefect_dir) if prefect_dir is not None else None
+        self._prefect_api_url = prefect_api_url
         self._host, self._port = host, port
         self._saved_environment: dict[str, str | None] = {}
         self._stops: list[Callable[[], None]] = []
@@ -226,7 +237,16 @@ class LocalRuntime:
             self._stops.append(self._database.stop)
             dsns = self._database.start()
             aws_ready.result()
-        overrides = self._overrides(dsns.app_dsn, dsns.owner_dsn) | {"PUBLIC_API_URL": api.url}
+        if self.prefect_server is not None:
+            # Last but one, and not awaited: the server loads for 8 to 25 s on its own while the
+            # API serves (its /health says `starting` until then).
+            self._stops.append(self.prefect_server.stop)
+            self.prefect_server.start()
+        overrides = self._overrides(dsns.app_dsn, dsns.owner_dsn) | {
+            "PUBLIC_API_URL": api.url,
+            "PREFECT_API_URL": self.prefect_api_url,
+            "PREFECT_API_SECRET_ID": None,
+        }
         specs = list(self.functions.specs.values())
         self.functions.configure(
             {spec.logical_id: self._function_environment(spec, overrides) for spec in specs}
@@ -273,6 +293,13 @@ class LocalRuntime:
         if self._api is None:
             raise RuntimeError("the local runtime is not started")
         return self._api.url
+
+    @property
+    def prefect_api_url(self) -> str | None:
+        """The functions' PREFECT_API_URL: the runtime's own server's, the one it was given, or None."""
+        if self.prefect_server is not None and self.prefect_server.port is not None:
+            return self.prefect_server.api_url
+        return self._prefect_api_url
 
     @property
     def aws_endpoint(self) -> str:

@@ -19,8 +19,10 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 DB_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:auralink/db-app-AbCdEf"
 DB_OWNER_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:auralink/db-owner-AbCdEf"
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example1"
+PREFECT_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:auralink/prefect-AbCdEf"
 
-# dev with the template's defaults: no issuer, no VPC, no alarm address.
+# dev with the template's defaults: no issuer, no VPC, no alarm address, no Prefect API; prod with
+# all of them.
 DEV_PARAMETERS = {"DatabaseSecretArn": DB_SECRET, "DatabaseOwnerSecretArn": DB_OWNER_SECRET}
 PROD_PARAMETERS = {
     **DEV_PARAMETERS,
@@ -30,6 +32,7 @@ PROD_PARAMETERS = {
     "VpcSubnetIds": "subnet-0a1b2c3d,subnet-4e5f6a7b",
     "VpcSecurityGroupIds": "sg-0123456789abcdef0",
     "AlarmEmail": "oncall@auralink.example",
+    "PrefectApiSecretArn": PREFECT_SECRET,
 }
 MODES = {"dev-without-issuer": DEV_PARAMETERS, "prod-with-issuer": PROD_PARAMETERS}
 

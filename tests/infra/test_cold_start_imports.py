@@ -2,7 +2,7 @@
 
 - the `mcp` SDK (about 0.6 s of cold start) only in functions that restore a snapshot (SnapStart)
   or run on a schedule, whose cold start matters to no one;
-- the agent frameworks (LangGraph, LangChain, AutoGen) only in functions given a framework's layer,
+- the agent frameworks (LangGraph, LangChain, AutoGen, Prefect) only in functions given a framework's layer,
   each framework only where its own layer is (its code reached at all, a lazy import included), and
   none of them in an API function (one with HttpApi events);
 - boto3 (and Powertools' secrets client) in no function at init: it comes with the first secret
@@ -95,6 +95,10 @@ def _api_functions(template: dict[str, Any]) -> set[str]:
     return {spec.logical_id for spec in functions(template) if spec.routes}
 
 
+def _spec(template: dict[str, Any], function_id: str) -> FunctionSpec:
+    return next(spec for spec in functions(template) if spec.logical_id == function_id)
+
+
 def _code_files(spec: FunctionSpec) -> list[Path]:
     return sorted((ROOT / spec.code_uri).rglob("*.py"))
 
@@ -117,6 +121,7 @@ def test_only_functions_given_a_framework_layer_import_an_agent_framework(templa
 
     assert "RunStepFunction" in _with_layer(template, "LangGraphLayer")
     assert "RunStepFunction" in _with_layer(template, "AutoGenLayer")
+    assert "RunStepFunction" in _with_layer(template, "PrefectLayer")
     assert _loaded(template, set(function_ids(template)) - runs_agents, AGENT_FRAMEWORKS) == {}
     # Workflow runs are LangGraph's: the run step builds its executor at init, for the snapshot.
     for function_id in _with_layer(template, "LangGraphLayer"):
@@ -136,6 +141,22 @@ def test_a_function_whose_code_reaches_a_framework_has_its_layer(
     }
 
     assert reaching <= _with_layer(template, layer_id)
+
+
+def test_prefect_is_the_run_steps_alone(template: dict[str, Any]) -> None:
+    # Prefect's import takes about 2.5 s: no other function loads it at init or reaches it in its
+    # code, the health check included (it asks the Prefect API over plain HTTP).
+    others = set(function_ids(template)) - {"RunStepFunction"}
+    reaching = {
+        spec.logical_id
+        for spec in functions(template)
+        if within(reached_modules(_code_files(spec)), FRAMEWORK_LAYERS["PrefectLayer"])
+    }
+
+    assert _with_layer(template, "PrefectLayer") == {"RunStepFunction"}
+    assert reaching <= {"RunStepFunction"}
+    assert "auralink.prefect_api" in reached_modules(_code_files(_spec(template, "HealthFunction")))
+    assert _loaded(template, others, ("prefect",)) == {}
 
 
 def test_reading_the_source_finds_a_lazy_import_through_the_library(tmp_path: Path) -> None:

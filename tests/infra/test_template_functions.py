@@ -205,6 +205,7 @@ def test_the_makefile_builds_the_images_of_the_templates_image_functions(templat
         ("CoreLayer", "layers/core"),
         ("LangGraphLayer", "layers/langgraph"),
         ("AutoGenLayer", "layers/autogen"),
+        ("PrefectLayer", "layers/prefect"),
     ],
 )
 def test_layers_are_built_from_their_own_folder_by_the_makefile(
@@ -316,3 +317,25 @@ def test_production_without_an_issuer_is_refused_by_the_settings_as_well(
             get_settings()
     finally:
         reset_settings()
+
+
+def test_the_prefect_api_comes_from_its_secret_to_the_run_step_and_the_health_check(
+    template: dict[str, Any],
+) -> None:
+    from_secret = {"Fn::If": ["HasPrefectApi", {"Ref": "PrefectApiSecretArn"}, {"Ref": "AWS::NoValue"}]}
+    readers = {
+        function_id
+        for function_id in _TEMPLATE_FUNCTIONS
+        if "PREFECT_API_SECRET_ID" in function_properties(template, function_id)["Environment"]["Variables"]
+    }
+    step = function_properties(template, "RunStepFunction")["Environment"]["Variables"]
+
+    assert readers == {"RunStepFunction", "HealthFunction"}
+    for function_id in readers:
+        variables = function_properties(template, function_id)["Environment"]["Variables"]
+        assert variables["PREFECT_API_SECRET_ID"] == from_secret
+    # Neither the URL nor the key travels as a plain variable; Prefect's home is writable; its
+    # analytics are off.
+    assert "PREFECT_API_URL" not in str(template) and "PREFECT_API_KEY" not in str(template)
+    assert step["PREFECT_HOME"].startswith("/tmp/")
+    assert step["DO_NOT_TRACK"] == "1"

@@ -7,6 +7,7 @@ from typing import Any
 from infra.template import function_properties, functions, resolve_conditions
 from tests.infra.template_support import (
     DEV_PARAMETERS,
+    MODES,
     PROD_PARAMETERS,
     PUBLIC_PATHS,
     PUBLIC_ROUTES,
@@ -17,7 +18,7 @@ from tests.infra.template_support import (
 # The secrets the handlers read (the code's contract), as rules: every function reads the database
 # secret; every function with a route verifies users' tokens (JwtSecret, without an issuer), the
 # health check included (a token shows the details); only the migration reads the owner's secret.
-# Reading the two keys below is what sets a function apart, so those are named.
+# Reading the keys below is what sets a function apart, so those are named.
 HEALTH_CHECK = "HealthFunction"
 MIGRATION = "MigrateFunction"
 # Decrypt stored credentials (MCP connections, users' LLM keys).
@@ -59,6 +60,11 @@ SERVICE_TOKENS = {
     "McpSequentialThinkingFunction",
     "McpProbeFunction",
 }
+
+
+# Reach the Prefect API of pipelines, when the stack has one: the run step runs them, the health
+# check says whether it answers.
+PREFECT_API = {"RunStepFunction", HEALTH_CHECK}
 
 
 def secrets_read(template: dict[str, Any], function_id: str) -> set[str]:
@@ -132,6 +138,8 @@ def test_each_function_may_read_exactly_the_secrets_it_reads(resolved: dict[str,
         if mode == "prod-with-issuer":
             # With an issuer there is no JwtSecret: tokens are checked against the issuer's keys.
             expected.discard("JwtSecret")
+        if MODES[mode].get("PrefectApiSecretArn") and function_id in PREFECT_API:
+            expected.add("PrefectApiSecretArn")
 
         granted = _secrets_granted(function_properties(resolved, function_id).get("Policies", []))
 

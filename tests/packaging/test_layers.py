@@ -24,16 +24,21 @@ pytestmark = pytest.mark.packaging
 CORE = "CoreLayer"
 LANGGRAPH = "LangGraphLayer"
 AUTOGEN = "AutoGenLayer"
+PREFECT = "PrefectLayer"
 FUNCTIONS = functions(load_template(ROOT / "template.yaml"))
 # Lambda's limit on a function's code and layers, unzipped: "Unzipped size must be smaller than
 # 262144000 bytes" (250 MiB).
 UNZIPPED_LIMIT = 262_144_000
 # Settings that validate and touch nothing (the database is never connected to here).
 ENVIRONMENT = SERVICE_ENVIRONMENT
+# The function that carries the framework layers; a framework layer leaves out what the layers
+# before it in this function's list ship (the Prefect layer relies on the LangGraph layer's
+# websockets, orjson, packaging...).
+RUN_STEP = next(spec for spec in FUNCTIONS if spec.logical_id == "RunStepFunction")
 
 
 def test_the_template_layers_are_built(artifacts: Artifacts) -> None:
-    assert set(artifacts.layers) == {CORE, LANGGRAPH, AUTOGEN}
+    assert set(artifacts.layers) == {CORE, LANGGRAPH, AUTOGEN, PREFECT}
     for folder in artifacts.layers.values():
         assert folder.name == "python"  # Lambda adds /opt/python to sys.path
         assert distributions(folder)
@@ -142,8 +147,9 @@ def test_the_layers_of_a_function_share_no_package(artifacts: Artifacts, spec: F
     [
         (LANGGRAPH, {"langgraph", "langchain-core", "langgraph-checkpoint-postgres"}),
         (AUTOGEN, {"autogen-agentchat", "autogen-core"}),
+        (PREFECT, {"prefect-client"}),
     ],
-    ids=[LANGGRAPH, AUTOGEN],
+    ids=[LANGGRAPH, AUTOGEN, PREFECT],
 )
 def test_a_framework_layer_holds_its_framework(
     artifacts: Artifacts, layer_id: str, expected: set[str]
@@ -156,18 +162,47 @@ def test_a_framework_layer_holds_its_framework(
     [
         (LANGGRAPH, ("langgraph.graph", "langgraph.checkpoint.postgres", "langchain_core.messages")),
         (AUTOGEN, ("autogen_agentchat.teams", "autogen_agentchat.agents", "autogen_core.models")),
+        (PREFECT, ("prefect", "prefect.flows", "prefect.tasks", "prefect.client.orchestration")),
     ],
-    ids=[LANGGRAPH, AUTOGEN],
+    ids=[LANGGRAPH, AUTOGEN, PREFECT],
 )
-def test_a_framework_imports_from_its_layer_beside_the_core_layer(
+def test_a_framework_imports_from_its_layer_beside_the_layers_before_it(
     artifacts: Artifacts, layer_id: str, modules: tuple[str, ...]
 ) -> None:
-    found = _imported_from(artifacts, [CORE, layer_id], modules)
+    layers = RUN_STEP.layers[: RUN_STEP.layers.index(layer_id) + 1]
+
+    found = _imported_from(artifacts, layers, modules)
 
     assert set(found) == set(modules)
     assert [
         name for name, path in found.items() if not Path(path).is_relative_to(artifacts.layers[layer_id])
     ] == []
+
+
+def test_prefect_from_its_layer_is_the_client_without_the_server(
+    artifacts: Artifacts, tmp_path: Path
+) -> None:
+    # The layer holds Prefect's client distribution: the server's database and migrations (about
+    # 140 MB installed with their dependencies) stay out of Lambda. Its import writes PREFECT_HOME,
+    # which the template points under /tmp, the only writable folder on Lambda.
+    found = artifacts.run(
+        artifacts.sys_path(layers=RUN_STEP.layers),
+        """
+import importlib.util, os, prefect
+print(json.dumps({
+    "version": prefect.__version__,
+    "server": importlib.util.find_spec("prefect.server.database") is not None,
+    "sqlalchemy": importlib.util.find_spec("sqlalchemy") is not None,
+    "home": os.path.isdir(os.environ["PREFECT_HOME"]),
+}))
+""",
+        env={**ENVIRONMENT, "PREFECT_HOME": str(tmp_path / "prefect"), "DO_NOT_TRACK": "1"},
+    )
+
+    assert found["version"].startswith("3.9.")
+    assert found["server"] is False and found["sqlalchemy"] is False
+    assert found["home"] is True
+    assert distributions(artifacts.layers[PREFECT]) & {"prefect", "sqlalchemy", "alembic"} == set()
 
 
 @pytest.mark.parametrize(
@@ -215,6 +250,7 @@ def _imported_from(artifacts: Artifacts, layers: Sequence[str], modules: Sequenc
 import importlib
 print(json.dumps({{name: importlib.import_module(name).__file__ for name in {list(modules)!r}}}))
 """,
-            env=ENVIRONMENT,
+            # Prefect writes its home at import (/tmp on Lambda); its analytics stay off.
+            env={**ENVIRONMENT, "PREFECT_HOME": str(artifacts.runtime.parent / "home"), "DO_NOT_TRACK": "1"},
         )
     )

@@ -19,6 +19,7 @@ LIBRARY = ROOT / "layers" / "core"
 FRAMEWORK_LAYERS = {
     "LangGraphLayer": ("langgraph", "langchain_core"),
     "AutoGenLayer": ("autogen_core", "autogen_agentchat"),
+    "PrefectLayer": ("prefect",),
 }
 
 

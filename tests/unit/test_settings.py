@@ -11,12 +11,14 @@ BASE = {
     "AUTH_ALGORITHMS": "HS256",
     "AUTH_JWT_SECRET_ID": "jwt",
 }
+PREFECT = ("PREFECT_API_URL", "PREFECT_API_SECRET_ID")
 CAPS = ("MAX_CONNECTIONS_PER_USER", "MAX_TOOL_RESULT_BYTES", "MAX_RENDERED_TEMPLATE_CHARS", "LLM_MAX_TOKENS")
 
 
 @pytest.fixture
 def env(monkeypatch):
-    for key in (*BASE, *CAPS, "DATABASE_SECRET_ID", "AUTH_JWKS_URL", "CORS_ALLOW_ORIGINS", "MAX_BODY_BYTES"):
+    unset = ("DATABASE_SECRET_ID", "AUTH_JWKS_URL", "CORS_ALLOW_ORIGINS", "MAX_BODY_BYTES", *PREFECT)
+    for key in (*BASE, *CAPS, *unset):
         monkeypatch.delenv(key, raising=False)
     for key, value in BASE.items():
         monkeypatch.setenv(key, value)
@@ -44,6 +46,8 @@ def test_reads_and_parses_the_environment(env):
         ({"DATABASE_URL": None}, "DATABASE_URL"),
         ({"AUTH_JWT_SECRET_ID": None}, "AUTH_JWT_SECRET_ID"),
         ({"AUTH_ALGORITHMS": "RS256"}, "AUTH_JWKS_URL"),
+        ({"PREFECT_API_URL": "127.0.0.1:4200/api"}, "PREFECT_API_URL"),
+        ({"PREFECT_API_URL": "http://127.0.0.1:4200/api", "PREFECT_API_SECRET_ID": "p"}, "exclusive"),
         ({"ENVIRONMENT": "production"}, "HS256"),
         (
             {

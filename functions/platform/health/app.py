@@ -1,5 +1,5 @@
 """GET /health: can the service serve? Status, version and schema for anyone; with a valid
-bearer token, the checks behind them (database, configuration, MCP servers)."""
+bearer token, the checks behind them (database, configuration, MCP servers, Prefect)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ app = make_resolver(public=True)
     summary="Health of the service",
     description=(
         "Open route: status, version and schema version. With a valid bearer token the answer adds "
-        "`details` (database, configuration, MCP servers); an invalid token is a 401."
+        "`details` (database, configuration, MCP servers, the Prefect API of pipelines: `ok`, `starting` "
+        "or `unavailable`, which does not change the status); an invalid token is a 401."
     ),
     tags=["platform"],
     responses={

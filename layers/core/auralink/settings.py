@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     run_state_machine_arn: str | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
     )
+    # The Prefect API that pipelines run against (auralink.prefect_api): a URL locally (the local
+    # runtime's own server, no key), or the secret holding {"api_url", "api_key"} in AWS.
+    prefect_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    prefect_api_secret_id: str | None = None
     # The service's own public base URL; the self-hosted MCP servers live under it.
     public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
@@ -118,6 +122,8 @@ class Settings(BaseSettings):
             raise ValueError("AUTH_JWT_SECRET_ID must be set when AUTH_ALGORITHMS includes HS256")
         if {"RS256", "ES256"} & set(self.auth_algorithms) and not self.auth_jwks_url:
             raise ValueError("AUTH_JWKS_URL must be set when AUTH_ALGORITHMS includes RS256 or ES256")
+        if self.prefect_api_url and self.prefect_api_secret_id:
+            raise ValueError("PREFECT_API_URL and PREFECT_API_SECRET_ID are exclusive: set one")
         if self.web_search_provider == "searxng" and self.web_search_url == DUCKDUCKGO_HTML_URL:
             raise ValueError(
                 "WEB_SEARCH_URL must point at the SearXNG instance when WEB_SEARCH_PROVIDER=searxng"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
+import boto3
 import pytest
 
-from auralink import config
+from auralink import config, prefect_api
 from auralink.db import reset_connection, tenant_transaction
 from auralink.settings import reset_settings
+from tests.support import environment
 from tests.support.handlers import ROOT, call_http, local_functions, sample_event
 
 
@@ -90,6 +94,97 @@ def test_a_configuration_error_is_shown_only_with_a_token(service, tmp_path, tok
     assert "UNSET_FOR_TEST" not in json.dumps(public) and str(broken) not in json.dumps(public)
     assert detailed["details"]["configuration"]["status"] == "error"
     assert "UNSET_FOR_TEST" in detailed["details"]["configuration"]["error"]
+
+
+PREFECT_SECRET_ID = "auralink/test/prefect"
+
+
+def _prefect_seen(service, token: str, **variables: str) -> tuple[int, dict]:
+    for name, value in variables.items():
+        service.setenv(name, value)
+    environment.forget_caches()
+    status, body = call_http("HealthFunction", token=token)
+    return status, body["details"]["prefect"]
+
+
+def test_health_shows_the_prefect_server_answering(service, prefect_server, token_for, make_user_id):
+    status, prefect = _prefect_seen(
+        service, token_for(make_user_id()), PREFECT_API_URL=prefect_server.api_url
+    )
+
+    assert status == 200
+    assert prefect == {"status": "ok", "latency_ms": prefect["latency_ms"], "error_code": None}
+    assert prefect["latency_ms"] > 0
+
+
+def test_prefect_on_a_closed_port_is_unavailable_and_the_service_still_serves(
+    service, token_for, make_user_id
+):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+
+    status, prefect = _prefect_seen(
+        service, token_for(make_user_id()), PREFECT_API_URL=f"http://127.0.0.1:{closed}/api"
+    )
+
+    assert status == 200  # pipelines need Prefect; the rest of the service does not
+    assert prefect == {"status": "unavailable", "latency_ms": None, "error_code": "prefect_unreachable"}
+
+
+def test_prefect_that_holds_its_port_without_answering_yet_is_starting(service, token_for, make_user_id):
+    # What the local server does while it loads: the port listens, nothing answers yet.
+    with socket.socket() as loading:
+        loading.bind(("127.0.0.1", 0))
+        loading.listen(8)
+        url = f"http://127.0.0.1:{loading.getsockname()[1]}/api"
+        started = time.monotonic()
+
+        status, prefect = _prefect_seen(service, token_for(make_user_id()), PREFECT_API_URL=url)
+
+    assert status == 200
+    assert prefect == {"status": "starting", "latency_ms": None, "error_code": None}
+    assert time.monotonic() - started < prefect_api.ANSWER_TIMEOUT_S + 2
+
+
+def test_without_a_prefect_api_health_says_so(service, token_for, make_user_id):
+    status, prefect = _prefect_seen(service, token_for(make_user_id()))
+
+    assert status == 200
+    assert prefect == {"status": "unavailable", "latency_ms": None, "error_code": "prefect_not_configured"}
+
+
+def test_the_prefect_api_comes_from_its_secret(service, prefect_server, token_for, make_user_id):
+    boto3.client("secretsmanager").create_secret(
+        Name=PREFECT_SECRET_ID, SecretString=json.dumps({"api_url": prefect_server.api_url})
+    )
+
+    _, prefect = _prefect_seen(service, token_for(make_user_id()), PREFECT_API_SECRET_ID=PREFECT_SECRET_ID)
+
+    assert prefect["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"api_key": "pnu-not-shown"},
+        {"api_url": "ftp://prefect.example/api", "api_key": "pnu-not-shown"},
+        {"api_url": "https://api.prefect.cloud/api", "api_key": ""},
+        {"api_url": "https://prefect.example/api", "api_key": "pnu-not-shown", "auth_string": "a:b"},
+    ],
+    ids=["no url", "not http", "empty key", "key and auth string"],
+)
+def test_a_malformed_prefect_secret_is_unavailable_and_shows_nothing_of_it(
+    service, token_for, make_user_id, document
+):
+    boto3.client("secretsmanager").create_secret(Name=PREFECT_SECRET_ID, SecretString=json.dumps(document))
+
+    _, prefect = _prefect_seen(service, token_for(make_user_id()), PREFECT_API_SECRET_ID=PREFECT_SECRET_ID)
+    status, body = call_http("HealthFunction", token=None)
+
+    assert status == 200
+    assert prefect == {"status": "unavailable", "latency_ms": None, "error_code": "secret_unavailable"}
+    assert "pnu-not-shown" not in json.dumps(prefect) + json.dumps(body)
 
 
 def test_me_shows_the_caller_and_remembers_first_sight(token_for, make_user_id):

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from auralink.prefect_api import PrefectHealth
+
 CheckStatus = Literal["ok", "error"]
 
 
@@ -40,6 +42,8 @@ class HealthDetails(BaseModel):
     database: DatabaseCheck
     configuration: ConfigurationCheck
     mcp_servers: list[McpServerHealth]
+    # The Prefect API of pipelines: ok, starting or unavailable (with a code), never its URL.
+    prefect: PrefectHealth
     checked_at: datetime
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from auralink import __version__
+from auralink import __version__, prefect_api
 from auralink.auth import Identity
 from auralink.config import get_mcp_config
 from auralink.errors import DomainError
@@ -52,7 +52,8 @@ def _mcp_servers(database: DatabaseCheck) -> list[McpServerHealth]:
 def health(*, detailed: bool) -> HealthReport:
     """Status, version and schema for anyone; the checks behind them only when ``detailed``
     (an authenticated caller): configuration errors name variables and secrets, and upstream
-    health is nobody else's business."""
+    health is nobody else's business. Prefect's state is shown, never awaited: the API serves
+    while Prefect starts, and only pipelines need it."""
     database = _check_database()
     configuration = _check_configuration()
     healthy = database.status == "ok" and configuration.status == "ok"
@@ -69,6 +70,7 @@ def health(*, detailed: bool) -> HealthReport:
             database=database,
             configuration=configuration,
             mcp_servers=_mcp_servers(database),
+            prefect=prefect_api.check(),
             checked_at=datetime.now(UTC),
         )
     return HealthReport(
