@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import cold_start, layer_size, mcp_gateway, team_runs, workflow_runs
+from bench import cold_start, crew_image, crew_runs, layer_size, mcp_gateway, team_runs, workflow_runs
 
 
 def main() -> None:
@@ -11,6 +11,8 @@ def main() -> None:
     mcp_gateway.main()
     workflow_runs.main()
     team_runs.main()
+    crew_runs.main()
+    crew_image.main()
 
 
 if __name__ == "__main__":
