@@ -23,12 +23,13 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from auralink.agents.prefect.executor import FRAMEWORK, PrefectExecutor
 from auralink.agents.runs import service
 from auralink.agents.runs.models import StepCommand
+from auralink.agents.tools.catalog import recorded_calls
 from auralink.auth import Identity
 from auralink.llm.api_models import PreferencesUpdate
 from auralink.llm.preferences import put_preferences
 from infra.local.prefect_server import LocalPrefectServer
 from tests.fakes.mcp_servers import LoopbackServer
-from tests.fakes.openai_server import LlmServer, Text, openai_server
+from tests.fakes.openai_server import Fail, LlmServer, Text, openai_server
 from tests.integration.pipelines.conftest import Api
 from tests.support import environment
 from tests.support.handlers import ROOT, request
@@ -251,3 +252,169 @@ def test_parameters_are_checked_against_the_schema_and_another_users_pipeline_is
     assert status == 202
     status, page = api("ListPipelineRunsFunction", owner, path={"pipeline_id": pipeline_id})
     assert status == 200 and [r["run_id"] for r in page["runs"]] == [body["run_id"]]
+
+
+def tool_calls(user: str, run_id: str) -> list[Any]:
+    return recorded_calls(Identity(sub=user), run_id=run_id)
+
+
+def get_run(api: Api, user: str, run_id: str) -> dict[str, Any]:
+    status, run = api("RunsGetRunFunction", user, path={"run_id": run_id})
+    assert status == 200, run
+    return dict(run)
+
+
+def test_a_step_that_fails_twice_succeeds_on_its_third_attempt(api, execute, owner, llm_server):
+    llm_server.script.then(Fail(400, "bad request"), Fail(400, "bad request"), Text("third time"))
+    pipeline_id = create_pipeline(
+        api, owner, {"steps": [{"id": "ask", "kind": "llm", "prompt": "Hello", "retries": 2}]}
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+
+    assert run_to_end(run_id, owner) == ["succeeded"]
+
+    run = get_run(api, owner, run_id)
+    assert run["output"] == {"ask": "third time"}
+    [task] = run["task_runs"]
+    assert (task["state"], task["attempts"], task["output"]) == ("COMPLETED", 3, "third time")
+    assert len(llm_server.script.received) == 3
+
+
+def test_a_step_out_of_retries_fails_the_run_with_its_code(api, execute, owner, llm_server):
+    llm_server.script.then(Fail(400, "bad request"), Fail(400, "bad request"))
+    pipeline_id = create_pipeline(
+        api, owner, {"steps": [{"id": "ask", "kind": "llm", "prompt": "Hello", "retries": 1}]}
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+
+    assert run_to_end(run_id, owner) == ["failed"]
+
+    run = get_run(api, owner, run_id)
+    assert run["error"]["code"].startswith("llm_") and run["error"]["message"].startswith("step ask: ")
+    [task] = run["task_runs"]
+    assert (task["state"], task["attempts"]) == ("FAILED", 2)
+    assert KEY not in json.dumps(run)
+
+
+def test_a_cached_step_run_again_with_the_same_parameters_is_cached_and_not_called(api, execute, owner):
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {
+            "steps": [
+                {
+                    "id": "sum",
+                    "kind": "tool",
+                    "tool": "mcp:tools/echo",
+                    "arguments": {"text": "{parameters.a}"},
+                    "cache": True,
+                },
+                {"id": "plain", "kind": "tool", "tool": "calculator", "arguments": {"expression": "1+1"}},
+            ]
+        },
+    )
+    first = started(execute, owner, pipeline_id, {"a": 40})
+    assert run_to_end(first, owner) == ["succeeded"]
+    second = started(execute, owner, pipeline_id, {"a": 40})
+    assert run_to_end(second, owner) == ["succeeded"]
+    third = started(execute, owner, pipeline_id, {"a": 41})
+    assert run_to_end(third, owner) == ["succeeded"]
+
+    states = {
+        run_id: {t["step"]: t["state"] for t in get_run(api, owner, run_id)["task_runs"]}
+        for run_id in (first, second, third)
+    }
+    assert states[first] == {"sum": "COMPLETED", "plain": "COMPLETED"}
+    assert states[second] == {"sum": "CACHED", "plain": "COMPLETED"}
+    assert states[third] == {"sum": "COMPLETED", "plain": "COMPLETED"}
+    assert [call.tool for call in tool_calls(owner, second)] == ["calculator"]
+    assert get_run(api, owner, second)["output"] == get_run(api, owner, first)["output"]
+
+
+def test_a_false_condition_skips_its_dependents_and_theirs(api, execute, owner):
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {
+            "steps": [
+                {"id": "wanted", "kind": "condition", "expression": "parameters.go == true"},
+                {
+                    "id": "a",
+                    "kind": "tool",
+                    "tool": "calculator",
+                    "depends_on": ["wanted"],
+                    "arguments": {"expression": "1"},
+                },
+                {
+                    "id": "b",
+                    "kind": "tool",
+                    "tool": "calculator",
+                    "depends_on": ["a"],
+                    "arguments": {"expression": "2"},
+                },
+                {"id": "c", "kind": "tool", "tool": "calculator", "arguments": {"expression": "3"}},
+            ]
+        },
+    )
+    run_id = started(execute, owner, pipeline_id, {"go": False})
+
+    assert run_to_end(run_id, owner) == ["succeeded"]
+
+    run = get_run(api, owner, run_id)
+    states = {t["step"]: t["state"] for t in run["task_runs"]}
+    assert states == {"wanted": "COMPLETED", "a": "SKIPPED", "b": "SKIPPED", "c": "COMPLETED"}
+    assert run["output"] == {"b": None, "c": {"result": 3}}
+    assert [call.tool for call in tool_calls(owner, run_id)] == ["calculator"]
+
+
+def test_a_pipeline_longer_than_a_step_goes_on_in_the_same_flow_run_without_redoing_tasks(
+    api, execute, owner, prefect_server
+):
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {
+            "steps": [
+                {"id": "a", "kind": "tool", "tool": "calculator", "arguments": {"expression": "1+1"}},
+                {
+                    "id": "b",
+                    "kind": "tool",
+                    "tool": "calculator",
+                    "depends_on": ["a"],
+                    "arguments": {"expression": "{steps.a.output.result} * 10"},
+                },
+                {
+                    "id": "c",
+                    "kind": "tool",
+                    "tool": "calculator",
+                    "depends_on": ["b"],
+                    "arguments": {"expression": "{steps.b.output.result} + 1"},
+                },
+            ]
+        },
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+
+    # A step of 40 s keeps 10 s back and leaves less than the default reserve: one task a step.
+    statuses = [step(run_id, owner, remaining_ms=40_000) for _ in range(3)]
+
+    assert statuses == ["running", "running", "succeeded"]
+    run = get_run(api, owner, run_id)
+    assert run["output"] == {"c": {"result": 21}}
+    assert [(t["step"], t["state"], t["attempts"]) for t in run["task_runs"]] == [
+        ("a", "COMPLETED", 1),
+        ("b", "COMPLETED", 1),
+        ("c", "COMPLETED", 1),
+    ]
+    assert len(tool_calls(owner, run_id)) == 3
+    flow_run, task_runs = prefect_view(prefect_server.api_url, run["prefect_flow_run_id"])
+    assert flow_run.state.type.value == "COMPLETED" and flow_run.run_count == 3
+    # Prefect saw the earlier tasks again at each step, from their persisted results.
+    assert sorted(t.state.name for t in task_runs) == [
+        "Cached",
+        "Cached",
+        "Cached",
+        "Completed",
+        "Completed",
+        "Completed",
+    ]

@@ -10,9 +10,10 @@ or, for a step with ``cache``, the owner, the step and its rendered inputs alone
 again in a later step (the step ran out of time, or died) gets its completed tasks back from
 their results, CACHED, without running them again; a ``cache`` step reuses an earlier run's.
 
-The body stops before a step when a cancel was asked, or when less of the run step's time is left
-than the step may take (its timeout, else `DEFAULT_RESERVE_S`); it ends the flow run in a state
-that says so (CANCELLED; SCHEDULED: to be continued), and `PipelineFlow` keeps the outcome.
+The body stops before a task (a step, or a wave of a map) when a cancel was asked, or when less of
+the run step's time is left than the task may take (its timeout, else `DEFAULT_RESERVE_S`; the
+first task of a run step always starts); it ends the flow run in a state that says so (CANCELLED;
+SCHEDULED: to be continued), and `PipelineFlow` keeps the outcome.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class PipelineFlow:
         self.current: str | None = None
         self._tasks: dict[str, Task[..., Any]] = {}
         self._attempts: dict[tuple[str, int | None], int] = {}
+        self._started = False
 
     # ------------------------------------------------------------------ the body
 
@@ -153,7 +155,7 @@ class PipelineFlow:
         elif isinstance(step, MapStep):
             self._map(step)
         else:
-            self._check_between(step.timeout_seconds)
+            self._check_between(step.timeout_seconds, done=self.mirror.finished(step.id, None))
             future = self._task(step.id, step).submit(
                 inputs=self._rendered(step, None), step=step.id, map_index=None
             )
@@ -180,8 +182,9 @@ class PipelineFlow:
         task = self._task(step.id, step.step)
         results: list[Any] = []
         for start in range(0, len(items), step.concurrency):
-            self._check_between(step.step.timeout_seconds)
             wave = range(start, min(start + step.concurrency, len(items)))
+            done = all(self.mirror.finished(step.id, index) for index in wave)
+            self._check_between(step.step.timeout_seconds, done=done)
             futures = [
                 task.submit(inputs=self._rendered(step.step, items[index]), step=step.id, map_index=index)
                 for index in wave
@@ -194,14 +197,22 @@ class PipelineFlow:
             )
         self.outputs[step.id] = results
 
-    def _check_between(self, timeout_s: int | None) -> None:
-        """Stop before a task when the run is cancelled, or when it might not finish in time."""
+    def _check_between(self, timeout_s: int | None, *, done: bool) -> None:
+        """Stop before a task when the run is cancelled, or when it might not finish in time.
+
+        Tasks ``done`` in an earlier step of the run come back from their results at once: they
+        take none of the step's time."""
         with tenant_transaction(self.ctx.user_id) as conn:
             cancel = runs.cancel_requested(conn, self.ctx.run_id)
         if cancel:
             raise _Stop(Cancelled(message="The run was cancelled"))
-        if self.ctx.remaining_s() < (timeout_s or DEFAULT_RESERVE_S):
+        if done:
+            return
+        # A step always starts some work, whatever its time: a run step shorter than the reserve
+        # must still move the run on.
+        if self._started and self.ctx.remaining_s() < (timeout_s or DEFAULT_RESERVE_S):
             raise _Stop(Scheduled(message="Continued in the run's next step"))
+        self._started = True
 
     # ------------------------------------------------------------------ tasks
 
