@@ -9,6 +9,11 @@ the MCP tools server on loopback and the OpenAI-compatible double behind the use
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +34,7 @@ from auralink.llm.api_models import PreferencesUpdate
 from auralink.llm.preferences import put_preferences
 from infra.local.prefect_server import LocalPrefectServer
 from tests.fakes.mcp_servers import LoopbackServer
-from tests.fakes.openai_server import Fail, LlmServer, Text, openai_server
+from tests.fakes.openai_server import Fail, LlmServer, Slow, Text, openai_server
 from tests.integration.pipelines.conftest import Api
 from tests.support import environment
 from tests.support.handlers import ROOT, request
@@ -418,3 +423,91 @@ def test_a_pipeline_longer_than_a_step_goes_on_in_the_same_flow_run_without_redo
         "Completed",
         "Completed",
     ]
+
+
+# The run step in a process of its own, with the test's secrets in its own AWS emulation.
+_STEP = """
+import json, os, sys
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    for name, value in json.loads(os.environ["TEST_SECRETS"]).items():
+        boto3.client("secretsmanager").create_secret(Name=name, SecretString=value)
+    from auralink.agents.prefect.executor import FRAMEWORK, PrefectExecutor
+    from auralink.agents.runs import service
+    from auralink.agents.runs.executors import register_executor
+    from auralink.agents.runs.models import StepCommand
+
+    register_executor(FRAMEWORK, PrefectExecutor())
+    command = StepCommand.model_validate({"run_id": sys.argv[1], "user_id": sys.argv[2]})
+    print(service.advance(command, remaining_ms=600_000).status, flush=True)
+"""
+
+
+def _secrets() -> dict[str, str]:
+    client = boto3.client("secretsmanager")
+    variables = ("CREDENTIALS_KEY_SECRET_ID", "SERVICE_TOKEN_SECRET_ID")
+    names = [os.environ[variable] for variable in variables if variable in os.environ]
+    return {name: client.get_secret_value(SecretId=name)["SecretString"] for name in names}
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_killed_step_is_done_again_without_running_a_completed_task_twice(
+    api, execute, owner, llm_server, prefect_server
+):
+    llm_server.script.then(Slow(60, Text("never")), Text("A headline"))
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {
+            "steps": [
+                {"id": "a", "kind": "tool", "tool": "calculator", "arguments": {"expression": "6*7"}},
+                {
+                    "id": "b",
+                    "kind": "llm",
+                    "depends_on": ["a"],
+                    "prompt": "Headline for {steps.a.output.result}",
+                },
+            ]
+        },
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+    environment_of_step = {
+        **os.environ,
+        "TEST_SECRETS": json.dumps(_secrets()),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "core")]),
+    }
+    killed = subprocess.Popen(
+        [sys.executable, "-c", _STEP, run_id, owner],
+        env=environment_of_step,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        # Killed while the model call of b is under way, a done.
+        _wait_for(lambda: len(llm_server.script.received) == 1)
+        states = {t["step"]: t["state"] for t in get_run(api, owner, run_id)["task_runs"]}
+        assert states == {"a": "COMPLETED", "b": "RUNNING"}
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+
+    assert run_to_end(run_id, owner) == ["succeeded"]
+
+    run = get_run(api, owner, run_id)
+    assert run["output"] == {"b": "A headline"}
+    assert [(t["step"], t["state"], t["attempts"]) for t in run["task_runs"]] == [
+        ("a", "COMPLETED", 1),
+        ("b", "COMPLETED", 1),
+    ]
+    assert len(tool_calls(owner, run_id)) == 1
+    assert len(llm_server.script.received) == 2
+    flow_run, _ = prefect_view(prefect_server.api_url, run["prefect_flow_run_id"])
+    assert flow_run.state.type.value == "COMPLETED" and flow_run.run_count == 2
