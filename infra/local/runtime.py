@@ -278,7 +278,11 @@ class LocalRuntime:
             {
                 machine.logical_id: (machine.type, state_machine_definition(self.root, machine, self._values))
                 for machine in self._machines
-            }
+            },
+            {
+                machine.logical_id: self._values.state_machine_name(machine.logical_id)
+                for machine in self._machines
+            },
         )
 
     def stop(self) -> None:

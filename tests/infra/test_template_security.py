@@ -215,10 +215,20 @@ def test_only_the_run_starters_may_start_executions_and_only_of_the_run_state_ma
                     starters[name] = (statement["Action"], statement["Resource"])
 
     # Granted exactly to the functions configured with the state machine's ARN, and only on it.
-    assert starters == dict.fromkeys(
-        run_starters(resolved), ("states:StartExecution", {"Ref": "RunStateMachine"})
-    )
-    assert starters
+    # The run step, which the state machine calls (pipelines start child runs), names it by the
+    # ARN its name makes: a reference would be a cycle.
+    by_name = {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-runs"
+    }
+    machine = resolved["Resources"]["RunStateMachine"]["Properties"]
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-runs"}
+    assert starters == {
+        name: ("states:StartExecution", by_name if name == "RunStepFunction" else {"Ref": "RunStateMachine"})
+        for name in run_starters(resolved)
+    }
+    step_environment = resolved["Resources"]["RunStepFunction"]["Properties"]["Environment"]["Variables"]
+    assert step_environment["RUN_STATE_MACHINE_ARN"] == by_name
+    assert "RunStepFunction" in starters
 
 
 def test_with_an_issuer_only_the_public_routes_opt_out_of_the_jwt_authorizer(

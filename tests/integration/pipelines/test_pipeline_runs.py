@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,10 +29,12 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from auralink.agents.prefect.executor import FRAMEWORK, PrefectExecutor
 from auralink.agents.runs import service
+from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
 from auralink.agents.runs.models import StepCommand
 from auralink.agents.tools.catalog import recorded_calls
 from auralink.auth import Identity
 from auralink.llm.api_models import PreferencesUpdate
+from auralink.llm.metrics import CallRecord, record
 from auralink.llm.preferences import put_preferences
 from infra.local.prefect_server import LocalPrefectServer
 from tests.fakes.mcp_servers import LoopbackServer
@@ -38,7 +42,7 @@ from tests.fakes.openai_server import Fail, LlmServer, Slow, Text, openai_server
 from tests.integration.pipelines.conftest import Api
 from tests.support import environment
 from tests.support.handlers import ROOT, request
-from tests.support.runs import executor_in_place
+from tests.support.runs import MINIMAL_DEFINITION, FailingExecutor, ScriptedExecutor, executor_in_place
 
 STEP_ARN = "arn:aws:lambda:us-east-1:123456789012:function:auralink-test-RunStepFunction:live"
 CREW_STEP_ARN = "arn:aws:lambda:us-east-1:123456789012:function:auralink-test-CrewStepFunction"
@@ -436,6 +440,7 @@ with mock_aws():
         boto3.client("secretsmanager").create_secret(Name=name, SecretString=value)
     from auralink.agents.prefect.executor import FRAMEWORK, PrefectExecutor
     from auralink.agents.runs import service
+from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
     from auralink.agents.runs.executors import register_executor
     from auralink.agents.runs.models import StepCommand
 
@@ -511,3 +516,152 @@ def test_a_killed_step_is_done_again_without_running_a_completed_task_twice(
     assert len(llm_server.script.received) == 2
     flow_run, _ = prefect_view(prefect_server.api_url, run["prefect_flow_run_id"])
     assert flow_run.state.type.value == "COMPLETED" and flow_run.run_count == 2
+
+
+def runs_of_workflow(api: Api, user: str, workflow_id: str) -> list[dict[str, Any]]:
+    status, page = api("RunsListRunsFunction", user, query={"workflow_id": workflow_id})
+    assert status == 200, page
+    return list(page["runs"])
+
+
+def with_workflow_step(api: Api, user: str) -> tuple[str, str]:
+    status, workflow = api(
+        "CreateWorkflowFunction", user, body={"name": "greeter", "definition": MINIMAL_DEFINITION}
+    )
+    assert status == 201, workflow
+    pipeline_id = create_pipeline(
+        api,
+        user,
+        {
+            "steps": [
+                {"id": "a", "kind": "tool", "tool": "calculator", "arguments": {"expression": "6*7"}},
+                {
+                    "id": "greet",
+                    "kind": "workflow",
+                    "depends_on": ["a"],
+                    "workflow_id": workflow["workflow_id"],
+                    "input": {"name": "number {steps.a.output.result}"},
+                },
+            ]
+        },
+    )
+    return pipeline_id, str(workflow["workflow_id"])
+
+
+def test_a_workflow_step_waits_across_steps_for_its_child_run_and_gives_its_output(api, execute, owner):
+    pipeline_id, workflow_id = with_workflow_step(api, owner)
+    run_id = started(execute, owner, pipeline_id, {})
+
+    with executor_in_place(WORKFLOW_FRAMEWORK, ScriptedExecutor()):
+        assert step(run_id, owner) == "running"
+        assert step(run_id, owner) == "running"  # the child has not moved: polled, not started again
+        [child] = runs_of_workflow(api, owner, workflow_id)
+        assert child["status"] == "queued"
+        record(
+            CallRecord(
+                user_id=owner,
+                provider="openai",
+                model="gpt-5.4-mini",
+                latency_ms=5,
+                status="success",
+                input_tokens=30,
+                output_tokens=4,
+                run_id=UUID(child["run_id"]),
+            )
+        )
+        assert step(child["run_id"], owner) == "succeeded"
+        assert run_to_end(run_id, owner) == ["succeeded"]
+
+    run = get_run(api, owner, run_id)
+    assert run["output"] == {"greet": {"name": "number 42"}}
+    assert [t["state"] for t in run["task_runs"]] == ["COMPLETED", "COMPLETED"]
+    assert len(runs_of_workflow(api, owner, workflow_id)) == 1
+    assert len(tool_calls(owner, run_id)) == 1
+    # The child's model calls count in the pipeline run's usage.
+    assert (run["usage"]["llm_calls"], run["usage"]["input_tokens"]) == (1, 30)
+
+
+def test_a_failed_child_run_fails_the_step(api, execute, owner):
+    pipeline_id, workflow_id = with_workflow_step(api, owner)
+    run_id = started(execute, owner, pipeline_id, {})
+
+    with executor_in_place(WORKFLOW_FRAMEWORK, FailingExecutor()):
+        assert step(run_id, owner) == "running"
+        [child] = runs_of_workflow(api, owner, workflow_id)
+        assert step(child["run_id"], owner) == "failed"
+        assert run_to_end(run_id, owner) == ["failed"]
+
+    run = get_run(api, owner, run_id)
+    assert run["error"]["code"] == "model_error"
+    assert [t["state"] for t in run["task_runs"]] == ["COMPLETED", "FAILED"]
+
+
+def test_a_cancel_stops_the_run_between_tasks_and_cancels_the_flow_run(
+    api, execute, owner, llm_server, prefect_server
+):
+    llm_server.script.then(Slow(2, Text("slow answer")))
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {
+            "steps": [
+                {"id": "ask", "kind": "llm", "prompt": "Hello"},
+                {
+                    "id": "after",
+                    "kind": "tool",
+                    "tool": "calculator",
+                    "depends_on": ["ask"],
+                    "arguments": {"expression": "1"},
+                },
+            ]
+        },
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+    cancel = threading.Timer(1.0, lambda: api("RunsCancelRunFunction", owner, path={"run_id": run_id}))
+    cancel.start()
+    try:
+        assert step(run_id, owner) == "cancelled"
+    finally:
+        cancel.join()
+
+    run = get_run(api, owner, run_id)
+    assert [(t["step"], t["state"]) for t in run["task_runs"]] == [("ask", "COMPLETED")]
+    assert tool_calls(owner, run_id) == []
+    flow_run, _ = prefect_view(prefect_server.api_url, run["prefect_flow_run_id"])
+    assert flow_run.state.type.value == "CANCELLED"
+
+
+def test_prefect_unreachable_interrupts_the_step_then_fails_the_run_with_prefect_unavailable(
+    api, execute, owner, pipelines_env
+):
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {"steps": [{"id": "t", "kind": "tool", "tool": "calculator", "arguments": {"expression": "1"}}]},
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    pipelines_env.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
+    environment.forget_caches()
+
+    with pytest.raises(service.StepInterrupted) as interrupted:
+        step(run_id, owner)
+
+    assert str(interrupted.value).startswith("prefect_unavailable: ")
+    assert str(port) not in str(interrupted.value)
+    # The state machine's retries spent, it marks the run failed with Lambda's error.
+    cause = json.dumps({"errorMessage": str(interrupted.value), "errorType": "StepInterrupted"})
+    command = StepCommand.model_validate(
+        {
+            "run_id": run_id,
+            "user_id": owner,
+            "action": "fail",
+            "error": {"Error": "StepInterrupted", "Cause": cause},
+        }
+    )
+    assert service.advance(command, remaining_ms=STEP_MS).status.value == "failed"
+    run = get_run(api, owner, run_id)
+    assert run["error"]["code"] == "prefect_unavailable"
+    assert str(port) not in json.dumps(run)
