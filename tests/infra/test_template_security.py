@@ -218,7 +218,8 @@ def test_only_the_run_starters_may_start_executions_and_only_of_the_run_state_ma
     # The run step, which the state machine calls (pipelines start child runs), names it by the
     # ARN its name makes: a reference would be a cycle.
     by_name = {
-        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-runs"
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+        ":stateMachine:${AWS::StackName}-runs"
     }
     machine = resolved["Resources"]["RunStateMachine"]["Properties"]
     assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-runs"}

@@ -178,7 +178,8 @@ def test_local_values_of_intrinsics(values: LocalValues) -> None:
     assert values.resolve({"Ref": "RunStateMachine"}) == machine_arn
     step_environment = values.resolve(
         {
-            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-runs"
+            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+            ":stateMachine:${AWS::StackName}-runs"
         }
     )
     assert step_environment == machine_arn
