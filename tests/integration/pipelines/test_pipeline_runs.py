@@ -440,7 +440,6 @@ with mock_aws():
         boto3.client("secretsmanager").create_secret(Name=name, SecretString=value)
     from auralink.agents.prefect.executor import FRAMEWORK, PrefectExecutor
     from auralink.agents.runs import service
-from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
     from auralink.agents.runs.executors import register_executor
     from auralink.agents.runs.models import StepCommand
 
@@ -665,3 +664,27 @@ def test_prefect_unreachable_interrupts_the_step_then_fails_the_run_with_prefect
     run = get_run(api, owner, run_id)
     assert run["error"]["code"] == "prefect_unavailable"
     assert str(port) not in json.dumps(run)
+
+
+def test_a_runs_logs_are_prefects_and_another_users_run_is_not_found(api, execute, owner, make_user_id):
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {"steps": [{"id": "t", "kind": "tool", "tool": "calculator", "arguments": {"expression": "6*7"}}]},
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+    assert run_to_end(run_id, owner) == ["succeeded"]
+
+    status, page = api("RunsListRunLogsFunction", owner, path={"run_id": run_id})
+
+    assert status == 200, page
+    messages = [log["message"] for log in page["logs"]]
+    assert any(message.startswith("Finished in state Completed") for message in messages)
+    assert {log["level"] for log in page["logs"]} <= {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+    assert [log["timestamp"] for log in page["logs"]] == sorted(log["timestamp"] for log in page["logs"])
+    status, first = api("RunsListRunLogsFunction", owner, path={"run_id": run_id}, query={"limit": "1"})
+    assert status == 200 and len(first["logs"]) == 1 and first["next_offset"] == 1
+    status, body = api("RunsListRunLogsFunction", make_user_id("other"), path={"run_id": run_id})
+    assert (status, body["error"]["code"]) == (404, "run_not_found")
+    status, body = api("RunsGetRunFunction", make_user_id("other"), path={"run_id": run_id})
+    assert (status, body["error"]["code"]) == (404, "run_not_found")

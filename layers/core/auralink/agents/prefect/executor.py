@@ -25,6 +25,7 @@ from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.flow_engine import run_flow
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import (
     PREFECT_API_AUTH_STRING,
     PREFECT_API_KEY,
@@ -53,6 +54,8 @@ FRAMEWORK = "prefect"
 # The flow's name on the Prefect API: the same for every pipeline (a pipeline's name is the user's).
 FLOW_NAME = "auralink-pipeline"
 PREFECT_UNAVAILABLE = "prefect_unavailable"
+# How long a step waits for Prefect's log worker to send what the flow logged.
+LOGS_FLUSH_S = 5
 
 
 def results_path() -> Path:
@@ -114,6 +117,9 @@ class PrefectExecutor:
                 mirror.save(flow_state="RUNNING")
                 state = run_flow(flow, flow_run=flow_run, return_type="state")
                 assert isinstance(state, State)
+                # Prefect sends logs from a background worker: a Lambda frozen after the step
+                # would keep them from the API.
+                APILogWorker.drain_all(timeout=LOGS_FLUSH_S)
         except httpx.HTTPError as exc:
             logger.warning(
                 "prefect api unavailable", extra={"run_id": str(run.run_id), "error_type": type(exc).__name__}
