@@ -64,7 +64,8 @@ SERVICE_TOKENS = {
 
 # Reach the Prefect API of pipelines, when the stack has one: the run step runs them, the health
 # check says whether it answers.
-PREFECT_API = {"RunStepFunction", HEALTH_CHECK}
+# The run step runs pipelines on it, the health check probes it, the run logs are read from it.
+PREFECT_API = {"RunStepFunction", HEALTH_CHECK, "RunsListRunLogsFunction"}
 
 
 def secrets_read(template: dict[str, Any], function_id: str) -> set[str]:
