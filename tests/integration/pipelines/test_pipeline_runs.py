@@ -688,3 +688,21 @@ def test_a_runs_logs_are_prefects_and_another_users_run_is_not_found(api, execut
     assert (status, body["error"]["code"]) == (404, "run_not_found")
     status, body = api("RunsGetRunFunction", make_user_id("other"), path={"run_id": run_id})
     assert (status, body["error"]["code"]) == (404, "run_not_found")
+
+
+def test_a_deleted_pipeline_keeps_its_runs_history(api, execute, owner):
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {"steps": [{"id": "t", "kind": "tool", "tool": "calculator", "arguments": {"expression": "6*7"}}]},
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+    assert run_to_end(run_id, owner) == ["succeeded"]
+
+    status, _ = api("DeletePipelineFunction", owner, path={"pipeline_id": pipeline_id})
+    assert status == 204
+
+    run = get_run(api, owner, run_id)
+    assert run["kind"] == "pipeline" and "pipeline_id" not in run
+    assert [(t["step"], t["state"]) for t in run["task_runs"]] == [("t", "COMPLETED")]
+    assert run["output"] == {"t": {"result": 42}}
