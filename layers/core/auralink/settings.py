@@ -77,10 +77,8 @@ class Settings(BaseSettings):
     prefect_api_secret_id: str | None = None
     # Where Prefect's UI lives, for links to flow runs; unset: the API's URL without its /api.
     prefect_ui_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
-    # Where the run step keeps Prefect's task results for a resumed run: a local folder, or an S3
-    # bucket in AWS (PIPELINE_RESULTS_BUCKET).
+    # Where the run step keeps Prefect's task results for a resumed run to find (a local folder).
     pipeline_results_path: Path | None = None
-    pipeline_results_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     # The service's own public base URL; the self-hosted MCP servers live under it.
     public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
