@@ -140,11 +140,18 @@ class LocalValues:
                 "Alias": function_arn(logical_id, alias),
             }
         elif logical_id in self._state_machines:
-            arn = state_machine_arn(logical_id)
-            values = {"Ref": arn, "Arn": arn, "Name": logical_id}
+            name = self.state_machine_name(logical_id)
+            arn = state_machine_arn(name)
+            values = {"Ref": arn, "Arn": arn, "Name": name}
         else:
             raise _Unresolvable(logical_id)
         return values[attribute]
+
+    def state_machine_name(self, logical_id: str) -> str:
+        """The machine's name: the template's ``Name`` when it gives one (a function may name the
+        machine's ARN by it), else its logical id."""
+        properties = self._template["Resources"][logical_id].get("Properties") or {}
+        return logical_id if properties.get("Name") is None else str(self._value(properties["Name"]))
 
     def _sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
@@ -282,14 +289,17 @@ class LocalAws:
     def step_functions(self) -> SFNClient:
         return boto3.client("stepfunctions", **self._client_arguments())
 
-    def create_state_machines(self, definitions: Mapping[str, tuple[str, str]]) -> dict[str, str]:
-        """Create (or update) each state machine from ``{logical id: (type, definition)}``; returns ARNs."""
+    def create_state_machines(
+        self, definitions: Mapping[str, tuple[str, str]], names: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """Create (or update) each state machine from ``{logical id: (type, definition)}``, named
+        as ``names`` says (else by its logical id); returns ARNs by logical id."""
         client = self.step_functions()
         arns = {}
         for logical_id, (machine_type, definition) in definitions.items():
             role = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role"
             arn = client.create_state_machine(
-                name=logical_id,
+                name=(names or {}).get(logical_id, logical_id),
                 definition=definition,
                 roleArn=role,
                 type=machine_type,  # type: ignore[arg-type]

@@ -246,6 +246,8 @@ class LocalRuntime:
             "PUBLIC_API_URL": api.url,
             "PREFECT_API_URL": self.prefect_api_url,
             "PREFECT_API_SECRET_ID": None,
+            # Pipelines' task results, for a resumed run to find (S3 in AWS).
+            "PIPELINE_RESULTS_PATH": str(self.root / ".data" / "pipeline-results"),
         }
         specs = list(self.functions.specs.values())
         self.functions.configure(
@@ -276,7 +278,11 @@ class LocalRuntime:
             {
                 machine.logical_id: (machine.type, state_machine_definition(self.root, machine, self._values))
                 for machine in self._machines
-            }
+            },
+            {
+                machine.logical_id: self._values.state_machine_name(machine.logical_id)
+                for machine in self._machines
+            },
         )
 
     def stop(self) -> None:

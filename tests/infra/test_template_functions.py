@@ -319,7 +319,7 @@ def test_production_without_an_issuer_is_refused_by_the_settings_as_well(
         reset_settings()
 
 
-def test_the_prefect_api_comes_from_its_secret_to_the_run_step_and_the_health_check(
+def test_the_prefect_api_comes_from_its_secret_to_the_run_step_the_health_check_and_the_run_logs(
     template: dict[str, Any],
 ) -> None:
     from_secret = {"Fn::If": ["HasPrefectApi", {"Ref": "PrefectApiSecretArn"}, {"Ref": "AWS::NoValue"}]}
@@ -330,7 +330,7 @@ def test_the_prefect_api_comes_from_its_secret_to_the_run_step_and_the_health_ch
     }
     step = function_properties(template, "RunStepFunction")["Environment"]["Variables"]
 
-    assert readers == {"RunStepFunction", "HealthFunction"}
+    assert readers == {"RunStepFunction", "HealthFunction", "RunsListRunLogsFunction"}
     for function_id in readers:
         variables = function_properties(template, function_id)["Environment"]["Variables"]
         assert variables["PREFECT_API_SECRET_ID"] == from_secret

@@ -64,7 +64,8 @@ SERVICE_TOKENS = {
 
 # Reach the Prefect API of pipelines, when the stack has one: the run step runs them, the health
 # check says whether it answers.
-PREFECT_API = {"RunStepFunction", HEALTH_CHECK}
+# The run step runs pipelines on it, the health check probes it, the run logs are read from it.
+PREFECT_API = {"RunStepFunction", HEALTH_CHECK, "RunsListRunLogsFunction"}
 
 
 def secrets_read(template: dict[str, Any], function_id: str) -> set[str]:
@@ -215,10 +216,21 @@ def test_only_the_run_starters_may_start_executions_and_only_of_the_run_state_ma
                     starters[name] = (statement["Action"], statement["Resource"])
 
     # Granted exactly to the functions configured with the state machine's ARN, and only on it.
-    assert starters == dict.fromkeys(
-        run_starters(resolved), ("states:StartExecution", {"Ref": "RunStateMachine"})
-    )
-    assert starters
+    # The run step, which the state machine calls (pipelines start child runs), names it by the
+    # ARN its name makes: a reference would be a cycle.
+    by_name = {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+        ":stateMachine:${AWS::StackName}-runs"
+    }
+    machine = resolved["Resources"]["RunStateMachine"]["Properties"]
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-runs"}
+    assert starters == {
+        name: ("states:StartExecution", by_name if name == "RunStepFunction" else {"Ref": "RunStateMachine"})
+        for name in run_starters(resolved)
+    }
+    step_environment = resolved["Resources"]["RunStepFunction"]["Properties"]["Environment"]["Variables"]
+    assert step_environment["RUN_STATE_MACHINE_ARN"] == by_name
+    assert "RunStepFunction" in starters
 
 
 def test_with_an_issuer_only_the_public_routes_opt_out_of_the_jwt_authorizer(

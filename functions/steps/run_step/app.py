@@ -30,8 +30,16 @@ def _autogen() -> Executor:
     return AutoGenExecutor()
 
 
+def _prefect() -> Executor:
+    from auralink.agents.prefect.executor import PrefectExecutor  # noqa: PLC0415  # pipeline runs only
+
+    return PrefectExecutor()
+
+
 register_executor(LANGGRAPH, LangGraphExecutor())
 register_executor_factory("autogen", _autogen)
+# Prefect's import costs 1 to 2.5 s: a container pays it at its first pipeline run only.
+register_executor_factory("prefect", _prefect)
 # Published with SnapStart, the snapshot holds AutoGen already (~0.3 s no restored container pays);
 # without it (locally), a container loads AutoGen at its first team run only.
 before_snapshot(lambda: executor_for("autogen"))

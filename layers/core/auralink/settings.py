@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # runtime's own server, no key), or the secret holding {"api_url", "api_key"} in AWS.
     prefect_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     prefect_api_secret_id: str | None = None
+    # Where Prefect's UI lives, for links to flow runs; unset: the API's URL without its /api.
+    prefect_ui_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Where the run step keeps Prefect's task results for a resumed run to find (a local folder).
+    pipeline_results_path: Path | None = None
     # The service's own public base URL; the self-hosted MCP servers live under it.
     public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 

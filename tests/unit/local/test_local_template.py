@@ -173,9 +173,16 @@ def test_local_values_of_intrinsics(values: LocalValues) -> None:
     assert values.resolve({"Fn::GetAtt": ["RunStepFunction", "Arn"]}) == (
         "arn:aws:lambda:us-east-1:123456789012:function:RunStepFunction"
     )
-    assert values.resolve({"Ref": "RunStateMachine"}) == (
-        "arn:aws:states:us-east-1:123456789012:stateMachine:RunStateMachine"
+    # The run state machine is named in the template (the run step names it back by its ARN).
+    machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:auralink-local-runs"
+    assert values.resolve({"Ref": "RunStateMachine"}) == machine_arn
+    step_environment = values.resolve(
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+            ":stateMachine:${AWS::StackName}-runs"
+        }
     )
+    assert step_environment == machine_arn
     assert values.resolve({"Ref": "MeFunction"}) == "MeFunction"
     assert (
         values.resolve({"Fn::Sub": "${AWS::StackName}/${Stage}/${!Literal}"})

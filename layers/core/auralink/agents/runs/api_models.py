@@ -77,7 +77,7 @@ class ResumeRequest(_Input):
         return "body.answer" if "answer" in self.model_fields_set else "body.input"
 
 
-RunKind = Literal["workflow", "team"]
+RunKind = Literal["workflow", "team", "pipeline"]
 
 
 class RunAccepted(BaseModel):
@@ -111,11 +111,30 @@ class RunUsage(BaseModel):
     cost_usd: float
 
 
+class TaskRun(BaseModel):
+    """One task run of a pipeline run, as Prefect ran it: a step, or one item of a map."""
+
+    step: str
+    map_index: int | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Prefect's state type (PENDING, RUNNING, COMPLETED, FAILED, CACHED, RETRYING...).
+    state: str
+    attempts: int
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    output: Any = None
+    error: str | None = None
+
+
+def _absent(value: Any) -> bool:
+    return value is None
+
+
 class RunView(BaseModel):
     run_id: UUID
     kind: RunKind
     workflow_id: UUID | None
     team_id: UUID | None
+    pipeline_id: UUID | None = Field(default=None, exclude_if=_absent)
     framework: str
     status: RunStatus
     cancel_requested: bool
@@ -124,6 +143,10 @@ class RunView(BaseModel):
     output: Any
     error: RunError | None
     usage: RunUsage
+    # Pipeline runs only: the Prefect flow run, where Prefect's UI shows it, and its task runs.
+    prefect_flow_run_id: UUID | None = Field(default=None, exclude_if=_absent)
+    prefect_ui_url: str | None = Field(default=None, exclude_if=_absent)
+    task_runs: list[TaskRun] | None = Field(default=None, exclude_if=_absent)
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -134,6 +157,7 @@ class RunSummary(BaseModel):
     kind: RunKind
     workflow_id: UUID | None
     team_id: UUID | None
+    pipeline_id: UUID | None = Field(default=None, exclude_if=_absent)
     framework: str
     status: RunStatus
     steps_done: int

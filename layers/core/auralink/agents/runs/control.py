@@ -32,6 +32,7 @@ from auralink.agents.runs.api_models import (
     RunSummary,
     RunUsage,
     RunView,
+    TaskRun,
 )
 from auralink.agents.runs.models import Progress, RunError, RunStatus
 from auralink.auth import Identity
@@ -62,7 +63,10 @@ class NewRun:
     options: dict[str, Any] = field(default_factory=dict)
     workflow_id: UUID | None = None
     team_id: UUID | None = None
+    pipeline_id: UUID | None = None
     definition: dict[str, Any] | None = None
+    # The pipeline run that started this one (a workflow or team step): usage rolls up to it.
+    parent_run_id: UUID | None = None
     record: Callable[[Connection, UUID], None] | None = None
 
 
@@ -73,6 +77,7 @@ def start_workflow_run(
     idempotency_key: str | None,
     *,
     clock: Clock = SYSTEM_CLOCK,
+    parent_run_id: UUID | None = None,
 ) -> tuple[RunAccepted, bool]:
     """Record a run of the workflow and start its execution (see `start_run`)."""
     orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
@@ -81,6 +86,7 @@ def start_workflow_run(
         input=request.input,
         options=_options(identity, request),
         workflow_id=workflow_id,
+        parent_run_id=parent_run_id,
     )
     return start_run(identity, new, idempotency_key, exists=_workflow_exists, clock=clock)
 
@@ -116,7 +122,9 @@ def start_run(
             user_id=identity.sub,
             workflow_id=new.workflow_id,
             team_id=new.team_id,
+            pipeline_id=new.pipeline_id,
             definition=new.definition,
+            parent_run_id=new.parent_run_id,
             framework=new.framework,
             run_input=new.input,
             options=new.options,
@@ -135,7 +143,8 @@ def start_run(
         return _replay(identity, earlier, new), False
     _start(identity.sub, run_id, new.framework, execution=1, keep_unstarted=idempotency_key is not None)
     metrics.add_metric(name=MetricName.RUNS_STARTED, unit=MetricUnit.Count, value=1)
-    target = {"workflow_id": str(new.workflow_id)} if new.team_id is None else {"team_id": str(new.team_id)}
+    targets = {"workflow_id": new.workflow_id, "team_id": new.team_id, "pipeline_id": new.pipeline_id}
+    target = {name: str(value) for name, value in targets.items() if value is not None}
     logger.info("run started", extra={"run_id": str(run_id), **target})
     return RunAccepted(run_id=run_id, status=RunStatus.QUEUED), True
 
@@ -144,7 +153,14 @@ def get_run(identity: Identity, run_id: UUID) -> RunView:
     with tenant_transaction(identity.sub) as conn:
         row = repository.get(conn, run_id)
         usage = repository.usage(conn, run_id)
-    return _view(row, usage)
+        flow_run = _flow_run(conn, run_id) if row["kind"] == "pipeline" else None
+    return _view(row, usage, flow_run)
+
+
+def _flow_run(conn: Connection, run_id: UUID) -> dict[str, Any] | None:
+    from auralink.agents.pipelines import flow_runs  # noqa: PLC0415  # pipelines import the runs API
+
+    return flow_runs.for_run(conn, run_id)
 
 
 def list_runs(
@@ -152,6 +168,7 @@ def list_runs(
     *,
     status: RunStatus | None = None,
     workflow_id: UUID | None = None,
+    pipeline_id: UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> RunPage:
@@ -162,6 +179,7 @@ def list_runs(
             cursor=cursor,
             status=None if status is None else status.value,
             workflow_id=workflow_id,
+            pipeline_id=pipeline_id,
         )
     return RunPage(
         runs=[
@@ -170,6 +188,7 @@ def list_runs(
                 kind=row["kind"],
                 workflow_id=row["workflow_id"],
                 team_id=row["team_id"],
+                pipeline_id=row["pipeline_id"],
                 framework=row["framework"],
                 status=row["status"],
                 steps_done=row["steps_done"],
@@ -257,6 +276,7 @@ def _replay(identity: Identity, earlier: dict[str, Any], new: NewRun) -> RunAcce
     same = (
         earlier["workflow_id"] == new.workflow_id
         and earlier["team_id"] == new.team_id
+        and earlier["pipeline_id"] == new.pipeline_id
         and earlier["input"] == new.input
         and earlier["options"] == new.options
     )
@@ -335,13 +355,14 @@ def _check_answer(schema: dict[str, Any], answer: Any, answer_field: str) -> Non
     raise ValidationFailed("The input does not match what the run waits for", details=details)
 
 
-def _view(row: dict[str, Any], usage: dict[str, Any]) -> RunView:
+def _view(row: dict[str, Any], usage: dict[str, Any], flow_run: dict[str, Any] | None = None) -> RunView:
     progress = Progress.model_validate(row["progress"])
     return RunView(
         run_id=row["id"],
         kind=row["kind"],
         workflow_id=row["workflow_id"],
         team_id=row["team_id"],
+        pipeline_id=row["pipeline_id"],
         framework=row["framework"],
         status=row["status"],
         cancel_requested=row["cancel_requested"],
@@ -366,7 +387,18 @@ def _view(row: dict[str, Any], usage: dict[str, Any]) -> RunView:
             tokens=usage["input_tokens"] + usage["output_tokens"],
             cost_usd=float(usage["cost_usd"]),
         ),
+        **_prefect_fields(flow_run),
         created_at=row["created_at"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
     )
+
+
+def _prefect_fields(flow_run: dict[str, Any] | None) -> dict[str, Any]:
+    if flow_run is None:
+        return {}
+    return {
+        "prefect_flow_run_id": flow_run["prefect_run_id"],
+        "prefect_ui_url": flow_run["ui_url"],
+        "task_runs": [TaskRun.model_validate(task_run) for task_run in flow_run["task_runs"]],
+    }

@@ -82,6 +82,7 @@ class Run(BaseModel):
     steps_done: int = 0
     workflow_id: UUID | None = None
     team_id: UUID | None = None
+    pipeline_id: UUID | None = None
     started_at: datetime | None = None
     resume_input: Any = None
     has_resume_input: bool = False

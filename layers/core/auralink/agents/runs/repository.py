@@ -22,13 +22,13 @@ from auralink.errors import NotFound
 from auralink.paging import decode_cursor, split_page
 
 _VIEW_COLUMNS = """
-    id, user_id, kind, workflow_id, team_id, framework, status, cancel_requested, input, options, progress,
-    steps_done, events, output, error, idempotency_key, executions, execution_arn, resume_input,
-    created_at, started_at, finished_at
+    id, user_id, kind, workflow_id, team_id, pipeline_id, framework, status, cancel_requested, input,
+    options, progress, steps_done, events, output, error, idempotency_key, executions, execution_arn,
+    resume_input, created_at, started_at, finished_at
 """
 _STEP_COLUMNS = (
     "id AS run_id, user_id, kind, framework, status, input, options, progress, steps_done,"
-    " workflow_id, team_id, started_at, cancel_requested, resume_input"
+    " workflow_id, team_id, pipeline_id, started_at, cancel_requested, resume_input"
 )
 
 
@@ -94,31 +94,36 @@ def insert_run(
     idempotency_key: str | None,
     workflow_id: UUID | None = None,
     team_id: UUID | None = None,
+    pipeline_id: UUID | None = None,
     definition: dict[str, Any] | None = None,
+    parent_run_id: UUID | None = None,
 ) -> UUID | None:
     """The new run's id (its first execution counted); None when the idempotency key is taken.
 
-    A run of a team (``team_id``) is pinned to ``definition`` from the start; a workflow run pins
-    its definition at its first step."""
+    A run of a team (``team_id``) or of a pipeline (``pipeline_id``) is pinned to ``definition``
+    from the start; a workflow run pins its definition at its first step."""
+    kind = "team" if team_id is not None else "pipeline" if pipeline_id is not None else "workflow"
     row = conn.execute(
         """
         INSERT INTO workflow_executions
-            (user_id, kind, workflow_id, team_id, definition, framework, input, options,
-             idempotency_key, executions)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1)
+            (user_id, kind, workflow_id, team_id, pipeline_id, definition, framework, input, options,
+             idempotency_key, parent_run_id, executions)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)
         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
         """,
         (
             user_id,
-            "team" if team_id is not None else "workflow",
+            kind,
             workflow_id,
             team_id,
+            pipeline_id,
             None if definition is None else Jsonb(definition),
             framework,
             Jsonb(run_input),
             Jsonb(options),
             idempotency_key,
+            parent_run_id,
         ),
     ).fetchone()
     return None if row is None else UUID(str(row["id"]))
@@ -174,9 +179,10 @@ def usage(conn: Connection, run_id: UUID) -> dict[str, Any]:
                coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
                coalesce(sum(cost_usd), 0) AS cost_usd
           FROM llm_performance_metrics
-         WHERE run_id = %s
+         WHERE run_id = %(run_id)s
+            OR run_id IN (SELECT id FROM workflow_executions WHERE parent_run_id = %(run_id)s)
         """,
-        (run_id,),
+        {"run_id": run_id},
     ).fetchone()
     assert row is not None  # an aggregate always answers one row
     return row
@@ -189,18 +195,20 @@ def page(
     cursor: str | None,
     status: str | None,
     workflow_id: UUID | None,
+    pipeline_id: UUID | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, optionally of one status or one workflow."""
+    """Newest first, optionally of one status, one workflow or one pipeline."""
     after_at: datetime | None
     after_id: UUID | None
     after_at, after_id = decode_cursor(cursor) if cursor is not None else (None, None)
     rows = conn.execute(
         """
-        SELECT id, kind, workflow_id, team_id, framework, status, steps_done, error, created_at,
+        SELECT id, kind, workflow_id, team_id, pipeline_id, framework, status, steps_done, error, created_at,
                started_at, finished_at
           FROM workflow_executions
          WHERE (%(status)s::text IS NULL OR status = %(status)s)
            AND (%(workflow_id)s::uuid IS NULL OR workflow_id = %(workflow_id)s)
+           AND (%(pipeline_id)s::uuid IS NULL OR pipeline_id = %(pipeline_id)s)
            AND (%(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s::uuid))
          ORDER BY created_at DESC, id DESC
          LIMIT %(limit)s
@@ -208,6 +216,7 @@ def page(
         {
             "status": status,
             "workflow_id": workflow_id,
+            "pipeline_id": pipeline_id,
             "after_at": after_at,
             "after_id": after_id,
             "limit": limit + 1,
@@ -388,7 +397,9 @@ def totals(conn: Connection, run_id: UUID) -> RunTotals:
         SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint AS duration_ms,
                steps_done, kind, framework,
                (SELECT coalesce(sum(cost_usd), 0) FROM llm_performance_metrics m
-                 WHERE m.run_id = r.id) AS cost_usd
+                 WHERE m.run_id = r.id
+                    OR m.run_id IN (SELECT id FROM workflow_executions c WHERE c.parent_run_id = r.id))
+                 AS cost_usd
           FROM workflow_executions r
          WHERE r.id = %s
         """,

@@ -8,6 +8,8 @@ it gives up and marks the run failed.
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -24,6 +26,15 @@ from auralink.settings import get_settings
 SAFETY_MARGIN_MS = 10_000
 
 
+DATABASE_UNAVAILABLE = "database_unavailable"
+# What a step stopped by the infrastructure names, by the code it was stopped with.
+_UNAVAILABLE = {
+    DATABASE_UNAVAILABLE: "the database was unavailable",
+    "database_timeout": "the database did not answer in time",
+    "prefect_unavailable": "the Prefect API was unavailable",
+}
+
+
 class StepInterrupted(Exception):  # the state machine retries this error by its name
     """The step could not finish for a failure of the infrastructure, not of the run."""
 
@@ -35,7 +46,11 @@ def advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
         logger.warning(
             "run step interrupted", extra={"run_id": str(command.run_id), "error_type": type(exc).__name__}
         )
-        raise StepInterrupted("the database is unavailable; the step will be retried") from None
+        code = exc.code if isinstance(exc, ServiceUnavailable) else DATABASE_UNAVAILABLE
+        # The code leads the message: a run failed once the retries are spent is failed with it.
+        raise StepInterrupted(
+            f"{code}: a service the step needs is unavailable; the step will be retried"
+        ) from None
 
 
 def _advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
@@ -116,8 +131,26 @@ def _fail_from_state_machine(command: StepCommand) -> StepReply:
     raw = command.error or {}
     error_name = str(raw.get("Error", "States.TaskFailed"))[:128]
     logger.error("run step task failed", extra={"run_id": str(command.run_id), "error": error_name})
-    error = RunError(code="step_failed", message=f"A step of the run failed ({error_name})")
+    code = _interruption_code(raw) if error_name == StepInterrupted.__name__ else None
+    if code is not None:
+        error = RunError(
+            code=code, message=f"A step of the run was retried until it gave up: {_UNAVAILABLE[code]}"
+        )
+    else:
+        error = RunError(code="step_failed", message=f"A step of the run failed ({error_name})")
     with tenant_transaction(command.user_id) as conn:
         status = repository.finish(conn, command.run_id, RunStatus.FAILED, error)
     _record_final(command.run_id, command.user_id)
     return StepReply(run_id=command.run_id, status=status)
+
+
+def _interruption_code(raw: dict[str, Any]) -> str | None:
+    """The code a `StepInterrupted` was raised with, from the state machine's error (its Cause is
+    Lambda's JSON with the message); None when it names none of those known."""
+    try:
+        cause = json.loads(str(raw.get("Cause", "")))
+    except ValueError:
+        return None
+    message = cause.get("errorMessage") if isinstance(cause, dict) else None
+    code = str(message).partition(":")[0] if isinstance(message, str) else None
+    return code if code in _UNAVAILABLE else None

@@ -32,7 +32,12 @@ FRAMEWORK_UNKNOWN = "unknown"
 
 
 def start_team_run(
-    identity: Identity, team_id: UUID, request: ExecuteTeamRequest, idempotency_key: str | None
+    identity: Identity,
+    team_id: UUID,
+    request: ExecuteTeamRequest,
+    idempotency_key: str | None,
+    *,
+    parent_run_id: UUID | None = None,
 ) -> tuple[RunAccepted, bool]:
     """Record a run of the team on the task and start it (202); the bool says whether it is new.
 
@@ -55,6 +60,7 @@ def start_team_run(
         team_id=team_id,
         definition=_pinned(identity, definition),
         record=partial(_record_conversation, identity.sub, team_id, request),
+        parent_run_id=parent_run_id,
     )
     return control.start_run(identity, new, idempotency_key, exists=_team_exists)
 

@@ -1,0 +1,1 @@
+"""Pipeline runs on Prefect: the run step's executor for pipelines (framework ``prefect``)."""

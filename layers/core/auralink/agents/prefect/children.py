@@ -1,0 +1,65 @@
+"""Workflow and team steps: a child run started through the runs API, waited for across steps.
+
+The child is started with an idempotency key derived from the pipeline run and the task run, so
+an attempt done again (in the next run step, or after a crash) finds the same child instead of
+starting a second one. A child still running ends the attempt with `ChildRunning`: the flow stops,
+the run step answers running, and the next step looks again. A child that succeeded gives its
+output; one that failed or was cancelled fails the step with the child's error code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auralink.agents.pipelines.definition import (
+    InnerStep,
+    Step,
+    TeamInner,
+    TeamStep,
+    WorkflowInner,
+    WorkflowStep,
+)
+from auralink.agents.prefect.work import ChildRunning, RunContext, StepFailed
+from auralink.agents.runs import control
+from auralink.agents.runs.api_models import ExecuteRequest
+from auralink.agents.runs.models import RunStatus
+from auralink.agents.teams import executions as teams
+from auralink.agents.teams.models import ExecuteTeamRequest
+from auralink.auth import Identity
+from auralink.errors import DomainError
+
+_MAX_KEY = 255
+
+
+def child_output(step: Step | InnerStep, inputs: dict[str, Any], ctx: RunContext, *, key: str) -> Any:
+    identity = Identity(sub=ctx.user_id)
+    idempotency_key = f"pipeline:{key}"[:_MAX_KEY]
+    try:
+        match step:
+            case WorkflowStep() | WorkflowInner():
+                request = ExecuteRequest(input=inputs["input"])
+                accepted, _ = control.start_workflow_run(
+                    identity, step.workflow_id, request, idempotency_key, parent_run_id=ctx.run_id
+                )
+            case TeamStep() | TeamInner():
+                task = ExecuteTeamRequest(
+                    task_description=inputs["task_description"],
+                    additional_context=inputs["additional_context"],
+                )
+                accepted, _ = teams.start_team_run(
+                    identity, step.team_id, task, idempotency_key, parent_run_id=ctx.run_id
+                )
+            case _:
+                raise TypeError(f"a step of kind {step.kind!r} has no child run")
+        child = control.get_run(identity, accepted.run_id)
+    except DomainError as exc:
+        # The child's target is gone, a quota refused it, its input is invalid: the step failed.
+        raise StepFailed(exc.code, f"the {step.kind} run could not start: {exc.message}") from None
+    if child.status == RunStatus.SUCCEEDED:
+        return child.output
+    if child.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+        code = child.error.code if child.error is not None else "child_run_cancelled"
+        raise StepFailed(code, f"the {step.kind} run {child.run_id} ended {child.status.value}")
+    if child.status == RunStatus.WAITING_FOR_INPUT:
+        raise ChildRunning(f"the {step.kind} run {child.run_id} waits for input")
+    raise ChildRunning(f"the {step.kind} run {child.run_id} is {child.status.value}")
