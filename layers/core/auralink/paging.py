@@ -10,10 +10,13 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from auralink.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from auralink.db import Connection
 
 
 def encode_cursor(created_at: datetime, row_id: UUID | str) -> str:
@@ -41,3 +44,21 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
             code="invalid_cursor",
             details=[{"field": "query.cursor", "message": "not a cursor of this list"}],
         ) from None
+
+
+def newest_first(
+    conn: Connection, select_from: str, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of ``select_from`` (a constant ``SELECT ... FROM <one table>``), newest first by
+    ``created_at`` and ``id``, after ``cursor``; and the cursor after it."""
+    after_at, after_id = decode_cursor(cursor) if cursor is not None else (None, None)
+    rows = conn.execute(
+        f"""
+        {select_from}
+         WHERE %(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s::uuid)
+         ORDER BY created_at DESC, id DESC
+         LIMIT %(limit)s
+        """,
+        {"after_at": after_at, "after_id": after_id, "limit": limit + 1},
+    ).fetchall()
+    return split_page(rows, limit)

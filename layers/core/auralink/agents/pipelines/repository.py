@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from auralink.db import Connection
 from auralink.errors import Conflict, NotFound
-from auralink.paging import decode_cursor, split_page
+from auralink.paging import newest_first
 
 _SUMMARY = "id, name, description, version, created_at, updated_at"
 _FULL = _SUMMARY + ", parameters_schema, definition"
@@ -100,15 +100,12 @@ def delete(conn: Connection, pipeline_id: UUID) -> None:
 
 def page(conn: Connection, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; the cursor is the last row of the previous page."""
-    after_at, after_id = decode_cursor(cursor) if cursor is not None else (None, None)
-    rows = conn.execute(
+    return newest_first(
+        conn,
         f"""
         SELECT {_SUMMARY}
           FROM prefect_flows
-         WHERE %(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s::uuid)
-         ORDER BY created_at DESC, id DESC
-         LIMIT %(limit)s
         """,  # noqa: S608  (column list is a constant)
-        {"after_at": after_at, "after_id": after_id, "limit": limit + 1},
-    ).fetchall()
-    return split_page(rows, limit)
+        limit=limit,
+        cursor=cursor,
+    )

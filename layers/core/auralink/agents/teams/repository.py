@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from auralink.db import Connection
 from auralink.errors import Conflict, NotFound
-from auralink.paging import decode_cursor, split_page
+from auralink.paging import newest_first
 
 _TEAM = "id, name, description, framework, config, created_at, updated_at"
 _MEMBER = "name, role, goal, backstory, model, tools, position, description, system_message, handoffs, extra"
@@ -110,19 +110,16 @@ def page_teams(
     conn: Connection, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, with each team's member count; the cursor is the last row of the previous page."""
-    after_at, after_id = decode_cursor(cursor) if cursor is not None else (None, None)
-    rows = conn.execute(
+    return newest_first(
+        conn,
         f"""
         SELECT {_TEAM},
                (SELECT count(*) FROM team_members m WHERE m.team_id = t.id) AS member_count
           FROM agent_teams t
-         WHERE %(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s::uuid)
-         ORDER BY created_at DESC, id DESC
-         LIMIT %(limit)s
         """,  # noqa: S608  (column list is a constant)
-        {"after_at": after_at, "after_id": after_id, "limit": limit + 1},
-    ).fetchall()
-    return split_page(rows, limit)
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 # ---------------------------------------------------------------- members
