@@ -56,6 +56,7 @@ from auralink.settings import get_settings
 
 # A step without a timeout is started only with this much of the run step's time left.
 DEFAULT_RESERVE_S = 60
+_TIMED_OUT = "an attempt took longer than its timeout"
 _HASHED_CHARS = 32
 # A step that runs as a task: every kind but a map (its items are its inner step's tasks) and a
 # condition (evaluated in the flow).
@@ -229,7 +230,6 @@ class PipelineFlow:
                 name=step_id,
                 retries=spec.retries,
                 retry_delay_seconds=spec.retry_delay_seconds,
-                timeout_seconds=spec.timeout_seconds,
                 cache_key_fn=self._cache_key(spec),
                 persist_result=True,
                 retry_condition_fn=_retry_unless_waiting,
@@ -243,11 +243,17 @@ class PipelineFlow:
             attempts = self._attempts[key]
             self.mirror.update(step, map_index, state="RUNNING", attempts=attempts, error=None)
             name = step if map_index is None else f"{step}[{map_index}]"
+            ctx = self.ctx.within(spec.timeout_seconds)
             try:
-                return work.run(spec, inputs, self.ctx, key=f"{self.ctx.run_id}:{name}")
+                return work.run(spec, inputs, ctx, key=f"{self.ctx.run_id}:{name}")
             except work.StepFailed as exc:
+                timed_out = ctx.timed_out(exc)
                 if attempts <= spec.retries:
-                    self.mirror.update(step, map_index, state="RETRYING", error=exc.message)
+                    error = _TIMED_OUT if timed_out else exc.message
+                    self.mirror.update(step, map_index, state="RETRYING", error=error)
+                if timed_out:
+                    # Prefect records a TimeoutError as the attempt TimedOut, and retries it.
+                    raise TimeoutError(_TIMED_OUT) from None
                 raise
 
         return attempt
@@ -284,9 +290,7 @@ class PipelineFlow:
         if isinstance(failure, work.StepFailed):
             self._fail(step, map_index, failure.code, f"step {step}: {failure.message}")
         if isinstance(failure, TimeoutError) or state.name == "TimedOut":
-            self._fail(
-                step, map_index, "step_timeout", f"step {step}: an attempt took longer than its timeout"
-            )
+            self._fail(step, map_index, "step_timeout", f"step {step}: {_TIMED_OUT}")
         self._fail(step, map_index, "step_failed", f"step {step}: the task failed ({type(failure).__name__})")
 
     def _fail(self, step: str, map_index: int | None, code: str, message: str) -> NoReturn:

@@ -10,7 +10,7 @@ with that code.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +36,9 @@ from auralink.llm import gateway
 from auralink.llm.chat_types import ChatMessage
 from auralink.settings import get_settings
 
+# The gateways' codes for a call stopped by its deadline, or refused for want of time.
+OUT_OF_TIME = frozenset({"deadline_exhausted", "mcp_timeout", "llm_timeout"})
+
 
 class StepFailed(Exception):
     """A step's attempt failed for a reason the user can read (the code is stable)."""
@@ -52,15 +55,29 @@ class ChildRunning(Exception):
 
 @dataclass(frozen=True)
 class RunContext:
-    """The run a step works for, and the `time.monotonic()` by which the run step must be over."""
+    """The run a step works for, and the `time.monotonic()` by which its calls must be over: the
+    run step's end, or the end of an attempt's timeout when that comes first (``timeout_ends``;
+    the gateways stop a call at its deadline, where Prefect's own timeout, in a worker thread,
+    cannot interrupt a call that waits on the network)."""
 
     user_id: str
     run_id: UUID
     pipeline_id: UUID | None
     deadline: float
+    timeout_ends: bool = False
 
     def remaining_s(self) -> float:
         return max(self.deadline - time.monotonic(), 0.0)
+
+    def within(self, timeout_s: int | None) -> RunContext:
+        """The context of one attempt of a step with a timeout of ``timeout_s`` seconds."""
+        if timeout_s is None or time.monotonic() + timeout_s >= self.deadline:
+            return self
+        return replace(self, deadline=time.monotonic() + timeout_s, timeout_ends=True)
+
+    def timed_out(self, failure: StepFailed) -> bool:
+        """Whether an attempt failed for want of time that its timeout cut."""
+        return self.timeout_ends and failure.code in OUT_OF_TIME
 
     def tool_context(self) -> ToolContext:
         return ToolContext(
