@@ -24,12 +24,15 @@ import httpx
 from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State
+from prefect.events.worker import EventsWorker
 from prefect.flow_engine import run_flow
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import (
     PREFECT_API_AUTH_STRING,
     PREFECT_API_KEY,
     PREFECT_API_URL,
+    PREFECT_CLIENT_MAX_RETRIES,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     PREFECT_LOCAL_STORAGE_PATH,
     PREFECT_RESULTS_PERSIST_BY_DEFAULT,
     temporary_settings,
@@ -54,8 +57,14 @@ FRAMEWORK = "prefect"
 # The flow's name on the Prefect API: the same for every pipeline (a pipeline's name is the user's).
 FLOW_NAME = "auralink-pipeline"
 PREFECT_UNAVAILABLE = "prefect_unavailable"
-# How long a step waits for Prefect's log worker to send what the flow logged.
+# How long a step waits for Prefect's log and events workers to send what the flow logged and
+# the task runs' states.
 LOGS_FLUSH_S = 5
+# Retries of a request to the Prefect API that failed (down, busy, a dropped connection) beyond
+# the transport's own three connection attempts. Prefect's default, 5 retries 2 to 32 s apart,
+# holds a step a minute on each request while the API is down (minutes a step); the state
+# machine retries an interrupted step itself, with its backoff, and the step resumes the flow run.
+CLIENT_RETRIES = 0
 
 
 def results_path() -> Path:
@@ -76,6 +85,11 @@ def prefect_settings(api: prefect_api.PrefectApi) -> Iterator[None]:
         PREFECT_API_URL: api.url,
         PREFECT_LOCAL_STORAGE_PATH: str(results_path()),
         PREFECT_RESULTS_PERSIST_BY_DEFAULT: True,
+        PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES,
+        # A flow run's heartbeats (every 3 min) tell Prefect a run whose process died; a run step's
+        # death is the state machine's to handle. Their thread, joined when the flow ends, sleeps
+        # in 1 s turns: each step would wait up to a second for it.
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
     }
     if api.api_key:
         updates[PREFECT_API_KEY] = api.api_key
@@ -117,9 +131,10 @@ class PrefectExecutor:
                 mirror.save(flow_state="RUNNING")
                 state = run_flow(flow, flow_run=flow_run, return_type="state")
                 assert isinstance(state, State)
-                # Prefect sends logs from a background worker: a Lambda frozen after the step
-                # would keep them from the API.
+                # Prefect sends logs, and the task runs' states (as events), from background
+                # workers: a Lambda frozen after the step would keep them from the API.
                 APILogWorker.drain_all(timeout=LOGS_FLUSH_S)
+                EventsWorker.drain_all(timeout=LOGS_FLUSH_S)
         except httpx.HTTPError as exc:
             logger.warning(
                 "prefect api unavailable", extra={"run_id": str(run.run_id), "error_type": type(exc).__name__}
