@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bench import cold_start, crew_image, crew_runs, layer_size, mcp_gateway, team_runs, workflow_runs
+from bench import (
+    cold_start,
+    crew_image,
+    crew_runs,
+    layer_size,
+    mcp_gateway,
+    pipeline_runs,
+    team_runs,
+    workflow_runs,
+)
 
 
 def main() -> None:
@@ -13,6 +22,7 @@ def main() -> None:
     team_runs.main()
     crew_runs.main()
     crew_image.main()
+    pipeline_runs.main()
 
 
 if __name__ == "__main__":
