@@ -246,8 +246,10 @@ class LocalRuntime:
             "PUBLIC_API_URL": api.url,
             "PREFECT_API_URL": self.prefect_api_url,
             "PREFECT_API_SECRET_ID": None,
-            # Pipelines' task results, for a resumed run to find (S3 in AWS).
+            # Pipelines' task results, for a resumed run to find: a folder here, the stack's
+            # bucket in AWS (none locally: its reference is left unset, and said so here).
             "PIPELINE_RESULTS_PATH": str(self.root / ".data" / "pipeline-results"),
+            "PIPELINE_RESULTS_BUCKET": None,
         }
         specs = list(self.functions.specs.values())
         self.functions.configure(

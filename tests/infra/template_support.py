@@ -85,6 +85,8 @@ def _ref(name: str, template: dict[str, Any], parameters: dict[str, str]) -> Any
         return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf"
     if resource["Type"] == "AWS::Serverless::StateMachine":
         return f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}-AbCdEf1234"
+    if resource["Type"] == "AWS::S3::Bucket":
+        return f"auralink-test-{name.lower()}-1a2b3c4d5e6f"
     return f"auralink-test-{name}"
 
 

@@ -292,6 +292,8 @@ def test_the_deployed_environment_passes_the_settings_model(
             assert settings.auth_jwt_secret_id is not None
         assert (settings.database_owner_secret_id is not None) == (function_id == "MigrateFunction")
         assert (settings.run_state_machine_arn is not None) == (function_id in run_starters(template))
+        # The run step persists pipelines' task results in the stack's bucket, not in its /tmp.
+        assert (settings.pipeline_results_bucket is not None) == (function_id == "RunStepFunction")
     finally:
         reset_settings()
 

@@ -334,3 +334,67 @@ def test_loopback_endpoints_are_off_unless_the_parameter_turns_them_on(template:
     assert {"Fn::Equals": [{"Ref": "AllowLoopbackEndpoints"}, "false"]} in [
         assertion["Assert"] for assertion in rule["Assertions"]
     ]
+
+
+RESULTS_BUCKET = "PipelineResultsBucket"
+
+
+def test_the_pipeline_results_bucket_is_private_encrypted_reached_over_tls_and_expires(
+    template: dict[str, Any],
+) -> None:
+    bucket = template["Resources"][RESULTS_BUCKET]["Properties"]
+    [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    retention = template["Parameters"]["PipelineResultsRetentionDays"]
+    policy = template["Resources"]["PipelineResultsBucketPolicy"]["Properties"]
+
+    assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+    )
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == {"Ref": "PipelineResultsRetentionDays"}
+    assert "Prefix" not in rule and "Filter" not in rule  # every object expires
+    assert retention["Type"] == "Number" and retention["Default"] == 30 and retention["MinValue"] >= 1
+    assert policy["Bucket"] == {"Ref": RESULTS_BUCKET}
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [
+                {"Fn::GetAtt": [RESULTS_BUCKET, "Arn"]},
+                {"Fn::Sub": "${PipelineResultsBucket.Arn}/*"},
+            ],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+def test_only_the_run_step_reaches_the_pipeline_results_and_only_under_its_prefix(
+    resolved: dict[str, Any],
+) -> None:
+    reachers = {}
+    for name, resource in _policy_bearing_resources(resolved).items():
+        for item in _policy_items(resource):
+            for statement in _statements(item):
+                if any(str(action).startswith("s3:") for action in _as_list(statement["Action"])):
+                    reachers.setdefault(name, []).append(
+                        (statement["Action"], statement["Resource"], statement.get("Condition"))
+                    )
+    step = function_properties(resolved, "RunStepFunction")["Environment"]["Variables"]
+    prefix = step["PIPELINE_RESULTS_PREFIX"]
+
+    assert step["PIPELINE_RESULTS_BUCKET"] == {"Ref": RESULTS_BUCKET}
+    # Objects under the prefix the step writes to, and the bucket's listing so that a result not
+    # written yet is a 404; nothing else (no delete, no other bucket).
+    assert reachers == {
+        "RunStepFunction": [
+            (["s3:GetObject", "s3:PutObject"], {"Fn::Sub": f"${{{RESULTS_BUCKET}.Arn}}/{prefix}/*"}, None),
+            ("s3:ListBucket", {"Fn::GetAtt": [RESULTS_BUCKET, "Arn"]}, None),
+        ]
+    }
+    for function_id in function_ids(resolved):
+        variables = function_properties(resolved, function_id).get("Environment", {}).get("Variables", {})
+        assert ("PIPELINE_RESULTS_BUCKET" in variables) == (function_id == "RunStepFunction"), function_id

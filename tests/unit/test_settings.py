@@ -48,6 +48,8 @@ def test_reads_and_parses_the_environment(env):
         ({"AUTH_ALGORITHMS": "RS256"}, "AUTH_JWKS_URL"),
         ({"PREFECT_API_URL": "127.0.0.1:4200/api"}, "PREFECT_API_URL"),
         ({"PREFECT_API_URL": "http://127.0.0.1:4200/api", "PREFECT_API_SECRET_ID": "p"}, "exclusive"),
+        ({"PIPELINE_RESULTS_BUCKET": "Results_Bucket"}, "PIPELINE_RESULTS_BUCKET"),
+        ({"PIPELINE_RESULTS_PREFIX": "/results/"}, "PIPELINE_RESULTS_PREFIX"),
         ({"ENVIRONMENT": "production"}, "HS256"),
         (
             {

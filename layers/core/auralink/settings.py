@@ -77,7 +77,12 @@ class Settings(BaseSettings):
     prefect_api_secret_id: str | None = None
     # Where Prefect's UI lives, for links to flow runs; unset: the API's URL without its /api.
     prefect_ui_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
-    # Where the run step keeps Prefect's task results for a resumed run to find (a local folder).
+    # Where the run step keeps Prefect's task results for a resumed run to find: a bucket in AWS
+    # (objects under the prefix), else a local folder. A bucket, when named, is used alone.
+    pipeline_results_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    pipeline_results_prefix: str = Field(
+        default="pipeline-results", pattern=r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
+    )
     pipeline_results_path: Path | None = None
     # The service's own public base URL; the self-hosted MCP servers live under it.
     public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")

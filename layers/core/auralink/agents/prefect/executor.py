@@ -7,7 +7,10 @@ succeeded, failed or cancelled, or running when the flow stopped to go on in the
 or a child run still running).
 
 Prefect unreachable is the infrastructure's failure: the step raises `ServiceUnavailable` (code
-``prefect_unavailable``, never the API's URL or key) and the state machine retries it.
+``prefect_unavailable``, never the API's URL or key) and the state machine retries it. So is the
+results storage unavailable (``pipeline_results_unavailable``, never the bucket or the endpoint):
+task results are persisted in S3 when `PIPELINE_RESULTS_BUCKET` names a bucket (`results`), else
+in the folder `results_path`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from auralink.agents.pipelines import flow_runs
 from auralink.agents.pipelines.definition import MAX_CONCURRENCY, PipelineDefinition
 from auralink.agents.prefect.flow import PipelineFlow
 from auralink.agents.prefect.mirror import TaskRunMirror
+from auralink.agents.prefect.results import PIPELINE_RESULTS_UNAVAILABLE, storage_for
 from auralink.agents.prefect.work import RunContext
 from auralink.agents.runs import repository as runs
 from auralink.agents.runs.models import Progress, Run, RunError, RunStatus, StepOutcome
@@ -68,7 +72,8 @@ CLIENT_RETRIES = 0
 
 
 def results_path() -> Path:
-    """Where task results are persisted for a resumed run to find (a folder that outlives the step)."""
+    """Where task results are persisted for a resumed run to find when no bucket is configured (a
+    folder that outlives the step, not the container)."""
     configured = get_settings().pipeline_results_path
     return configured if configured is not None else Path(tempfile.gettempdir()) / "auralink-pipeline-results"
 
@@ -117,7 +122,8 @@ class PrefectExecutor:
             user_id=run.user_id, run_id=run.run_id, pipeline_id=run.pipeline_id, deadline=deadline
         )
         mirror = TaskRunMirror(run.user_id, run.run_id, recorded["task_runs"])
-        body = PipelineFlow(definition, run.input.get("parameters", {}), ctx, mirror)
+        results = storage_for(run.user_id)
+        body = PipelineFlow(definition, run.input.get("parameters", {}), ctx, mirror, results)
         flow: Flow[[], Any] = Flow(
             body.body,
             name=FLOW_NAME,
@@ -140,6 +146,15 @@ class PrefectExecutor:
                 "prefect api unavailable", extra={"run_id": str(run.run_id), "error_type": type(exc).__name__}
             )
             raise ServiceUnavailable("The Prefect API is unavailable", code=PREFECT_UNAVAILABLE) from None
+        if body.results_unavailable:
+            mirror.save(flow_state=state.type.value)
+            logger.warning(
+                "pipeline results storage unavailable",
+                extra={"run_id": str(run.run_id), "error_type": results.failure if results else None},
+            )
+            raise ServiceUnavailable(
+                "The pipeline results storage is unavailable", code=PIPELINE_RESULTS_UNAVAILABLE
+            )
         return self._outcome(body, mirror, state.type.value)
 
     def _flow_run(

@@ -10,6 +10,10 @@ or, for a step with ``cache``, the owner, the step and its rendered inputs alone
 again in a later step (the step ran out of time, or died) gets its completed tasks back from
 their results, CACHED, without running them again; a ``cache`` step reuses an earlier run's.
 
+Results live where `results.storage_for` says: the run step's S3 storage, or Prefect's default
+(the local folder). The body stops after a task whose result the storage could not read or write,
+before anything else runs (``results_unavailable``): the step is then done again.
+
 The body stops before a task (a step, or a wave of a map) when a cancel was asked, or when less of
 the run step's time is left than the task may take (its timeout, else `DEFAULT_RESERVE_S`; the
 first task of a run step always starts); it ends the flow run in a state that says so (CANCELLED;
@@ -47,6 +51,7 @@ from auralink.agents.pipelines.definition import (
 )
 from auralink.agents.prefect import work
 from auralink.agents.prefect.mirror import TaskRunMirror, capped
+from auralink.agents.prefect.results import ResultsUnavailable, S3ResultStorage
 from auralink.agents.runs import repository as runs
 from auralink.agents.runs.models import RunError
 from auralink.agents.workflows import expressions, templates
@@ -120,11 +125,14 @@ class PipelineFlow:
         parameters: dict[str, Any],
         ctx: work.RunContext,
         mirror: TaskRunMirror,
+        results: S3ResultStorage | None = None,
     ) -> None:
         self.definition = definition
         self.parameters = parameters
         self.ctx = ctx
         self.mirror = mirror
+        self.results = results
+        self.results_unavailable = False
         self.outputs: dict[str, Any] = {}
         self.skipped: set[str] = set()
         self.output: Any = None
@@ -234,10 +242,18 @@ class PipelineFlow:
                 persist_result=True,
                 retry_condition_fn=_retry_unless_waiting,
             )
+            if self.results is not None:
+                # Prefect's constructor takes only a block saved on its API, to read results back
+                # by the block's id; its engine takes any instance (`ResultStore.update_for_task`).
+                # These results are read back by key, by this storage only.
+                self._tasks[step_id].result_storage = self.results
         return self._tasks[step_id]
 
     def _attempt_of(self, spec: Runnable) -> Callable[..., Any]:
         def attempt(inputs: dict[str, Any], step: str, map_index: int | None) -> Any:
+            if self.results is not None and self.results.failure is not None:
+                # Its result could not be looked up: it may have completed already.
+                raise ResultsUnavailable(self.results.failure)
             key = (step, map_index)
             self._attempts[key] = self._attempts.get(key, 0) + 1
             attempts = self._attempts[key]
@@ -274,6 +290,10 @@ class PipelineFlow:
     def _settled(self, step: str, map_index: int | None, state: State | None) -> Any:
         """The output of a task run that has ended, mirrored; a failure ends the flow."""
         assert state is not None
+        if self.results is not None and self.results.failure is not None:
+            # Not kept, or not looked up: the next step must find it, or do it again.
+            self.results_unavailable = True
+            raise _Stop(Scheduled(message="The results storage is unavailable"))
         if state.is_completed():
             output = state.result()
             cached = state.name == "Cached"
@@ -325,5 +345,6 @@ class PipelineFlow:
 
 
 def _retry_unless_waiting(task: Task[..., Any], task_run: Any, state: State) -> bool:
-    """A task that found its child run still running is not a failure worth an attempt."""
-    return not isinstance(state.result(raise_on_failure=False), work.ChildRunning)
+    """A task that found its child run still running, or the results storage unavailable, is not a
+    failure worth an attempt."""
+    return not isinstance(state.result(raise_on_failure=False), work.ChildRunning | ResultsUnavailable)

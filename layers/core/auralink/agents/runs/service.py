@@ -32,6 +32,7 @@ _UNAVAILABLE = {
     DATABASE_UNAVAILABLE: "the database was unavailable",
     "database_timeout": "the database did not answer in time",
     "prefect_unavailable": "the Prefect API was unavailable",
+    "pipeline_results_unavailable": "the pipeline results storage was unavailable",
 }
 
 
