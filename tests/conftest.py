@@ -26,6 +26,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -88,8 +89,33 @@ def database() -> Iterator[LocalDatabase]:
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what does not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if any("prefect_server" in getattr(item, "fixturenames", ()) for item in items):
+    # Under xdist a worker starts it when its first test asks for it: it cannot know which
+    # tests it will be given.
+    needs = any("prefect_server" in getattr(item, "fixturenames", ()) for item in items)
+    if needs and os.environ.get("PYTEST_XDIST_WORKER") is None:
         _session_prefect_server(config)
+
+
+# Under xdist (`make test` runs two workers) these folders' tests stay on one worker each, so that
+# what they share (the build of the layers; the Prefect server) is made once; any other module's
+# tests stay together for their module's fixtures.
+_ONE_WORKER_FOLDERS = ("tests/packaging/", "tests/integration/pipelines/")
+
+
+def _scope(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    return next((folder for folder in _ONE_WORKER_FOLDERS if module.startswith(folder)), module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # xdist's own grouping by mark (loadgroup) rewrites node ids that pytest 9 no longer reads.
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415  # only when distributing
+
+    class ByScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    return ByScope(config, log)
 
 
 def _session_prefect_server(config: pytest.Config) -> LocalPrefectServer:

@@ -249,6 +249,13 @@ class _Subprocess:
         self._process.wait(timeout=5)
 
 
+def _watch(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None  # already gone (an init that fails can exit at once): reading tells why
+
+
 class Environment:
     """One execution environment of one function. Not thread-safe: its pool hands it to one
     invocation at a time."""
@@ -261,7 +268,7 @@ class Environment:
         self.invocations = 0
         self.alive = True
         self._process, self._conn = launcher.launch(spec)
-        self._watched = psutil.Process(self._process.pid)
+        self._watched = _watch(self._process.pid)
 
     def initialise(self) -> float:
         """Wait for the cold start to finish; returns the init time in ms (FunctionError if it failed)."""
@@ -326,6 +333,8 @@ class Environment:
         return message
 
     def _check_memory(self, request_id: str) -> None:
+        if self._watched is None:
+            return
         try:
             used_mb = self._watched.memory_info().rss / 2**20
         except psutil.Error:
