@@ -14,6 +14,7 @@ from typing import Any
 
 import certifi
 import httpx
+import openai
 
 OPENAI_PATH = "/api/v1/llm/openai/v1"
 TOOLS_PATH = "/api/v1/agents/tools/call"
@@ -35,10 +36,22 @@ class RunApi:
             follow_redirects=False,
             verify=_TLS,
         )
+        self._models_http = httpx.Client(follow_redirects=False, verify=_TLS)
 
     @property
     def openai_base_url(self) -> str:
         return self.base_url + OPENAI_PATH
+
+    def openai_client(self) -> openai.OpenAI:
+        """An OpenAI client of the gateway's endpoint for this step: the run's token and deadline,
+        no retries of its own (the gateway retries what can be retried)."""
+        return openai.OpenAI(
+            api_key=self.token,
+            base_url=self.openai_base_url,
+            timeout=max(self.remaining_s(), 1.0),
+            max_retries=0,
+            http_client=self._models_http,
+        )
 
     def remaining_s(self) -> float:
         return max(self.deadline - time.monotonic(), 0.0)
@@ -64,6 +77,7 @@ class RunApi:
 
     def close(self) -> None:
         self._client.close()
+        self._models_http.close()
 
 
 def _json(response: httpx.Response) -> Any:

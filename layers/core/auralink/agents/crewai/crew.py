@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from crewai import LLM, Agent, Crew, Process
 from crewai import Task as CrewTask
@@ -100,15 +100,23 @@ class CrewBuilder:
 
     def llm(self, model_id: str) -> LLM:
         if model_id not in self._llms:
-            # `openai/` picks CrewAI's OpenAI client; the rest is the registry's own id. The
-            # gateway retries what can be retried: the client does not retry again.
-            self._llms[model_id] = LLM(
+            # `openai/` picks CrewAI's OpenAI client; the rest is the registry's own id. Made
+            # without a key, the LLM defers its OpenAI clients, which would each load the CA
+            # bundle (~45 ms a model a step): it is given the step's client, on the run's TLS
+            # context, instead.
+            llm = LLM(
                 model=f"openai/{model_id}",
                 base_url=self.api.openai_base_url,
-                api_key=self.api.token,
+                api_key=None,
                 timeout=max(self.api.remaining_s(), 1.0),
                 max_retries=0,
             )
+            llm.api_key = self.api.token
+            clients = cast(Any, llm)
+            clients._client = self.api.openai_client()
+            # Built again on first use, with the run's token (never a key from the environment).
+            clients._async_client = None
+            self._llms[model_id] = llm
         return self._llms[model_id]
 
     def agent(self, member: Member) -> Agent:
