@@ -107,15 +107,24 @@ def _scope(nodeid: str) -> str:
     return next((folder for folder in _ONE_WORKER_FOLDERS if module.startswith(folder)), module)
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    # xdist's own grouping by mark (loadgroup) rewrites node ids that pytest 9 no longer reads.
-    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415  # only when distributing
+class _ByScope:
+    """xdist's scheduler by `_scope` (its own grouping by mark, loadgroup, rewrites node ids that
+    pytest 9 no longer reads)."""
 
-    class ByScope(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _scope(nodeid)
+    @staticmethod
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+        from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415  # only when distributing
 
-    return ByScope(config, log)
+        class ByScope(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return _scope(nodeid)
+
+        return ByScope(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_ByScope(), "auralink-by-scope")
 
 
 def _session_prefect_server(config: pytest.Config) -> LocalPrefectServer:

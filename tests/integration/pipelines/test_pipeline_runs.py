@@ -412,13 +412,17 @@ def with_workflow_step(api: Api, user: str) -> tuple[str, str]:
     return pipeline_id, str(workflow["workflow_id"])
 
 
-def test_a_workflow_step_waits_across_steps_for_its_child_run_and_gives_its_output(api, execute, owner):
+def test_a_workflow_step_waits_across_steps_for_its_child_run_and_gives_its_output(
+    api, execute, owner, prefect_server
+):
     pipeline_id, workflow_id = with_workflow_step(api, owner)
     run_id = started(execute, owner, pipeline_id, {})
 
     with executor_in_place(WORKFLOW_FRAMEWORK, ScriptedExecutor()):
         assert step(run_id, owner) == "running"
-        assert step(run_id, owner) == "running"  # the child has not moved: polled, not started again
+        # The child has not moved: looked at, not started again.
+        assert step(run_id, owner) == "running"
+        assert step(run_id, owner) == "running"
         [child] = runs_of_workflow(api, owner, workflow_id)
         assert child["status"] == "queued"
         record(
@@ -443,6 +447,13 @@ def test_a_workflow_step_waits_across_steps_for_its_child_run_and_gives_its_outp
     assert len(tool_calls(owner, run_id)) == 1
     # The child's model calls count in the pipeline run's usage.
     assert (run["usage"]["llm_calls"], run["usage"]["input_tokens"]) == (1, 30)
+    # In Prefect, the step's attempt that started the child, then the one that took its output:
+    # the looks in between made no task runs.
+    _, task_runs = prefect_view(prefect_server.api_url, run["prefect_flow_run_id"])
+    assert sorted(t.state.type.value for t in task_runs if t.name.startswith("greet-")) == [
+        "COMPLETED",
+        "FAILED",
+    ]
 
 
 def test_a_failed_child_run_fails_the_step(api, execute, owner):

@@ -3,8 +3,9 @@
 The child is started with an idempotency key derived from the pipeline run and the task run, so
 an attempt done again (in the next run step, or after a crash) finds the same child instead of
 starting a second one. A child still running ends the attempt with `ChildRunning`: the flow stops,
-the run step answers running, and the next step looks again. A child that succeeded gives its
-output; one that failed or was cancelled fails the step with the child's error code.
+the run step answers running, and the next step looks again, first without a task (`waiting`): a
+task run for each look would show in Prefect as one more failed attempt. A child that succeeded
+gives its output; one that failed or was cancelled fails the step with the child's error code.
 """
 
 from __future__ import annotations
@@ -21,19 +22,33 @@ from auralink.agents.pipelines.definition import (
 )
 from auralink.agents.prefect.work import ChildRunning, RunContext, StepFailed
 from auralink.agents.runs import control
+from auralink.agents.runs import repository as runs
 from auralink.agents.runs.api_models import ExecuteRequest
 from auralink.agents.runs.models import RunStatus
 from auralink.agents.teams import executions as teams
 from auralink.agents.teams.models import ExecuteTeamRequest
 from auralink.auth import Identity
+from auralink.db import tenant_transaction
 from auralink.errors import DomainError
 
 _MAX_KEY = 255
+_ENDED = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+def _idempotency_key(key: str) -> str:
+    return f"pipeline:{key}"[:_MAX_KEY]
+
+
+def waiting(ctx: RunContext, *, key: str) -> bool:
+    """Whether the task ``key`` started its child run and the child has not ended yet."""
+    with tenant_transaction(ctx.user_id) as conn:
+        child = runs.find_by_idempotency_key(conn, _idempotency_key(key))
+    return child is not None and RunStatus(child["status"]) not in _ENDED
 
 
 def child_output(step: Step | InnerStep, inputs: dict[str, Any], ctx: RunContext, *, key: str) -> Any:
     identity = Identity(sub=ctx.user_id)
-    idempotency_key = f"pipeline:{key}"[:_MAX_KEY]
+    idempotency_key = _idempotency_key(key)
     try:
         match step:
             case WorkflowStep() | WorkflowInner():

@@ -62,6 +62,7 @@ from auralink.settings import get_settings
 # A step without a timeout is started only with this much of the run step's time left.
 DEFAULT_RESERVE_S = 60
 _TIMED_OUT = "an attempt took longer than its timeout"
+_WAITING = "Waiting for a child run"
 _HASHED_CHARS = 32
 # A step that runs as a task: every kind but a map (its items are its inner step's tasks) and a
 # condition (evaluated in the flow).
@@ -165,6 +166,8 @@ class PipelineFlow:
             self._map(step)
         else:
             self._check_between(step.timeout_seconds, done=self.mirror.finished(step.id, None))
+            if self._child_waiting(step.id, step, None):
+                raise _Stop(Scheduled(message=_WAITING))
             future = self._task(step.id, step).submit(
                 inputs=self._rendered(step, None), step=step.id, map_index=None
             )
@@ -194,16 +197,21 @@ class PipelineFlow:
             wave = range(start, min(start + step.concurrency, len(items)))
             done = all(self.mirror.finished(step.id, index) for index in wave)
             self._check_between(step.step.timeout_seconds, done=done)
+            waiting = [index for index in wave if self._child_waiting(step.id, step.step, index)]
+            submitted = [index for index in wave if index not in waiting]
             futures = [
                 task.submit(inputs=self._rendered(step.step, items[index]), step=step.id, map_index=index)
-                for index in wave
+                for index in submitted
             ]
             for future in futures:
                 future.wait()
-            results.extend(
+            settled = [
                 self._settled(step.id, index, future.state)
-                for index, future in zip(wave, futures, strict=True)
-            )
+                for index, future in zip(submitted, futures, strict=True)
+            ]
+            if waiting:
+                raise _Stop(Scheduled(message=_WAITING))
+            results.extend(settled)
         self.outputs[step.id] = results
 
     def _check_between(self, timeout_s: int | None, *, done: bool) -> None:
@@ -222,6 +230,23 @@ class PipelineFlow:
         if self._started and self.ctx.remaining_s() < (timeout_s or DEFAULT_RESERVE_S):
             raise _Stop(Scheduled(message="Continued in the run's next step"))
         self._started = True
+
+    def _child_waiting(self, step: str, spec: Runnable, map_index: int | None) -> bool:
+        """Whether the step's child run, started by an earlier attempt, is still under way: the
+        flow then stops without a task run (each look would be a failed attempt in Prefect)."""
+        if not isinstance(spec, WorkflowStep | TeamStep | WorkflowInner | TeamInner):
+            return False
+        from auralink.agents.prefect import children  # noqa: PLC0415  # only pipelines with children
+
+        if not children.waiting(self.ctx, key=self._key(step, map_index)):
+            return False
+        self.mirror.update(step, map_index, state="RUNNING")
+        return True
+
+    def _key(self, step: str, map_index: int | None) -> str:
+        """The task's own key in this run (a child run's idempotency key is made of it)."""
+        name = step if map_index is None else f"{step}[{map_index}]"
+        return f"{self.ctx.run_id}:{name}"
 
     # ------------------------------------------------------------------ tasks
 
@@ -258,10 +283,9 @@ class PipelineFlow:
             self._attempts[key] = self._attempts.get(key, 0) + 1
             attempts = self._attempts[key]
             self.mirror.update(step, map_index, state="RUNNING", attempts=attempts, error=None)
-            name = step if map_index is None else f"{step}[{map_index}]"
             ctx = self.ctx.within(spec.timeout_seconds)
             try:
-                return work.run(spec, inputs, ctx, key=f"{self.ctx.run_id}:{name}")
+                return work.run(spec, inputs, ctx, key=self._key(step, map_index))
             except work.StepFailed as exc:
                 timed_out = ctx.timed_out(exc)
                 if attempts <= spec.retries:
@@ -306,7 +330,7 @@ class PipelineFlow:
         failure = state.result(raise_on_failure=False)
         if isinstance(failure, work.ChildRunning):
             self.mirror.update(step, map_index, state="RUNNING")
-            raise _Stop(Scheduled(message="Waiting for a child run"))
+            raise _Stop(Scheduled(message=_WAITING))
         if isinstance(failure, work.StepFailed):
             self._fail(step, map_index, failure.code, f"step {step}: {failure.message}")
         if isinstance(failure, TimeoutError) or state.name == "TimedOut":
