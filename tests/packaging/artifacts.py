@@ -24,6 +24,9 @@ from packaging.requirements import Requirement
 from infra.template import load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]
+# A test's limit here: the first test's setup builds every layer (downloading the wheels on a
+# fresh clone) and, for the functions, starts each function once, with the other worker busy.
+SETUP_TIMEOUT_S = 600
 SERVERLESS_LAYER = "AWS::Serverless::LayerVersion"
 # Lambda's Python runtime ships boto3 with its dependencies; the layers leave them out.
 RUNTIME_PACKAGES = ("boto3",)

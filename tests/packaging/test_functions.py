@@ -27,9 +27,11 @@ from infra.local.token import mint_dev_token
 from infra.template import functions, load_template
 from tests.e2e.conftest import runtime_database_url
 from tests.fakes.mcp_servers import LoopbackServer, deepwiki_app
-from tests.packaging.artifacts import ROOT, Artifacts
+from tests.packaging.artifacts import ROOT, SETUP_TIMEOUT_S, Artifacts
 from tests.support.crew import crew_python
 from tests.support.runs import create_run, request_cancel
+
+pytestmark = pytest.mark.timeout(SETUP_TIMEOUT_S)
 
 FUNCTIONS = sorted(spec.logical_id for spec in functions(load_template(ROOT / "template.yaml")))
 # What a sample event may answer: the handler ran (a 4xx names what the sample cannot do, such as

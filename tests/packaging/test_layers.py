@@ -15,11 +15,18 @@ from auralink.config import load_config
 from auralink.db.migrate import load_migrations
 from auralink.llm.models_file import load_models
 from infra.template import FunctionSpec, functions, load_template
-from tests.packaging.artifacts import ROOT, RUNTIME_PACKAGES, Artifacts, distributions, unzipped_size
+from tests.packaging.artifacts import (
+    ROOT,
+    RUNTIME_PACKAGES,
+    SETUP_TIMEOUT_S,
+    Artifacts,
+    distributions,
+    unzipped_size,
+)
 from tests.support.environment import SERVICE_ENVIRONMENT
 from tests.support.imports import FRAMEWORK_LAYERS, library_modules_importing
 
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(SETUP_TIMEOUT_S)]
 
 CORE = "CoreLayer"
 LANGGRAPH = "LangGraphLayer"
