@@ -81,10 +81,15 @@ def generate(root: Path = ROOT) -> dict[str, Any]:
 
 def _require_auth_on_private_routes(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
-        # /health is open; a token there is optional (it adds the details), hence the empty entry.
-        security: list[dict[str, list[str]]] = (
-            [{}, {"bearerAuth": []}] if path == "/health" else [{"bearerAuth": []}]
-        )
+        security: list[dict[str, list[str]]]
+        if path == "/health":
+            # Open; a token there is optional (it adds the details), hence the empty entry.
+            security = [{}, {"bearerAuth": []}]
+        elif path.startswith("/.well-known/"):
+            # Open, and read before a client has any token (the MCP endpoints' resource metadata).
+            security = []
+        else:
+            security = [{"bearerAuth": []}]
         for operation in operations.values():
             operation.setdefault("security", security)
 

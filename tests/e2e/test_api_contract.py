@@ -104,6 +104,28 @@ def test_health(api: httpx.Client, user: dict[str, str]) -> None:
     assert details["database"]["status"] == "ok" and details["configuration"]["status"] == "ok"
 
 
+def test_the_mcp_endpoints_tell_clients_how_to_sign_in(
+    api: httpx.Client, local_runtime: LocalRuntime
+) -> None:
+    # docs/api.md: the endpoint's 401 names its metadata, an open route with five fields.
+    refused = api.post("/mcp/gateway", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    metadata = api.get("/.well-known/oauth-protected-resource/mcp/gateway")
+
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == (
+        f'Bearer resource_metadata="{local_runtime.url}/.well-known/oauth-protected-resource/mcp/gateway"'
+    )
+    assert metadata.status_code == 200, metadata.text
+    assert set(metadata.json()) == {
+        "resource",
+        "authorization_servers",
+        "scopes_supported",
+        "bearer_methods_supported",
+        "resource_name",
+    }
+    assert metadata.json()["resource"] == f"{local_runtime.url}/mcp/gateway"
+
+
 def test_connect_deepwiki_with_an_api_key(connection: dict[str, Any]) -> None:
     body = connection["answer"]
 

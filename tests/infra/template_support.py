@@ -100,13 +100,17 @@ def run_starters(template: dict[str, Any]) -> set[str]:
 
 
 # The security contract, not read from the template on purpose: the routes that skip API Gateway's
-# JWT authorizer. The health check; the hosted MCP servers, which the gateway calls with its own
-# service tokens and which verify every token themselves; and the surfaces a run's framework calls
-# with its run-scoped token (their handlers verify either kind of token).
+# JWT authorizer. The health check; the MCP endpoints, which verify every token themselves (the
+# gateway calls the hosted servers with its own service tokens, and each endpoint's 401 points MCP
+# clients to its protected resource metadata, which the authorizer's 401 cannot); that metadata,
+# read before a client signs in; and the surfaces a run's framework calls with its run-scoped
+# token (their handlers verify either kind of token).
 PUBLIC_ROUTES = {
     ("GET", "/health"),
+    ("ANY", "/mcp/gateway"),
     ("ANY", "/mcp/memory"),
     ("ANY", "/mcp/sequential-thinking"),
+    ("GET", "/.well-known/oauth-protected-resource/mcp/{server}"),
     ("POST", "/api/v1/agents/tools/call"),
     ("POST", "/api/v1/llm/openai/v1/chat/completions"),
     ("GET", "/api/v1/llm/openai/v1/models"),

@@ -9,11 +9,12 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from auralink.errors import ConfigurationError
+from auralink.mcp.resource import METADATA_PREFIX, RESOURCE_NAMES, McpEndpoint
 from auralink.settings import get_settings, reset_settings
 from infra.local.routes import RouteTable
 from infra.template import function_properties, functions, load_template, resolve_conditions
@@ -341,3 +342,24 @@ def test_the_prefect_api_comes_from_its_secret_to_the_run_step_the_health_check_
     assert "PREFECT_API_URL" not in str(template) and "PREFECT_API_KEY" not in str(template)
     assert step["PREFECT_HOME"].startswith("/tmp/")
     assert step["DO_NOT_TRACK"] == "1"
+
+
+def test_the_mcp_endpoints_of_the_template_are_the_protected_resources(template: dict[str, Any]) -> None:
+    # A new MCP route without metadata would answer 401s pointing nowhere; metadata for a route
+    # that is gone would name a resource nobody serves.
+    mcp_routes = {
+        route.path
+        for spec in functions(template)
+        for route in spec.routes
+        if route.method == "ANY" and route.path.startswith("/mcp/")
+    }
+    metadata_routes = {
+        route.path
+        for spec in functions(template)
+        for route in spec.routes
+        if route.path.startswith(METADATA_PREFIX)
+    }
+
+    assert mcp_routes == set(RESOURCE_NAMES)
+    assert {f"/mcp/{name}" for name in get_args(McpEndpoint)} == mcp_routes
+    assert metadata_routes == {f"{METADATA_PREFIX}/mcp/{{server}}"}

@@ -15,12 +15,16 @@ from tests.infra.template_support import (
     run_starters,
 )
 
-# The secrets the handlers read (the code's contract), as rules: every function reads the database
-# secret; every function with a route verifies users' tokens (JwtSecret, without an issuer), the
-# health check included (a token shows the details); only the migration reads the owner's secret.
+# The secrets the handlers read (the code's contract), as rules: every function but READS_NO_SECRET
+# reads the database secret; every function with a route verifies users' tokens (JwtSecret,
+# without an issuer), the health check included (a token shows the details); only the migration
+# reads the owner's secret.
 # Reading the keys below is what sets a function apart, so those are named.
 HEALTH_CHECK = "HealthFunction"
 MIGRATION = "MigrateFunction"
+# Reads no secret at all: the MCP endpoints' protected resource metadata, served from the settings
+# to clients that have not signed in yet (no database, no token).
+READS_NO_SECRET = {"McpResourceMetadataFunction"}
 # Decrypt stored credentials (MCP connections, users' LLM keys).
 DECRYPT_CREDENTIALS = {
     "RunStepFunction",
@@ -70,6 +74,8 @@ PREFECT_API = {"RunStepFunction", HEALTH_CHECK, "RunsListRunLogsFunction"}
 
 def secrets_read(template: dict[str, Any], function_id: str) -> set[str]:
     spec = next(spec for spec in functions(template) if spec.logical_id == function_id)
+    if function_id in READS_NO_SECRET:
+        return set()
     secrets = {"DatabaseSecretArn"}
     if spec.routes:
         secrets.add("JwtSecret")

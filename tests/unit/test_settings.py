@@ -12,12 +12,20 @@ BASE = {
     "AUTH_JWT_SECRET_ID": "jwt",
 }
 PREFECT = ("PREFECT_API_URL", "PREFECT_API_SECRET_ID")
+MCP_OAUTH = ("MCP_OAUTH_SCOPES", "MCP_OAUTH_CLIENT_IDS", "PUBLIC_API_URL")
 CAPS = ("MAX_CONNECTIONS_PER_USER", "MAX_TOOL_RESULT_BYTES", "MAX_RENDERED_TEMPLATE_CHARS", "LLM_MAX_TOKENS")
 
 
 @pytest.fixture
 def env(monkeypatch):
-    unset = ("DATABASE_SECRET_ID", "AUTH_JWKS_URL", "CORS_ALLOW_ORIGINS", "MAX_BODY_BYTES", *PREFECT)
+    unset = (
+        "DATABASE_SECRET_ID",
+        "AUTH_JWKS_URL",
+        "CORS_ALLOW_ORIGINS",
+        "MAX_BODY_BYTES",
+        *PREFECT,
+        *MCP_OAUTH,
+    )
     for key in (*BASE, *CAPS, *unset):
         monkeypatch.delenv(key, raising=False)
     for key, value in BASE.items():
@@ -119,3 +127,39 @@ def test_a_cap_out_of_bounds_fails_naming_its_variable(env, variable, value):
     with pytest.raises(ConfigurationError) as caught:
         get_settings()
     assert variable in caught.value.message
+
+
+def test_the_mcp_endpoints_oauth_settings_are_parsed(env):
+    env.setenv("MCP_OAUTH_SCOPES", "openid, https://api.example.com/mcp, openid")
+    env.setenv("MCP_OAUTH_CLIENT_IDS", "1example23456789abcdefghij,vscode")
+    env.setenv("PUBLIC_API_URL", "https://api.example.com/")
+    settings = get_settings()
+    assert settings.mcp_oauth_scopes == ["openid", "https://api.example.com/mcp"]
+    assert settings.mcp_oauth_client_ids == ["1example23456789abcdefghij", "vscode"]
+    assert settings.public_api_url == "https://api.example.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MCP_OAUTH_SCOPES", 'openid,"quoted"'),
+        ("MCP_OAUTH_SCOPES", "back\\slash"),
+        ("MCP_OAUTH_SCOPES", ""),
+        ("MCP_OAUTH_CLIENT_IDS", "client id with spaces"),
+        ("PUBLIC_API_URL", "https://api.example.com/?query"),
+        ("PUBLIC_API_URL", "api.example.com"),
+    ],
+)
+def test_malformed_mcp_oauth_settings_fail_naming_the_variable(env, name, value):
+    env.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
+        get_settings()
+
+
+def test_production_wants_an_https_public_url(env):
+    env.setenv("ENVIRONMENT", "production")
+    env.setenv("AUTH_ALGORITHMS", "RS256")
+    env.setenv("AUTH_JWKS_URL", "https://issuer.example/jwks")
+    env.setenv("PUBLIC_API_URL", "http://api.example.com")
+    with pytest.raises(ConfigurationError, match="PUBLIC_API_URL must be https"):
+        get_settings()

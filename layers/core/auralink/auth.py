@@ -12,6 +12,7 @@ Every rejection raises `Unauthorized` with a stable ``code``; messages never quo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -23,7 +24,7 @@ from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from auralink.observability import logger
 from auralink.settings import Settings, get_settings
 
-__all__ = ["Identity", "identity_from_authorization_header", "reset_caches", "verify_token"]
+__all__ = ["Audience", "Identity", "identity_from_authorization_header", "reset_caches", "verify_token"]
 
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
 LEEWAY_S = 30
@@ -46,6 +47,20 @@ _FAILURES: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
     (jwt.InvalidAlgorithmError, "token_algorithm_not_allowed", "token algorithm is not allowed"),
     (jwt.MissingRequiredClaimError, "token_missing_claim", "token lacks a required claim"),
 )
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom a token must be meant for: an ``aud`` among ``audiences``, or for a Cognito access
+    token (``client_id`` and no ``aud``) a ``client_id`` among ``client_ids``."""
+
+    audiences: tuple[str, ...]
+    client_ids: tuple[str, ...]
+
+    @classmethod
+    def of_api(cls, settings: Settings) -> Audience:
+        """The API's own: ``AUTH_AUDIENCE``, as API Gateway's JWT authorizer checks it."""
+        return cls(audiences=(settings.auth_audience,), client_ids=(settings.auth_audience,))
 
 
 class Identity(BaseModel):
@@ -81,14 +96,15 @@ def _role(claims: Mapping[str, Any]) -> str:
     return DEFAULT_ROLE
 
 
-def identity_from_authorization_header(header: str | None) -> Identity:
-    """The identity in an ``Authorization: Bearer <token>`` header value."""
+def identity_from_authorization_header(header: str | None, audience: Audience | None = None) -> Identity:
+    """The identity in an ``Authorization: Bearer <token>`` header value (for ``audience``, by
+    default the API's)."""
     if header is None or not header.strip():
         raise Unauthorized("authorization token is missing", code="token_missing")
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         raise Unauthorized("authorization header must use the Bearer scheme", code="token_malformed")
-    return verify_token(token.strip())
+    return verify_token(token.strip(), audience)
 
 
 def is_run_token(token: str) -> bool:
@@ -100,8 +116,9 @@ def is_run_token(token: str) -> bool:
     return isinstance(unverified, dict) and unverified.get("iss") == RUN_TOKEN_ISSUER
 
 
-def verify_token(token: str) -> Identity:
-    """Check a JWT's algorithm, signature, lifetime, issuer, audience and subject.
+def verify_token(token: str, audience: Audience | None = None) -> Identity:
+    """Check a JWT's algorithm, signature, lifetime, issuer, audience and subject; the audience
+    is ``audience``'s, by default the API's own (``AUTH_AUDIENCE``).
 
     A run-scoped token is refused here by name: only the surfaces a run's framework calls accept
     one (`auralink.run_tokens.verify`), never a user's JWT's place."""
@@ -123,7 +140,7 @@ def verify_token(token: str) -> Identity:
     else:
         key = _jwks_key(settings, header.get("kid"))
         allowed = [name for name in settings.auth_algorithms if name != _SYMMETRIC]
-    claims = _decode(token, key, allowed, settings)
+    claims = _decode(token, key, allowed, settings, audience or Audience.of_api(settings))
     try:
         return Identity.from_claims(claims)
     except ValueError:
@@ -145,7 +162,9 @@ def _is_cognito_access_token(token: str) -> bool:
     return "aud" not in unverified and unverified.get("token_use") == "access" and "client_id" in unverified
 
 
-def _decode(token: str, key: jwt.PyJWK | str, allowed: Sequence[str], settings: Settings) -> dict[str, Any]:
+def _decode(
+    token: str, key: jwt.PyJWK | str, allowed: Sequence[str], settings: Settings, audience: Audience
+) -> dict[str, Any]:
     access_token = _is_cognito_access_token(token)
     required = [claim for claim in REQUIRED_CLAIMS if not (access_token and claim == "aud")]
     try:
@@ -153,7 +172,7 @@ def _decode(token: str, key: jwt.PyJWK | str, allowed: Sequence[str], settings: 
             token,
             key,
             algorithms=allowed,
-            audience=None if access_token else settings.auth_audience,
+            audience=None if access_token else list(audience.audiences),
             issuer=settings.auth_issuer,
             leeway=LEEWAY_S,
             options={"require": required, "verify_aud": not access_token},
@@ -166,7 +185,7 @@ def _decode(token: str, key: jwt.PyJWK | str, allowed: Sequence[str], settings: 
             if isinstance(exc, error_type):
                 raise Unauthorized(message, code=code) from None
         raise Unauthorized("token is malformed", code="token_malformed") from None
-    if access_token and claims.get("client_id") != settings.auth_audience:
+    if access_token and claims.get("client_id") not in audience.client_ids:
         raise Unauthorized("token is not meant for this service", code="token_invalid_audience")
     return claims
 

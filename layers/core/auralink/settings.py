@@ -7,6 +7,7 @@ development, a database URL pointing at the local server).
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,10 @@ DUCKDUCKGO_HTML_URL = "https://html.duckduckgo.com/html/"
 
 _PACKAGED_MCP_CONFIG = Path(__file__).parent / "config" / "mcp-config.yaml"
 _REPO_MCP_CONFIG = Path(__file__).resolve().parents[3] / "shared" / "configs" / "mcp-config.yaml"
+
+
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,256}")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def _split_csv(value: object) -> object:
@@ -84,8 +89,16 @@ class Settings(BaseSettings):
         default="pipeline-results", pattern=r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
     )
     pipeline_results_path: Path | None = None
-    # The service's own public base URL; the self-hosted MCP servers live under it.
-    public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # The service's own public base URL; the self-hosted MCP servers live under it, and it names
+    # them as OAuth protected resources. Unset: the domain a request came in on.
+    public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # The MCP endpoints as OAuth protected resources (auralink.mcp.resource): the scopes their
+    # metadata advertises to MCP clients, and the app clients of the issuer (Cognito) whose access
+    # tokens, which carry `client_id` and no `aud`, these endpoints accept besides AUTH_AUDIENCE.
+    mcp_oauth_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["openid", "email"], min_length=1, max_length=20
+    )
+    mcp_oauth_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=list, max_length=20)
 
     # The agents' web_search tool: DuckDuckGo's HTML endpoint, or a SearXNG-compatible JSON API.
     web_search_provider: WebSearchProvider = "duckduckgo"
@@ -119,7 +132,34 @@ class Settings(BaseSettings):
     # by its stage. Off, 127.0.0.1, ::1 and localhost are refused like any non-public address.
     allow_loopback_endpoints: bool = False
 
-    _split = field_validator("auth_algorithms", "cors_allow_origins", mode="before")(_split_csv)
+    _split = field_validator(
+        "auth_algorithms", "cors_allow_origins", "mcp_oauth_scopes", "mcp_oauth_client_ids", mode="before"
+    )(_split_csv)
+
+    @field_validator("public_api_url")
+    @classmethod
+    def _without_trailing_slash(cls, url: str | None) -> str | None:
+        # Paths are appended to it ("/mcp/gateway"): one spelling of each URL, whatever was configured.
+        return url.rstrip("/") if url else url
+
+    @field_validator("mcp_oauth_scopes")
+    @classmethod
+    def _scope_tokens(cls, scopes: list[str]) -> list[str]:
+        # RFC 6749 §3.3: a scope is a run of printable ASCII without space, '"' or '\\'.
+        for scope in scopes:
+            if not _SCOPE_TOKEN.fullmatch(scope):
+                raise ValueError(
+                    f"{scope!r} is not an OAuth scope (printable ASCII, no space, quote or backslash)"
+                )
+        return list(dict.fromkeys(scopes))
+
+    @field_validator("mcp_oauth_client_ids")
+    @classmethod
+    def _client_ids(cls, client_ids: list[str]) -> list[str]:
+        for client_id in client_ids:
+            if not _CLIENT_ID.fullmatch(client_id):
+                raise ValueError(f"{client_id!r} is not an app client id (letters, digits, '-', '_', '.')")
+        return client_ids
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
@@ -138,17 +178,22 @@ class Settings(BaseSettings):
                 "WEB_SEARCH_URL must point at the SearXNG instance when WEB_SEARCH_PROVIDER=searxng"
             )
         if self.environment == "production":
-            if not self.web_search_url.startswith("https://"):
-                raise ValueError("WEB_SEARCH_URL must be https in production")
-            if "*" in self.cors_allow_origins:
-                raise ValueError("CORS_ALLOW_ORIGINS must list origins in production, not '*'")
-            if "HS256" in self.auth_algorithms:
-                raise ValueError("AUTH_ALGORITHMS must not include HS256 in production")
-            if self.allow_loopback_endpoints:
-                raise ValueError("ALLOW_LOOPBACK_ENDPOINTS must be false in production")
-            if self.auth_jwks_url and not self.auth_jwks_url.startswith("https://"):
-                raise ValueError("AUTH_JWKS_URL must be https in production")
+            self._check_production()
         return self
+
+    def _check_production(self) -> None:
+        if not self.web_search_url.startswith("https://"):
+            raise ValueError("WEB_SEARCH_URL must be https in production")
+        if "*" in self.cors_allow_origins:
+            raise ValueError("CORS_ALLOW_ORIGINS must list origins in production, not '*'")
+        if "HS256" in self.auth_algorithms:
+            raise ValueError("AUTH_ALGORITHMS must not include HS256 in production")
+        if self.allow_loopback_endpoints:
+            raise ValueError("ALLOW_LOOPBACK_ENDPOINTS must be false in production")
+        if self.auth_jwks_url and not self.auth_jwks_url.startswith("https://"):
+            raise ValueError("AUTH_JWKS_URL must be https in production")
+        if self.public_api_url and not self.public_api_url.startswith("https://"):
+            raise ValueError("PUBLIC_API_URL must be https in production")
 
     @property
     def is_production(self) -> bool:

@@ -15,10 +15,14 @@ def test_every_http_function_of_the_template_is_documented():
     assert {"/health", "/api/v1/me"} <= set(document["paths"])
 
 
-def test_only_health_is_open():
+def test_only_health_and_the_resource_metadata_are_open():
     document = json.loads(OUTPUT.read_text())
     for path, operations in document["paths"].items():
         for operation in operations.values():
+            if path.startswith("/.well-known/oauth-protected-resource/"):
+                # read before a client has any token: no security requirement at all, no 401
+                assert operation["security"] == [] and "401" not in operation["responses"], path
+                continue
             # an empty requirement makes the token optional: only /health has one
             token_optional = {} in operation.get("security", [])
             assert operation.get("security") and token_optional == (path == "/health"), path

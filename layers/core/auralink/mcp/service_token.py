@@ -70,16 +70,22 @@ def _bearer(header: str | None) -> str:
     return token.strip()
 
 
-def identity_from_authorization_header(header: str | None) -> auth.Identity:
-    """The user a hosted MCP server acts for: from a gateway token or from the user's own JWT."""
+def identity_from_authorization_header(
+    header: str | None, audience: auth.Audience | None = None
+) -> auth.Identity:
+    """The user a hosted MCP server acts for: from a gateway token or from the user's own JWT,
+    which must be meant for ``audience`` (by default the API's)."""
     token = _bearer(header)
     if _is_service_token(token):
         return _verify_service_token(token)
-    return auth.verify_token(token)
+    return auth.verify_token(token, audience)
 
 
-def identity_from_user_authorization_header(header: str | None) -> auth.Identity:
-    """A user's own JWT, and nothing else: a gateway token is refused without further checks.
+def identity_from_user_authorization_header(
+    header: str | None, audience: auth.Audience | None = None
+) -> auth.Identity:
+    """A user's own JWT meant for ``audience`` (by default the API's), and nothing else: a gateway
+    token is refused without further checks.
 
     For the endpoints that call other servers with gateway tokens: a server that accepted them
     could be made to call itself.
@@ -87,4 +93,4 @@ def identity_from_user_authorization_header(header: str | None) -> auth.Identity
     token = _bearer(header)
     if _is_service_token(token):
         raise Unauthorized("gateway service tokens are not accepted here", code="service_token_refused")
-    return auth.verify_token(token)
+    return auth.verify_token(token, audience)

@@ -13,6 +13,7 @@ import pytest
 
 from auralink.mcp import service_token
 from tests.integration.mcp.hosted.conftest import (
+    API_HOST,
     MEMORY,
     PATHS,
     SERVICE_TOKEN_SECRET,
@@ -138,8 +139,11 @@ def test_a_request_without_a_valid_token_is_refused_with_401(memory, alice_id, a
 
     response = memory.post(None, "POST", TOOLS_LIST, **headers)
 
+    # RFC 6750 §3.1: no error code when no token came; both point to the resource's metadata.
+    metadata = f"https://{API_HOST}/.well-known/oauth-protected-resource/mcp/memory"
+    error = "" if authorization is None else f'error="invalid_token", error_description="{code}", '
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == f'Bearer error="invalid_token", error_description="{code}"'
+    assert response.headers["www-authenticate"] == f'Bearer {error}resource_metadata="{metadata}"'
     body = response.json()
     assert body["jsonrpc"] == "2.0" and body["id"] == 7
     assert body["error"]["code"] == -32600 and body["error"]["data"] == {"code": code}

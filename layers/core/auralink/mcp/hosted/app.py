@@ -6,12 +6,15 @@ every request self-contained) and legacy clients' ``initialize`` handshake both 
 stateless server keeps nothing between requests. GET and DELETE answer 405: there is no stream to
 open and no session to end.
 
-The routes of Memory and Sequential Thinking have no API Gateway authorizer (the gateway calls
-them with its own service tokens), so every request is authenticated here, before the SDK sees
-it: a gateway token or a user's JWT (a server may refuse gateway tokens), else 401 with a
-JSON-RPC body and ``WWW-Authenticate: Bearer``. The caller's identity, the API's own URL and
-the invocation's remaining time are then available to the tools through `current_caller()`,
-`current_api_base_url()` and `remaining_ms()`.
+The MCP routes have no API Gateway authorizer (the gateway calls the hosted servers with its own
+service tokens, and a 401 must point MCP clients to the resource's metadata, which the authorizer's
+own 401 cannot), so every request is authenticated here, before the SDK sees it: a gateway token
+or a user's JWT meant for this endpoint (`auralink.mcp.resource`; a server may refuse gateway
+tokens), else 401 with a JSON-RPC body and ``WWW-Authenticate: Bearer resource_metadata=...``.
+The SDK's own `RequireAuthMiddleware` is not used: it runs inside the per-invocation app, answers
+``invalid_token`` also to a request that sent no token, and its body is not a JSON-RPC error.
+The caller's identity, the API's own URL and the invocation's remaining time are then available
+to the tools through `current_caller()`, `current_api_base_url()` and `remaining_ms()`.
 
 The `MCPServer` (its tool registrations) lives for the container; its ASGI app is built per
 invocation, because the SDK's session manager runs once per app and a warm container serves
@@ -40,6 +43,7 @@ from auralink import edge, errors
 from auralink.auth import Identity
 from auralink.edge import LambdaHandler
 from auralink.mcp import service_token
+from auralink.mcp.resource import ProtectedResource, resource_for_event
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.settings import get_settings
 
@@ -250,10 +254,16 @@ async def _serve(server: HostedServer, request: HttpRequest, invocation: Invocat
     return exchange.reply
 
 
-def _unauthorized(error: errors.Unauthorized, request_id: Any) -> HttpReply:
+def _unauthorized(
+    error: errors.Unauthorized, request_id: Any, resource: ProtectedResource | None, *, token_sent: bool
+) -> HttpReply:
     metrics.add_metric(name=MetricName.AUTH_FAILURES, unit=MetricUnit.Count, value=1)
     logger.info("MCP request rejected", extra={"error_code": error.code, "status": 401})
-    challenge = f'Bearer error="invalid_token", error_description="{error.code}"'
+    refused = error if token_sent else None
+    if resource is not None:
+        challenge = resource.challenge(refused)
+    else:
+        challenge = f'Bearer error="invalid_token", error_description="{error.code}"' if refused else "Bearer"
     return jsonrpc_error_reply(
         HTTPStatus.UNAUTHORIZED,
         INVALID_REQUEST,
@@ -281,11 +291,20 @@ def _refused(error: errors.DomainError, request_id: Any = None) -> HttpReply:
     )
 
 
-def _caller_of(request: HttpRequest, *, service_tokens: bool) -> Identity:
+def _caller_of(request: HttpRequest, resource: ProtectedResource | None, *, service_tokens: bool) -> Identity:
     header = request.headers.get("authorization")
+    audience = resource.audience() if resource is not None else None
     if service_tokens:
-        return service_token.identity_from_authorization_header(header)
-    return service_token.identity_from_user_authorization_header(header)
+        return service_token.identity_from_authorization_header(header, audience)
+    return service_token.identity_from_user_authorization_header(header, audience)
+
+
+def _route_path(event: dict[str, Any], request: HttpRequest) -> str:
+    # The route's own path ("ANY /mcp/gateway"), whatever base path a custom domain maps it under.
+    route_key = event.get("routeKey")
+    if isinstance(route_key, str) and " " in route_key:
+        return route_key.partition(" ")[2]
+    return request.path
 
 
 def handle(
@@ -305,10 +324,12 @@ def handle(
         return _refused(exc).to_lambda_response()
     message = request.jsonrpc_message()
     request_id = message.get("id")
+    resource = resource_for_event(event, _route_path(event, request))
     try:
-        identity = _caller_of(request, service_tokens=service_tokens)
+        identity = _caller_of(request, resource, service_tokens=service_tokens)
     except errors.Unauthorized as exc:
-        return _unauthorized(exc, request_id).to_lambda_response()
+        token_sent = bool((request.headers.get("authorization") or "").strip())
+        return _unauthorized(exc, request_id, resource, token_sent=token_sent).to_lambda_response()
     except errors.DomainError as exc:
         return _refused(exc, request_id).to_lambda_response()
     if request.method == "GET":
