@@ -307,6 +307,9 @@ def test_http_api_cors_comes_from_the_parameter(template: dict[str, Any]) -> Non
     assert cors["AllowOrigins"] == {"Ref": "CorsAllowOrigins"}
     assert "authorization" in cors["AllowHeaders"]
     assert cors.get("AllowCredentials") is not True
+    # An MCP client in a browser speaks MCP's headers and reads the 401's challenge.
+    assert {"mcp-protocol-version", "mcp-session-id"} <= set(cors["AllowHeaders"])
+    assert {"www-authenticate", "mcp-session-id"} <= set(cors["ExposeHeaders"])
 
 
 def test_the_credentials_key_outlives_the_stack(template: dict[str, Any]) -> None:
