@@ -8,6 +8,7 @@ and the OpenAI-compatible double behind the user's own key.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,18 @@ def get_run(api: Api, user: str, run_id: str) -> dict[str, Any]:
     status, run = api("RunsGetRunFunction", user, path={"run_id": run_id})
     assert status == 200, run
     return dict(run)
+
+
+def retries_spent(run_id: str, user: str, interrupted: BaseException) -> str:
+    """The run's status once the state machine, its retries of an interrupted step spent, marks it
+    failed with Lambda's error."""
+    cause = json.dumps({"errorMessage": str(interrupted), "errorType": "StepInterrupted"})
+    command = StepCommand.model_validate(
+        {
+            "run_id": run_id,
+            "user_id": user,
+            "action": "fail",
+            "error": {"Error": "StepInterrupted", "Cause": cause},
+        }
+    )
+    return service.advance(command, remaining_ms=STEP_MS).status.value

@@ -18,16 +18,15 @@ from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 
 from auralink.agents.runs import service
-from auralink.agents.runs.models import StepCommand
 from infra.local.prefect_server import LocalPrefectServer
 from tests.fakes.openai_server import LlmServer, Slow, Text
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.integration.pipelines.conftest import (
-    STEP_MS,
     Api,
     create_pipeline,
     get_run,
     prefect_view,
+    retries_spent,
     run_to_end,
     started,
     step,
@@ -168,7 +167,11 @@ def test_prefect_lost_mid_flow_interrupts_the_step_and_the_flow_run_goes_on_once
     assert len(llm_server.script.received) == 1
     flow_run, task_runs = prefect_view(prefect_server.api_url, flow_run_id)
     assert flow_run.state.type.value == "COMPLETED" and flow_run.run_count == 2
-    assert sorted(t.state.name for t in task_runs if t.name.startswith("a-")) == ["Cached", "Completed"]
+    # a came back from its result in the second step. Its first run's states go to Prefect as
+    # events from a background worker: those still on their way when the API went are lost (the
+    # run's own record, above, is whole).
+    states = sorted(t.state.name for t in task_runs if t.name.startswith("a-"))
+    assert states in (["Cached"], ["Cached", "Completed"])
 
 
 def test_prefect_lost_mid_flow_and_not_back_fails_the_run_with_prefect_unavailable(
@@ -178,17 +181,7 @@ def test_prefect_lost_mid_flow_and_not_back_fails_the_run_with_prefect_unavailab
 
     with pytest.raises(service.StepInterrupted) as again:
         step(run_id, owner)
-    # The state machine's retries spent, it marks the run failed with Lambda's error.
-    cause = json.dumps({"errorMessage": str(again.value), "errorType": "StepInterrupted"})
-    command = StepCommand.model_validate(
-        {
-            "run_id": run_id,
-            "user_id": owner,
-            "action": "fail",
-            "error": {"Error": "StepInterrupted", "Cause": cause},
-        }
-    )
-    assert service.advance(command, remaining_ms=STEP_MS).status.value == "failed"
+    assert retries_spent(run_id, owner, again.value) == "failed"
 
     run = get_run(api, owner, run_id)
     assert run["error"]["code"] == "prefect_unavailable"

@@ -20,13 +20,12 @@ import pytest
 
 from auralink.agents.prefect import results
 from auralink.agents.runs import service
-from auralink.agents.runs.models import StepCommand
 from tests.fakes.openai_server import LlmServer, Slow, Text
 from tests.integration.pipelines.conftest import (
-    STEP_MS,
     create_pipeline,
     get_run,
     prefect_view,
+    retries_spent,
     run_to_end,
     started,
     step,
@@ -173,17 +172,7 @@ def test_the_results_storage_unavailable_interrupts_the_step_then_fails_the_run(
     assert BUCKET not in str(interrupted.value) and str(port) not in str(interrupted.value)
     # Whether a was done already could not be looked up: it was not run.
     assert tool_calls(owner, run_id) == []
-    # The state machine's retries spent, it marks the run failed with Lambda's error.
-    cause = json.dumps({"errorMessage": str(interrupted.value), "errorType": "StepInterrupted"})
-    command = StepCommand.model_validate(
-        {
-            "run_id": run_id,
-            "user_id": owner,
-            "action": "fail",
-            "error": {"Error": "StepInterrupted", "Cause": cause},
-        }
-    )
-    assert service.advance(command, remaining_ms=STEP_MS).status.value == "failed"
+    assert retries_spent(run_id, owner, interrupted.value) == "failed"
     run = get_run(api, owner, run_id)
     assert run["error"]["code"] == "pipeline_results_unavailable"
     status, logs = api("RunsListRunLogsFunction", owner, path={"run_id": run_id}, query={"limit": "200"})

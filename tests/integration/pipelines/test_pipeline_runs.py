@@ -24,16 +24,15 @@ import pytest
 
 from auralink.agents.runs import service
 from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
-from auralink.agents.runs.models import StepCommand
 from auralink.llm.metrics import CallRecord, record
 from tests.fakes.openai_server import Fail, Slow, Text
 from tests.integration.pipelines.conftest import (
     KEY,
-    STEP_MS,
     Api,
     create_pipeline,
     get_run,
     prefect_view,
+    retries_spent,
     run_to_end,
     started,
     step,
@@ -526,17 +525,7 @@ def test_prefect_unreachable_interrupts_the_step_then_fails_the_run_with_prefect
 
     assert str(interrupted.value).startswith("prefect_unavailable: ")
     assert str(port) not in str(interrupted.value)
-    # The state machine's retries spent, it marks the run failed with Lambda's error.
-    cause = json.dumps({"errorMessage": str(interrupted.value), "errorType": "StepInterrupted"})
-    command = StepCommand.model_validate(
-        {
-            "run_id": run_id,
-            "user_id": owner,
-            "action": "fail",
-            "error": {"Error": "StepInterrupted", "Cause": cause},
-        }
-    )
-    assert service.advance(command, remaining_ms=STEP_MS).status.value == "failed"
+    assert retries_spent(run_id, owner, interrupted.value) == "failed"
     run = get_run(api, owner, run_id)
     assert run["error"]["code"] == "prefect_unavailable"
     assert str(port) not in json.dumps(run)
