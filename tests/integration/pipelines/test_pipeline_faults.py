@@ -171,7 +171,7 @@ def test_prefect_lost_mid_flow_interrupts_the_step_and_the_flow_run_goes_on_once
     # events from a background worker: those still on their way when the API went are lost (the
     # run's own record, above, is whole).
     states = sorted(t.state.name for t in task_runs if t.name.startswith("a-"))
-    assert states in (["Cached"], ["Cached", "Completed"])
+    assert states.count("Cached") == 1 and len(states) <= 2 and "Failed" not in states
 
 
 def test_prefect_lost_mid_flow_and_not_back_fails_the_run_with_prefect_unavailable(
