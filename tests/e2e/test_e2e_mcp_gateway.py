@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -179,19 +179,20 @@ def test_an_mcp_endpoint_without_a_token_points_to_its_resource_metadata(
     assert refused.json()["error"]["data"] == {"code": "token_missing"}
 
 
+# Tokens are signed when the test runs, not at collection: they would expire before a late test.
 @pytest.mark.parametrize(
     ("token", "code"),
     [
-        ("not-a-jwt", "token_malformed"),
-        (dev_signed("mallory", aud="https://another-api.example"), "token_invalid_audience"),
-        (dev_signed("mallory", aud="http://127.0.0.1:1/mcp/gateway"), "token_invalid_audience"),
+        (lambda: "not-a-jwt", "token_malformed"),
+        (lambda: dev_signed("mallory", aud="https://another-api.example"), "token_invalid_audience"),
+        (lambda: dev_signed("mallory", aud="http://127.0.0.1:1/mcp/gateway"), "token_invalid_audience"),
     ],
     ids=["malformed", "another-audience", "another-resource"],
 )
 def test_a_refused_token_is_invalid_token_with_the_metadata(
-    api: httpx.Client, local_runtime: LocalRuntime, token: str, code: str
+    api: httpx.Client, local_runtime: LocalRuntime, token: Callable[[], str], code: str
 ) -> None:
-    refused = mcp_post(api, "/mcp/gateway", token)
+    refused = mcp_post(api, "/mcp/gateway", token())
 
     metadata_url = f"{local_runtime.url}/.well-known/oauth-protected-resource/mcp/gateway"
     assert refused.status_code == 401

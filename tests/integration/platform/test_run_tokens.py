@@ -18,6 +18,8 @@ from tests.support.handlers import ROOT, http_event, invoke
 
 # The surfaces a run's framework calls with its token (none but these may accept one).
 RUN_TOKEN_SURFACES = frozenset({"AgentsCallToolFunction", "LlmOpenAIChatFunction", "LlmOpenAIModelsFunction"})
+# Serves the same public document to everyone: it reads no token.
+TOKENLESS = frozenset({"McpResourceMetadataFunction"})
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +69,9 @@ def test_a_run_token_lives_no_longer_than_a_step(make_user_id):
     assert claims["exp"] - claims["iat"] == run_tokens.MAX_TTL_S
 
 
-@pytest.mark.parametrize("function_id", [f for f in _http_functions() if f not in RUN_TOKEN_SURFACES])
+@pytest.mark.parametrize(
+    "function_id", [f for f in _http_functions() if f not in RUN_TOKEN_SURFACES | TOKENLESS]
+)
 def test_every_other_route_refuses_a_run_token_by_name(function_id, make_user_id):
     token = run_tokens.mint(make_user_id(), uuid.uuid4(), ttl_s=60)
 
@@ -76,3 +80,15 @@ def test_every_other_route_refuses_a_run_token_by_name(function_id, make_user_id
     assert answer["statusCode"] == 401, (function_id, answer)
     assert "run_token_refused" in answer["body"], (function_id, answer["body"])
     assert token not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("function_id", sorted(TOKENLESS))
+def test_a_route_that_reads_no_token_answers_as_to_anyone(function_id, make_user_id):
+    token = run_tokens.mint(make_user_id(), uuid.uuid4(), ttl_s=60)
+
+    with_token = invoke(function_id, http_event(function_id, token=token))
+    without = invoke(function_id, http_event(function_id))
+
+    assert with_token["statusCode"] == without["statusCode"]
+    assert with_token["body"] == without["body"]
+    assert token not in json.dumps(with_token)
