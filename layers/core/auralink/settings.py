@@ -99,6 +99,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["openid", "email"], min_length=1, max_length=20
     )
     mcp_oauth_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=list, max_length=20)
+    # Where the browser goes when a user's sign-in to an MCP server ends (with connection_id,
+    # status and error in the query); unset, the callback answers a page of its own.
+    mcp_oauth_return_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s#]*)?$")
 
     # The agents' web_search tool: DuckDuckGo's HTML endpoint, or a SearXNG-compatible JSON API.
     web_search_provider: WebSearchProvider = "duckduckgo"

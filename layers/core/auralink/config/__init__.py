@@ -74,6 +74,20 @@ def api_key(name: str) -> SecretStr | None:
     return None
 
 
+def oauth_client_secret(name: str) -> SecretStr | None:
+    """The secret of the OAuth client configured for a server, if it has one."""
+    client = server(name).auth.oauth
+    if client is None:
+        return None
+    if client.client_secret is not None and client.client_secret.get_secret_value():
+        return client.client_secret
+    if client.client_secret_secret_id:
+        from auralink.secrets import get_secret_string  # noqa: PLC0415  # boto3 only when a secret is asked for
+
+        return SecretStr(get_secret_string(client.client_secret_secret_id))
+    return None
+
+
 def limits_for(name: str) -> Limits:
     """The server's effective limits: its overrides over the defaults."""
     overrides = server(name).limits.model_dump(exclude_none=True)

@@ -78,9 +78,22 @@ class LimitOverrides(_Strict):
     response_caps: ResponseCaps | None = None
 
 
+class OAuthClient(_Strict):
+    """A client the operator registered with a server's authorization server (kind `oauth`).
+    Without one, the gateway registers itself dynamically (RFC 7591) where the server allows."""
+
+    client_id: str = Field(min_length=1, max_length=1000)
+    # A confidential client's secret: inline (from ${ENV}) or a secret id in Secrets Manager.
+    client_secret: SecretStr | None = None
+    client_secret_secret_id: str | None = None
+    # Asked for instead of what the server's metadata advertises.
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+
+
 class ServerAuth(_Strict):
     """How a server takes its key: `bearer` (and `oauth`) as `Authorization: Bearer <key>`,
-    `header` in the header `header_name`; `none` takes no key."""
+    `header` in the header `header_name`; `none` takes no key. With `oauth`, a connection that
+    brings no key signs the user in to the server (docs/mcp.md, "Servers behind OAuth")."""
 
     kind: AuthKind = "none"
     # For kind=header: the header that carries the key.
@@ -90,11 +103,14 @@ class ServerAuth(_Strict):
     # A service-wide key used when a connection brings none: inline (from ${ENV}) or a secret id.
     api_key: SecretStr | None = None
     api_key_secret_id: str | None = None
+    oauth: OAuthClient | None = None
 
     @model_validator(mode="after")
     def _header_named(self) -> ServerAuth:
         if self.kind == "header" and not self.header_name:
             raise ValueError("header_name is required when kind is 'header'")
+        if self.oauth is not None and self.kind != "oauth":
+            raise ValueError("oauth (a registered client) is only for kind 'oauth'")
         return self
 
     @property

@@ -338,9 +338,10 @@ def _tool_result(result: types.CallToolResult) -> ToolResult:
 class _Refused(Exception):
     """An HTTP answer that ends the call whatever its body says: a redirect, a refusal, overload."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, www_authenticate: str | None = None) -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
+        self.www_authenticate = www_authenticate
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ class _Wire:
         # Raised here, so that the SDK neither follows a redirect on the same origin nor takes
         # a refusal of the discover probe for a legacy server and retries with the handshake.
         if 300 <= status < 400 or status in _AUTH_STATUSES or status in _OVERLOAD_STATUSES:
-            raise _Refused(status)
+            raise _Refused(status, response.headers.get("www-authenticate"))
         if response.request.method != "POST":
             return
         content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -402,7 +403,10 @@ def _translate(leaves: list[BaseException], wire: _Wire, operation: str) -> Doma
     if (own := _first(leaves, DomainError)) is not None:
         return own
     if (refused := _first(leaves, _Refused)) is not None:
-        return _refusal(refused.status)
+        refusal = _refusal(refused.status)
+        # A 401's challenge says where a server behind OAuth tells how to sign in (RFC 9728).
+        refusal.www_authenticate = refused.www_authenticate if refused.status == 401 else None
+        return refusal
     if (failure := _first(leaves, httpx2.RequestError)) is not None:
         return _transport_failure(failure, operation)
     if (error := _first(leaves, MCPError)) is not None:

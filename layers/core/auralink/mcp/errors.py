@@ -43,6 +43,8 @@ class McpUpstreamError(UpstreamError):
         super().__init__(message, code=code, details=details)
         self.fault: Fault = fault
         self.retryable = retryable
+        # A 401's WWW-Authenticate header: not shown to callers, read to start an OAuth sign-in.
+        self.www_authenticate: str | None = None
 
 
 class McpTimeout(UpstreamTimeout):

@@ -90,7 +90,7 @@ class ConnectRequest(_Input):
 class Connection(BaseModel):
     connection_id: UUID
     name: str
-    status: Literal["pending", "connected", "error", "disabled"]
+    status: Literal["pending", "connected", "error", "disabled", "authorization_required"]
     server_type: ServerType
     # The server's display name ("DeepWiki"); a custom server's host name.
     server_name: str
@@ -106,6 +106,17 @@ class Connection(BaseModel):
     last_latency_ms: int | None
     last_error_code: str | None
     created_at: datetime
+
+
+class ConnectionAuthorization(BaseModel):
+    """A connection to a server behind OAuth that waits for its user to sign in: open
+    `authorization_url` in a browser before `expires_at`; the server's redirect ends the sign-in."""
+
+    connection_id: UUID
+    name: str
+    status: Literal["authorization_required"] = "authorization_required"
+    authorization_url: str
+    expires_at: datetime
 
 
 class ConnectionList(BaseModel):

@@ -21,7 +21,7 @@ from auralink.quotas import repository as quota_repository
 _SELECT = """
     SELECT c.id, c.user_id, c.name, c.status, c.endpoint, c.credentials, c.tools, c.tools_fetched_at,
            c.last_tested_at, c.last_latency_ms, c.last_error_code, c.protocol_version, c.discover_result,
-           c.server_info,
+           c.server_info, c.oauth,
            c.created_at, s.name AS server_name, s.display_name AS server_display_name
       FROM user_mcp_connections c
       LEFT JOIN mcp_servers s ON s.id = c.server_id
@@ -46,14 +46,18 @@ def insert(conn: Connection, values: dict[str, Any]) -> None:
             """
             INSERT INTO user_mcp_connections
                 (id, user_id, server_id, name, endpoint, credentials, status, tools, tools_fetched_at,
-                 last_tested_at, last_latency_ms, protocol_version, discover_result, server_info)
-            VALUES (%(id)s, %(user_id)s, %(server_id)s, %(name)s, %(endpoint)s, %(credentials)s, 'connected',
-                    %(tools)s, %(now)s, %(now)s, %(latency_ms)s, %(protocol_version)s, %(discover_result)s,
-                    %(server_info)s)
+                 last_tested_at, last_latency_ms, protocol_version, discover_result, server_info, oauth)
+            VALUES (%(id)s, %(user_id)s, %(server_id)s, %(name)s, %(endpoint)s, %(credentials)s, %(status)s,
+                    %(tools)s, %(fetched_at)s, %(fetched_at)s, %(latency_ms)s, %(protocol_version)s,
+                    %(discover_result)s, %(server_info)s, %(oauth)s)
             """,
             {
+                "status": "connected",
+                "oauth": None,
                 **values,
-                "tools": Jsonb(values["tools"]),
+                # A connection waiting for its sign-in has not fetched its tools yet.
+                "fetched_at": values["now"] if values["tools"] is not None else None,
+                "tools": None if values["tools"] is None else Jsonb(values["tools"]),
                 "discover_result": _json(values["discover_result"]),
                 "server_info": Jsonb(values["server_info"]),
             },

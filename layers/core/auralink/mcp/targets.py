@@ -23,6 +23,7 @@ from auralink.mcp.connections import CUSTOM
 from auralink.mcp.errors import McpUpstreamError
 from auralink.mcp.gateway import Upstream
 from auralink.mcp.models import Credentials
+from auralink.mcp.oauth import session as oauth_session
 from auralink.mcp.registry import server_config
 from auralink.settings import get_settings
 
@@ -107,8 +108,7 @@ def upstream_for(
         check_custom_endpoint(url)
         protocol: Protocol = "auto"
         limits: Limits = config.get_mcp_config().defaults
-        # Each custom server is its own server in the log and statistics.
-        upstream_name = f"{CUSTOM}:{urlsplit(url).hostname}:{urlsplit(url).port or ''}".rstrip(":")
+        upstream_name = _custom_label(url)
     else:
         protocol = server_config(server_name).protocol
         limits = config.limits_for(server_name)
@@ -129,6 +129,21 @@ def upstream_for(
     )
 
 
+def _custom_label(url: str) -> str:
+    # Each custom server is its own server in the log and statistics.
+    return f"{CUSTOM}:{urlsplit(url).hostname}:{urlsplit(url).port or ''}".rstrip(":")
+
+
+def upstream_label(server_type: str, url: str) -> str:
+    """A server as the log and statistics name it."""
+    return _custom_label(url) if server_type == CUSTOM else server_type
+
+
+def label_of_row(row: dict[str, Any]) -> str:
+    """The server of a stored connection as the log and statistics name it."""
+    return _custom_label(row["endpoint"] or "") if row["server_name"] is None else str(row["server_name"])
+
+
 def _own_server(server_name: str, credentials: Credentials) -> bool:
     """Whether the user reaches this server as their own: a custom endpoint, or a registry server
     with their own credentials. Its breaker and server limit are then theirs alone, so that a
@@ -143,6 +158,10 @@ def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstre
     """The upstream of a stored connection, at call time."""
     connection_id = UUID(str(row["id"]))
     credentials = _decrypt(row["credentials"], user_id=row["user_id"], connection_id=connection_id)
+    oauth = oauth_session.of_row(row)
+    if oauth is not None and oauth.access_token is not None:
+        # A connection behind OAuth: its access token, kept fresh by `auralink.mcp.oauth.tokens`.
+        credentials = Credentials(token=oauth.access_token)
     try:
         upstream = upstream_for(
             row["server_name"] or CUSTOM,

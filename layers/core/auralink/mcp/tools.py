@@ -13,7 +13,7 @@ from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import tenant_transaction
 from auralink.errors import DomainError, NotFound, ValidationFailed
-from auralink.mcp import arguments, client, gateway, repository
+from auralink.mcp import arguments, calls, client, repository
 from auralink.mcp.connect import tool_document
 from auralink.mcp.connections import CUSTOM
 from auralink.mcp.models import (
@@ -25,7 +25,6 @@ from auralink.mcp.models import (
     ToolList,
 )
 from auralink.mcp.oplog import OperationRecord
-from auralink.mcp.targets import upstream_for_row
 from auralink.observability import logger
 
 # A cached list older than this is refreshed when a call names a tool it does not know.
@@ -39,17 +38,13 @@ def _tools(row: dict[str, Any]) -> list[dict[str, Any]]:
 def _refresh(
     identity: Identity, row: dict[str, Any], *, api_base_url: str | None, remaining_ms: int, clock: Clock
 ) -> list[dict[str, Any]]:
-    upstream = upstream_for_row(row, api_base_url=api_base_url)
-    record = OperationRecord(
-        user_id=identity.sub,
-        server_name=upstream.server_name,
-        operation="list_tools",
-        connection_id=row["id"],
-    )
-    outcome = gateway.execute(
-        upstream,
-        record,
+    outcome = calls.execute(
+        row,
+        lambda server_name: OperationRecord(
+            user_id=identity.sub, server_name=server_name, operation="list_tools", connection_id=row["id"]
+        ),
         lambda target, deadline_s: client.list_tools(target, deadline_s=deadline_s),
+        api_base_url=api_base_url,
         remaining_ms=remaining_ms,
         clock=clock,
     )
@@ -113,7 +108,12 @@ def tools_of_all_connections(
     """
     started = time.monotonic()
     with tenant_transaction(identity.sub) as conn:
-        rows = [row for row in repository.list_all(conn) if row["status"] != "disabled"]
+        # A connection waiting for its user to sign in has no tools to offer yet.
+        rows = [
+            row
+            for row in repository.list_all(conn)
+            if row["status"] not in ("disabled", "authorization_required")
+        ]
     listed: list[ConnectionTools] = []
     for row in rows:
         tools = row["tools"]
@@ -182,19 +182,19 @@ def call_tool(
         identity, row, tool, api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock
     )
     arguments.check(tool_arguments, definition.get("input_schema") or {}, tool=tool)
-    upstream = upstream_for_row(row, api_base_url=api_base_url)
-    record = OperationRecord(
-        user_id=identity.sub,
-        server_name=upstream.server_name,
-        operation="call_tool",
-        connection_id=connection_id,
-        tool=tool,
-        request_bytes=len(json.dumps(tool_arguments).encode()),
-    )
-    outcome = gateway.execute(
-        upstream,
-        record,
+    request_bytes = len(json.dumps(tool_arguments).encode())
+    outcome = calls.execute(
+        row,
+        lambda server_name: OperationRecord(
+            user_id=identity.sub,
+            server_name=server_name,
+            operation="call_tool",
+            connection_id=connection_id,
+            tool=tool,
+            request_bytes=request_bytes,
+        ),
         lambda target, deadline_s: client.call_tool(target, tool, tool_arguments, deadline_s=deadline_s),
+        api_base_url=api_base_url,
         remaining_ms=remaining_ms,
         response_size=lambda result: len(result.model_dump_json().encode()),
         clock=clock,

@@ -1,0 +1,285 @@
+"""Signing a user in to an MCP server: the authorization address, and the callback that ends it.
+
+The authorization code flow with PKCE (S256) and the resource indicator (RFC 8707), across
+invocations: connecting (or `POST /connections/{id}/authorize`) stores a state and answers the
+address to open; the authorization server's redirect to the callback, which carries no bearer
+token, is bound by that state alone: unguessable (256 bits), kept only as its SHA-256, single
+use, bound to one user and one connection, valid for `STATE_TTL`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from mcp.client.auth.oauth2 import PKCEParameters
+from mcp.client.auth.utils import issuers_match
+
+from auralink import config, crypto
+from auralink.clock import Clock
+from auralink.db import Connection as DbConnection
+from auralink.db import system_transaction, tenant_transaction
+from auralink.errors import ConfigurationError, Conflict, DomainError
+from auralink.mcp import repository
+from auralink.mcp.connections import CUSTOM
+from auralink.mcp.oauth import errors, store, wire
+from auralink.mcp.oauth.session import OAuthSession, seal, unseal
+from auralink.settings import get_settings
+
+CALLBACK_PATH = "/api/v1/mcp/oauth/callback"
+STATE_TTL = timedelta(minutes=10)
+CLIENT_NAME = "AuraLink AI Core"
+_VERIFIER_PURPOSE = "mcp-oauth-code-verifier"
+_CLIENT_SECRET_PURPOSE = "mcp-oauth-client-secret"  # noqa: S105  # a purpose label
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """Where the user signs in, and until when that address works."""
+
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Callback:
+    """The query of the authorization server's redirect (RFC 6749 section 4.1.2)."""
+
+    state: str | None
+    code: str | None
+    error: str | None
+    iss: str | None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: str
+    connection_id: UUID
+    session: OAuthSession
+
+
+def redirect_uri(api_base_url: str | None) -> str:
+    base = get_settings().public_api_url or api_base_url
+    if not base:
+        raise ConfigurationError("The API's public URL is unknown: set PUBLIC_API_URL")
+    return base.rstrip("/") + CALLBACK_PATH
+
+
+def client_for(
+    server_type: str, auth: wire.AuthServer, *, redirect: str, deadline_s: float, now: datetime
+) -> wire.Client:
+    """The operator's client for a registry server, else one registered dynamically (cached per
+    authorization server and redirect URI for the whole deployment)."""
+    configured = None if server_type == CUSTOM else config.server(server_type).auth.oauth
+    if configured is not None:
+        secret = config.oauth_client_secret(server_type)
+        plain = None if secret is None else secret.get_secret_value()
+        return wire.Client(
+            configured.client_id, plain, wire.auth_method_for(auth, has_secret=plain is not None)
+        )
+    record_id = f"{auth.issuer} {redirect}"
+    with system_transaction() as conn:
+        row = store.registered_client(conn, auth.issuer, redirect, now)
+    if row is not None:
+        secret_text = None
+        if row["client_secret"] is not None:
+            secret_text = crypto.decrypt_credential_text(
+                row["client_secret"],
+                owner_id="deployment",
+                record_id=record_id,
+                purpose=_CLIENT_SECRET_PURPOSE,
+            )
+        return wire.Client(row["client_id"], secret_text, row["auth_method"])
+    client = wire.register(auth, redirect_uri=redirect, client_name=CLIENT_NAME, deadline_s=deadline_s)
+    sealed = None
+    if client.client_secret is not None:
+        sealed = crypto.encrypt_credential(
+            client.client_secret, owner_id="deployment", record_id=record_id, purpose=_CLIENT_SECRET_PURPOSE
+        )
+    with system_transaction() as conn:
+        store.keep_client(
+            conn,
+            issuer=auth.issuer,
+            redirect_uri=redirect,
+            client_id=client.client_id,
+            client_secret=sealed,
+            auth_method=client.auth_method,
+            secret_expires_at=None,
+        )
+    return client
+
+
+def configured_scope(server_type: str) -> str | None:
+    if server_type == CUSTOM:
+        return None
+    configured = config.server(server_type).auth.oauth
+    return " ".join(configured.scopes) if configured is not None and configured.scopes else None
+
+
+def authorize(
+    conn: DbConnection,
+    *,
+    user_id: str,
+    connection_id: UUID,
+    session: OAuthSession,
+    redirect: str,
+    now: datetime,
+) -> Authorization:
+    """A new state for the connection (any earlier one stops working) and the address to open."""
+    state = secrets.token_urlsafe(32)
+    pkce = PKCEParameters.generate()
+    expires_at = now + STATE_TTL
+    store.add_state(
+        conn,
+        state_hash=_hash(state),
+        user_id=user_id,
+        connection_id=connection_id,
+        code_verifier=crypto.encrypt_credential(
+            pkce.code_verifier, owner_id=user_id, record_id=str(connection_id), purpose=_VERIFIER_PURPOSE
+        ),
+        now=now,
+        expires_at=expires_at,
+    )
+    params = {
+        "response_type": "code",
+        "client_id": session.client.client_id,
+        "redirect_uri": redirect,
+        "state": state,
+        "code_challenge": pkce.code_challenge,
+        "code_challenge_method": "S256",
+        "resource": session.auth.resource,
+    }
+    if session.auth.scope:
+        params["scope"] = session.auth.scope
+    endpoint = session.auth.authorization_endpoint
+    return Authorization(endpoint + ("&" if "?" in endpoint else "?") + urlencode(params), expires_at)
+
+
+def reauthorize(
+    user_id: str, connection_id: UUID, *, api_base_url: str | None, clock: Clock
+) -> tuple[dict[str, Any], Authorization]:
+    """A fresh address for a connection behind OAuth (`POST /connections/{id}/authorize`)."""
+    redirect = redirect_uri(api_base_url)
+    with tenant_transaction(user_id) as conn:
+        row = repository.get(conn, connection_id, for_update=True)
+        if row["oauth"] is None:
+            raise Conflict(
+                "This connection does not sign in with OAuth: it uses the credentials it was made with",
+                code=errors.NOT_OAUTH,
+            )
+        session = unseal(row["oauth"], user_id=user_id, connection_id=connection_id)
+        authorization = authorize(
+            conn,
+            user_id=user_id,
+            connection_id=connection_id,
+            session=session,
+            redirect=redirect,
+            now=clock.now(),
+        )
+    return row, authorization
+
+
+def complete(callback: Callback, *, api_base_url: str | None, remaining_ms: int, clock: Clock) -> SignedIn:
+    """Exchange the callback's code for tokens and store them on the connection.
+
+    The state is spent before anything else happens, whatever follows: a second use of it is
+    refused as a replay. A failure leaves the connection waiting for a sign-in, with the
+    failure's code, from which `POST /connections/{id}/authorize` starts again.
+    """
+    if not callback.state:
+        raise errors.callback_refused("The redirect has no state parameter", code=errors.CALLBACK_INVALID)
+    state_hash = _hash(callback.state)
+    with system_transaction() as conn:
+        user_id = store.state_owner(conn, state_hash)
+    if user_id is None:
+        raise errors.callback_refused(
+            "This sign-in link is not known: start again from the connection", code=errors.STATE_INVALID
+        )
+    now = clock.now()
+    row: dict[str, Any] = {}
+    with tenant_transaction(user_id) as conn:
+        state = store.take_state(conn, state_hash)
+        if state is not None and state["used_at"] is None and state["expires_at"] > now:
+            store.mark_used(conn, state_hash, now)
+            row = repository.get(conn, state["connection_id"], for_update=True)
+    if state is None:
+        raise errors.callback_refused("This sign-in link is not known", code=errors.STATE_INVALID)
+    if state["used_at"] is not None:
+        raise errors.callback_refused(
+            "This sign-in link was used already: start again from the connection", code=errors.STATE_USED
+        )
+    if state["expires_at"] <= now:
+        raise errors.callback_refused(
+            "This sign-in link expired (it lasts 10 minutes): start again from the connection",
+            code=errors.STATE_EXPIRED,
+        )
+    connection_id = UUID(str(state["connection_id"]))
+    try:
+        session = _exchange(
+            callback, state, row, api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock
+        )
+    except DomainError as exc:
+        with tenant_transaction(user_id) as conn:
+            store.record_error(conn, connection_id, exc.code)
+        raise
+    with tenant_transaction(user_id) as conn:
+        store.save_session(
+            conn,
+            connection_id,
+            seal(session, user_id=user_id, connection_id=connection_id),
+            status="connected",
+        )
+    return SignedIn(user_id, connection_id, session)
+
+
+def _exchange(
+    callback: Callback,
+    state: dict[str, Any],
+    row: dict[str, Any],
+    *,
+    api_base_url: str | None,
+    remaining_ms: int,
+    clock: Clock,
+) -> OAuthSession:
+    user_id, connection_id = row["user_id"], UUID(str(row["id"]))
+    if callback.error is not None:
+        if callback.error == "access_denied":
+            raise errors.callback_refused(
+                "You declined the sign-in: the connection is not authorized", code=errors.DENIED
+            )
+        raise errors.callback_refused(
+            "The authorization server did not authorize the connection", code=errors.DENIED
+        )
+    if not callback.code:
+        raise errors.callback_refused("The redirect has no code parameter", code=errors.CALLBACK_INVALID)
+    session = unseal(row["oauth"], user_id=user_id, connection_id=connection_id)
+    if callback.iss is not None and not issuers_match(callback.iss, session.auth.issuer):
+        # RFC 9207: a response from another authorization server (a mix-up attack).
+        raise errors.callback_refused(
+            "The redirect names another authorization server", code=errors.CALLBACK_INVALID
+        )
+    if callback.iss is None and session.auth.iss_parameter:
+        raise errors.callback_refused(
+            "The redirect does not name its authorization server", code=errors.CALLBACK_INVALID
+        )
+    verifier = crypto.decrypt_credential_text(
+        state["code_verifier"], owner_id=user_id, record_id=str(connection_id), purpose=_VERIFIER_PURPOSE
+    )
+    token = wire.exchange_code(
+        session.auth,
+        session.client,
+        code=callback.code,
+        code_verifier=verifier,
+        redirect_uri=redirect_uri(api_base_url),
+        deadline_s=remaining_ms / 1000 - 1.0,
+    )
+    return session.with_token(token, clock.now())
+
+
+def _hash(state: str) -> bytes:
+    return hashlib.sha256(state.encode()).digest()
