@@ -126,7 +126,9 @@ class OAuthMcpServer:
                     f'Bearer error="invalid_token", resource_metadata="{self.origin}'
                     f'/.well-known/oauth-protected-resource/mcp", scope="{SCOPE}"'
                 )
-                answer = PlainTextResponse("unauthorized", status_code=401, headers={"WWW-Authenticate": challenge})
+                answer = PlainTextResponse(
+                    "unauthorized", status_code=401, headers={"WWW-Authenticate": challenge}
+                )
                 await answer(scope, receive, send)
                 return
             await tools(scope, receive, send)  # the MCP endpoint, and the lifespan its sessions need

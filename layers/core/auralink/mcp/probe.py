@@ -20,6 +20,7 @@ from auralink.db import system_transaction
 from auralink.errors import ConfigurationError, DomainError
 from auralink.mcp import client, limits, oplog, repository
 from auralink.mcp.models import Credentials
+from auralink.mcp.oauth import store as oauth_store
 from auralink.mcp.targets import upstream_for
 from auralink.observability import logger
 
@@ -80,11 +81,16 @@ def _probeable(name: str, row: dict[str, Any]) -> bool:
     return True
 
 
+OAUTH_STATES_KEPT_S = 86_400
+
+
 def run(*, api_base_url: str | None, remaining_ms: int, clock: Clock = SYSTEM_CLOCK) -> list[ServerHealth]:
     with system_transaction() as conn:
         rows = repository.registry_rows(conn)
         closed = oplog.close_abandoned(conn, older_than_s=ABANDONED_AFTER_S)
         limits.purge_expired_windows(conn, now=clock.now())
+        # Kept a day past their expiry, so that a late replay is still told apart from a forgery.
+        oauth_store.delete_expired_states(conn, older_than_s=OAUTH_STATES_KEPT_S)
     if closed:
         logger.warning("closed abandoned MCP operations", extra={"count": closed})
     targets = [row["name"] for row in rows if _probeable(row["name"], row)]

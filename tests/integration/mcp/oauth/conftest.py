@@ -59,7 +59,9 @@ def oauth_server() -> Iterator[OAuthMcpServer]:
 @pytest.fixture
 def connect_custom(api: Any) -> Callable[[str, str], tuple[int, Any]]:
     def run(user: str, endpoint: str) -> tuple[int, Any]:
-        status, body, _ = api("McpConnectFunction", user, body={"server_type": "custom", "endpoint": endpoint})
+        status, body, _ = api(
+            "McpConnectFunction", user, body={"server_type": "custom", "endpoint": endpoint}
+        )
         return status, body
 
     return run

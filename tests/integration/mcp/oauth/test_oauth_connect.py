@@ -129,7 +129,10 @@ def test_a_revoked_grant_asks_the_user_to_sign_in_again(
 
     assert (status, refused["error"]["code"]) == (409, "mcp_oauth_authorization_required")
     status, shown, _ = api("McpGetConnectionFunction", user, path={"connection_id": connection_id})
-    assert (shown["status"], shown["last_error_code"]) == ("authorization_required", "mcp_oauth_grant_refused")
+    assert (shown["status"], shown["last_error_code"]) == (
+        "authorization_required",
+        "mcp_oauth_grant_refused",
+    )
     # Later calls are refused without asking the server again.
     refreshes = oauth_server.refreshes
     assert _echo(api, user, connection_id)[0] == 409
@@ -149,10 +152,16 @@ def test_a_connection_with_its_own_token_has_no_sign_in_to_renew(api, make_user_
     status, body, _ = api(
         "McpConnectFunction",
         user,
-        body={"server_type": "custom", "endpoint": protected_mcp.url, "credentials": {"token": PROTECTED_TOKEN}},
+        body={
+            "server_type": "custom",
+            "endpoint": protected_mcp.url,
+            "credentials": {"token": PROTECTED_TOKEN},
+        },
     )
     assert status == 201, body
-    status, refused, _ = api("McpAuthorizeConnectionFunction", user, path={"connection_id": body["connection_id"]})
+    status, refused, _ = api(
+        "McpAuthorizeConnectionFunction", user, path={"connection_id": body["connection_id"]}
+    )
     assert (status, refused["error"]["code"]) == (409, "mcp_oauth_not_applicable")
 
 
