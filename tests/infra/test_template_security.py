@@ -25,10 +25,14 @@ MIGRATION = "MigrateFunction"
 # Reads no secret at all: the MCP endpoints' protected resource metadata, served from the settings
 # to clients that have not signed in yet (no database, no token).
 READS_NO_SECRET = {"McpResourceMetadataFunction"}
+# Routes that read no token: the end of a user's sign-in to an MCP server, bound by its state.
+READS_NO_TOKEN = {"McpOAuthCallbackFunction"}
 # Decrypt stored credentials (MCP connections, users' LLM keys).
 DECRYPT_CREDENTIALS = {
     "RunStepFunction",
     "McpConnectFunction",
+    "McpAuthorizeConnectionFunction",
+    "McpOAuthCallbackFunction",
     "McpTestConnectionFunction",
     "McpListToolsFunction",
     "McpCallToolFunction",
@@ -77,7 +81,7 @@ def secrets_read(template: dict[str, Any], function_id: str) -> set[str]:
     if function_id in READS_NO_SECRET:
         return set()
     secrets = {"DatabaseSecretArn"}
-    if spec.routes:
+    if spec.routes and function_id not in READS_NO_TOKEN:
         secrets.add("JwtSecret")
     if function_id == MIGRATION:
         secrets.add("DatabaseOwnerSecretArn")

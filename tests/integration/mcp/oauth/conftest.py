@@ -57,7 +57,7 @@ def oauth_server() -> Iterator[OAuthMcpServer]:
 
 
 @pytest.fixture
-def connect_custom(api: Any) -> Callable[[str, str], tuple[int, Any]]:
+def connect_custom(api: Any) -> Callable[[str, str], tuple[int, Any]]:  # noqa: F811  # the fixture above
     def run(user: str, endpoint: str) -> tuple[int, Any]:
         status, body, _ = api(
             "McpConnectFunction", user, body={"server_type": "custom", "endpoint": endpoint}

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fakes.mcp_oauth import SCOPE
+from tests.fakes.mcp_servers import PROTECTED_TOKEN
 
 
 def _connected(connect_custom: Any, sign_in: Any, user: str, url: str) -> str:
@@ -146,8 +147,6 @@ def test_a_revoked_grant_asks_the_user_to_sign_in_again(
 
 
 def test_a_connection_with_its_own_token_has_no_sign_in_to_renew(api, make_user_id, protected_mcp):
-    from tests.fakes.mcp_servers import PROTECTED_TOKEN
-
     user = make_user_id()
     status, body, _ = api(
         "McpConnectFunction",

@@ -11,8 +11,8 @@ import pytest
 
 from auralink.db import system_transaction, tenant_transaction
 from auralink.mcp.oauth import store as oauth_store
-from auralink.mcp.probe import OAUTH_STATES_KEPT_S
 from auralink.mcp.oauth.flow import CALLBACK_PATH
+from auralink.mcp.probe import OAUTH_STATES_KEPT_S
 from tests.fakes.mcp_oauth import SCOPE, OAuthMcpServer
 from tests.integration.mcp.gateway.conftest import write_config
 from tests.integration.mcp.oauth.conftest import callback, redirect_back
@@ -238,7 +238,9 @@ def test_tokens_codes_and_secrets_never_leave_the_service(
             assert secret not in text
 
 
-def test_states_a_day_past_their_expiry_are_removed_for_every_user(connect_custom, oauth_server, make_user_id):
+def test_states_a_day_past_their_expiry_are_removed_for_every_user(
+    connect_custom, oauth_server, make_user_id
+):
     old_user, new_user = make_user_id(), make_user_id()
     old = _pending(connect_custom, old_user, oauth_server)
     new = _pending(connect_custom, new_user, oauth_server)

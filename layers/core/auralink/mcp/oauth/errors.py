@@ -7,7 +7,7 @@ None of the messages carries a token, a code, a secret or a state.
 
 from __future__ import annotations
 
-from auralink.errors import BadRequest, Conflict, UpstreamError, UpstreamTimeout
+from auralink.errors import Conflict, UpstreamError, UpstreamTimeout
 from auralink.ssrf import EndpointNotAllowed
 
 AUTHORIZATION_REQUIRED = "mcp_oauth_authorization_required"
@@ -18,7 +18,6 @@ UNREACHABLE = "mcp_oauth_unreachable"
 TIMEOUT = "mcp_oauth_timeout"
 TOKEN_ENDPOINT_FAILED = "mcp_oauth_token_endpoint_failed"  # noqa: S105  # an error code
 TOKEN_RESPONSE_INVALID = "mcp_oauth_token_response_invalid"  # noqa: S105  # an error code
-GRANT_REFUSED = "mcp_oauth_grant_refused"
 DENIED = "mcp_oauth_denied"
 STATE_INVALID = "mcp_oauth_state_invalid"
 STATE_USED = "mcp_oauth_state_used"
@@ -31,7 +30,10 @@ class GrantRefused(UpstreamError):
     """The authorization server refused a code or a refresh token (invalid_grant and the like):
     only the user signing in again can fix that."""
 
-    code = GRANT_REFUSED
+    code = "mcp_oauth_grant_refused"
+
+
+GRANT_REFUSED = GrantRefused.code
 
 
 def authorization_required(name: str) -> Conflict:
@@ -77,7 +79,3 @@ def token_response_invalid(message: str) -> UpstreamError:
 
 def grant_refused(error: str) -> GrantRefused:
     return GrantRefused(f"The authorization server refused the grant ({error[:40]})")
-
-
-def callback_refused(message: str, *, code: str) -> BadRequest:
-    return BadRequest(message, code=code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +24,7 @@ from auralink import config, crypto
 from auralink.clock import Clock
 from auralink.db import Connection as DbConnection
 from auralink.db import system_transaction, tenant_transaction
-from auralink.errors import ConfigurationError, Conflict, DomainError
+from auralink.errors import BadRequest, ConfigurationError, Conflict, DecryptionError, DomainError
 from auralink.mcp import repository
 from auralink.mcp.connections import CUSTOM
 from auralink.mcp.oauth import errors, store, wire
@@ -33,6 +33,7 @@ from auralink.settings import get_settings
 
 CALLBACK_PATH = "/api/v1/mcp/oauth/callback"
 STATE_TTL = timedelta(minutes=10)
+REGISTRATION_KEPT = timedelta(days=1)
 CLIENT_NAME = "AuraLink AI Core"
 _VERIFIER_PURPOSE = "mcp-oauth-code-verifier"
 _CLIENT_SECRET_PURPOSE = "mcp-oauth-client-secret"  # noqa: S105  # a purpose label
@@ -71,10 +72,20 @@ def redirect_uri(api_base_url: str | None) -> str:
 
 
 def client_for(
-    server_type: str, auth: wire.AuthServer, *, redirect: str, deadline_s: float, now: datetime
+    server_type: str,
+    auth: wire.AuthServer,
+    *,
+    redirect: str,
+    deadline_s: float,
+    now: datetime,
+    register_again: bool = False,
 ) -> wire.Client:
-    """The operator's client for a registry server, else one registered dynamically (cached per
-    authorization server and redirect URI for the whole deployment)."""
+    """The operator's client for a registry server, else one registered dynamically, kept for
+    the whole deployment per authorization server and redirect URI for `REGISTRATION_KEPT`.
+
+    ``register_again`` skips the kept one: an authorization server may forget its clients
+    (restarted, cleaned up), and a user signing in again must not be sent to it with a dead one.
+    """
     configured = None if server_type == CUSTOM else config.server(server_type).auth.oauth
     if configured is not None:
         secret = config.oauth_client_secret(server_type)
@@ -83,19 +94,13 @@ def client_for(
             configured.client_id, plain, wire.auth_method_for(auth, has_secret=plain is not None)
         )
     record_id = f"{auth.issuer} {redirect}"
-    with system_transaction() as conn:
-        row = store.registered_client(conn, auth.issuer, redirect, now)
-    if row is not None:
-        secret_text = None
-        if row["client_secret"] is not None:
-            secret_text = crypto.decrypt_credential_text(
-                row["client_secret"],
-                owner_id="deployment",
-                record_id=record_id,
-                purpose=_CLIENT_SECRET_PURPOSE,
-            )
-        return wire.Client(row["client_id"], secret_text, row["auth_method"])
-    client = wire.register(auth, redirect_uri=redirect, client_name=CLIENT_NAME, deadline_s=deadline_s)
+    if not register_again:
+        kept = _kept_client(auth.issuer, redirect, record_id, now)
+        if kept is not None:
+            return kept
+    client, secret_expires_at = wire.register(
+        auth, redirect_uri=redirect, client_name=CLIENT_NAME, deadline_s=deadline_s
+    )
     sealed = None
     if client.client_secret is not None:
         sealed = crypto.encrypt_credential(
@@ -109,9 +114,30 @@ def client_for(
             client_id=client.client_id,
             client_secret=sealed,
             auth_method=client.auth_method,
-            secret_expires_at=None,
+            secret_expires_at=secret_expires_at,
         )
     return client
+
+
+def _kept_client(issuer: str, redirect: str, record_id: str, now: datetime) -> wire.Client | None:
+    """A registration kept and still usable: recent, its secret unexpired and readable."""
+    with system_transaction() as conn:
+        row = store.registered_client(conn, issuer, redirect, now, registered_since=now - REGISTRATION_KEPT)
+    if row is None:
+        return None
+    secret_text = None
+    if row["client_secret"] is not None:
+        try:
+            secret_text = crypto.decrypt_credential_text(
+                row["client_secret"],
+                owner_id="deployment",
+                record_id=record_id,
+                purpose=_CLIENT_SECRET_PURPOSE,
+            )
+        except DecryptionError:
+            # Sealed with a key the deployment no longer holds: register again rather than fail.
+            return None
+    return wire.Client(row["client_id"], secret_text, row["auth_method"])
 
 
 def configured_scope(server_type: str) -> str | None:
@@ -173,6 +199,27 @@ def reauthorize(
                 code=errors.NOT_OAUTH,
             )
         session = unseal(row["oauth"], user_id=user_id, connection_id=connection_id)
+    if row["status"] == "authorization_required":
+        # Signed out (a refused refresh, a failed sign-in): the client may be what the server forgot.
+        server_type = row["server_name"] or CUSTOM
+        client = client_for(
+            server_type,
+            session.auth,
+            redirect=redirect,
+            deadline_s=10.0,
+            now=clock.now(),
+            register_again=True,
+        )
+        session = replace(session, client=client)
+    with tenant_transaction(user_id) as conn:
+        if row["status"] == "authorization_required":
+            store.save_session(
+                conn,
+                connection_id,
+                seal(session, user_id=user_id, connection_id=connection_id),
+                status="authorization_required",
+                error_code=row["last_error_code"],
+            )
         authorization = authorize(
             conn,
             user_id=user_id,
@@ -192,12 +239,12 @@ def complete(callback: Callback, *, api_base_url: str | None, remaining_ms: int,
     failure's code, from which `POST /connections/{id}/authorize` starts again.
     """
     if not callback.state:
-        raise errors.callback_refused("The redirect has no state parameter", code=errors.CALLBACK_INVALID)
+        raise BadRequest("The redirect has no state parameter", code=errors.CALLBACK_INVALID)
     state_hash = _hash(callback.state)
     with system_transaction() as conn:
         user_id = store.state_owner(conn, state_hash)
     if user_id is None:
-        raise errors.callback_refused(
+        raise BadRequest(
             "This sign-in link is not known: start again from the connection", code=errors.STATE_INVALID
         )
     now = clock.now()
@@ -208,13 +255,13 @@ def complete(callback: Callback, *, api_base_url: str | None, remaining_ms: int,
             store.mark_used(conn, state_hash, now)
             row = repository.get(conn, state["connection_id"], for_update=True)
     if state is None:
-        raise errors.callback_refused("This sign-in link is not known", code=errors.STATE_INVALID)
+        raise BadRequest("This sign-in link is not known", code=errors.STATE_INVALID)
     if state["used_at"] is not None:
-        raise errors.callback_refused(
+        raise BadRequest(
             "This sign-in link was used already: start again from the connection", code=errors.STATE_USED
         )
     if state["expires_at"] <= now:
-        raise errors.callback_refused(
+        raise BadRequest(
             "This sign-in link expired (it lasts 10 minutes): start again from the connection",
             code=errors.STATE_EXPIRED,
         )
@@ -249,24 +296,16 @@ def _exchange(
     user_id, connection_id = row["user_id"], UUID(str(row["id"]))
     if callback.error is not None:
         if callback.error == "access_denied":
-            raise errors.callback_refused(
-                "You declined the sign-in: the connection is not authorized", code=errors.DENIED
-            )
-        raise errors.callback_refused(
-            "The authorization server did not authorize the connection", code=errors.DENIED
-        )
+            raise BadRequest("You declined the sign-in: the connection is not authorized", code=errors.DENIED)
+        raise BadRequest("The authorization server did not authorize the connection", code=errors.DENIED)
     if not callback.code:
-        raise errors.callback_refused("The redirect has no code parameter", code=errors.CALLBACK_INVALID)
+        raise BadRequest("The redirect has no code parameter", code=errors.CALLBACK_INVALID)
     session = unseal(row["oauth"], user_id=user_id, connection_id=connection_id)
     if callback.iss is not None and not issuers_match(callback.iss, session.auth.issuer):
         # RFC 9207: a response from another authorization server (a mix-up attack).
-        raise errors.callback_refused(
-            "The redirect names another authorization server", code=errors.CALLBACK_INVALID
-        )
+        raise BadRequest("The redirect names another authorization server", code=errors.CALLBACK_INVALID)
     if callback.iss is None and session.auth.iss_parameter:
-        raise errors.callback_refused(
-            "The redirect does not name its authorization server", code=errors.CALLBACK_INVALID
-        )
+        raise BadRequest("The redirect does not name its authorization server", code=errors.CALLBACK_INVALID)
     verifier = crypto.decrypt_credential_text(
         state["code_verifier"], owner_id=user_id, record_id=str(connection_id), purpose=_VERIFIER_PURPOSE
     )

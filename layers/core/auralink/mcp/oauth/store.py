@@ -81,12 +81,13 @@ def record_error(conn: Connection, connection_id: UUID, error_code: str) -> None
 
 
 def registered_client(
-    conn: Connection, issuer: str, redirect_uri: str, now: datetime
+    conn: Connection, issuer: str, redirect_uri: str, now: datetime, *, registered_since: datetime
 ) -> dict[str, Any] | None:
     return conn.execute(
         "SELECT client_id, client_secret, auth_method FROM mcp_oauth_clients"
-        " WHERE issuer = %s AND redirect_uri = %s AND (secret_expires_at IS NULL OR secret_expires_at > %s)",
-        (issuer, redirect_uri, now),
+        " WHERE issuer = %s AND redirect_uri = %s AND registered_at > %s"
+        " AND (secret_expires_at IS NULL OR secret_expires_at > %s)",
+        (issuer, redirect_uri, registered_since, now),
     ).fetchone()
 
 
@@ -111,10 +112,4 @@ def keep_client(
                registered_at = now()
         """,
         (issuer, redirect_uri, client_id, client_secret, auth_method, secret_expires_at),
-    )
-
-
-def forget_client(conn: Connection, issuer: str, redirect_uri: str) -> None:
-    conn.execute(
-        "DELETE FROM mcp_oauth_clients WHERE issuer = %s AND redirect_uri = %s", (issuer, redirect_uri)
     )

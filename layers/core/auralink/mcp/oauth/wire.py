@@ -17,6 +17,7 @@ import base64
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -95,8 +96,10 @@ def discover(server_url: str, challenge: Challenge, *, deadline_s: float) -> Aut
     return _run(lambda http: _discover(http, server_url, challenge), deadline_s, "discovery")
 
 
-def register(auth: AuthServer, *, redirect_uri: str, client_name: str, deadline_s: float) -> Client:
-    """A client registered dynamically (RFC 7591) for ``redirect_uri``."""
+def register(
+    auth: AuthServer, *, redirect_uri: str, client_name: str, deadline_s: float
+) -> tuple[Client, datetime | None]:
+    """A client registered dynamically (RFC 7591) for ``redirect_uri``, and when its secret expires."""
     if auth.registration_endpoint is None:
         raise errors.registration_failed(
             "The authorization server offers no dynamic client registration, and no client is "
@@ -115,7 +118,7 @@ def register(auth: AuthServer, *, redirect_uri: str, client_name: str, deadline_
         **({"scope": auth.scope} if auth.scope else {}),
     }
 
-    async def work(http: httpx2.AsyncClient) -> Client:
+    async def work(http: httpx2.AsyncClient) -> tuple[Client, datetime | None]:
         status, body = await _exchange(http, "POST", endpoint, json=metadata)
         if status not in (200, 201):
             raise errors.registration_failed(
@@ -132,7 +135,9 @@ def register(auth: AuthServer, *, redirect_uri: str, client_name: str, deadline_
         chosen = info.token_endpoint_auth_method or method
         if chosen != "none" and not info.client_secret:
             raise errors.registration_failed("The registration answer has no client_secret")
-        return Client(info.client_id, info.client_secret, chosen)
+        expires = info.client_secret_expires_at
+        expires_at = datetime.fromtimestamp(expires, UTC) if expires else None  # 0: never (RFC 7591)
+        return Client(info.client_id, info.client_secret, chosen), expires_at
 
     return _run(work, deadline_s, "client registration")
 
