@@ -12,13 +12,14 @@ ALTER TABLE user_mcp_connections
 
 -- One row per authorization request in flight. The callback carries no bearer token: the
 -- `state` parameter is what binds the redirect to a user and a connection. Only its SHA-256 is
--- kept; the PKCE verifier is a ciphertext bound to the user and the connection. A row is
--- consumed once (used_at), so a replay is told from a state that never existed.
+-- kept; the PKCE verifier and the client the request was made with are one ciphertext bound to
+-- the user and the connection. A row is consumed once (used_at), so a replay is told from a
+-- state that never existed.
 CREATE TABLE mcp_oauth_states (
     state_hash     bytea PRIMARY KEY CHECK (length(state_hash) = 32),
     user_id        text NOT NULL,
     connection_id  uuid NOT NULL,
-    code_verifier  text NOT NULL,
+    request        text NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     expires_at     timestamptz NOT NULL,
     used_at        timestamptz,

@@ -3,53 +3,44 @@
 
 A server and an authorization server written by others: discovery from the 401, dynamic client
 registration, the authorization code with PKCE and the RFC 8707 resource (which `--oauth-strict`
-enforces), the callback, then tools with the token. The demo issues no refresh token and keeps
-its tokens and clients in memory, so a restart revokes them and only signing in again can bring the
-connection back; the strict xfails name what keeps that from working against this server.
+enforces), the callback, then tools with the token. The demo issues no refresh token, so a token
+past its expiry signs the connection out; and it keeps its tokens and clients in memory, so after a
+restart only signing in again (with a client registered again) brings the connection back. It
+answers a token it no longer knows with 500, not 401 (its introspection verifier throws a plain
+Error), so a revoked token shows as `mcp_http_error` until the user signs in again.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
-import boto3
 import httpx
 import psycopg
 import pytest
 from psycopg.rows import DictRow
 
-from auralink.crypto import generate_key_material
+from auralink.db import tenant_transaction
+from auralink.mcp.oauth.session import seal, unseal
 from tests.fakes.ts_oauth_server import TypeScriptOAuthServer
-from tests.integration.conftest import CREDENTIALS_KEY_SECRET_ID
 from tests.integration.mcp.gateway.conftest import Api, api, gateway  # noqa: F401  # fixtures
-from tests.support.environment import forget_caches
 from tests.support.handlers import http_event, invoke, sample_event
 
 CALLBACK_URL = (
     f"https://{sample_event('McpOAuthCallbackFunction')['headers']['host']}/api/v1/mcp/oauth/callback"
 )
 MAX_REDIRECTS = 10
-# One key for the whole module, as a deployment has: the client registered at the module's
-# authorization server is kept, its secret sealed with this key, for every later connection to it
-# (under a key of each test's own, the next test's connect fails with credential_unreadable).
-CREDENTIALS_KEY = json.dumps({"active_key_id": "k1", "k1": generate_key_material()})
 
 
 @pytest.fixture(scope="module")
 def ts_server() -> Iterator[TypeScriptOAuthServer]:
     with TypeScriptOAuthServer() as server:
         yield server
-
-
-@pytest.fixture
-def credentials_key(service: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    boto3.client("secretsmanager").create_secret(Name=CREDENTIALS_KEY_SECRET_ID, SecretString=CREDENTIALS_KEY)
-    service.setenv("CREDENTIALS_KEY_SECRET_ID", CREDENTIALS_KEY_SECRET_ID)
-    forget_caches()
-    return service
 
 
 class Recorded:
@@ -191,36 +182,29 @@ def restartable_server() -> Iterator[TypeScriptOAuthServer]:
         yield server
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the example answers a token it does not know with 500 server_error, not 401: its "
-    "introspection verifier throws a plain Error, which requireBearerAuth turns into a 500, so the "
-    "gateway never learns that the token is gone (it answers 502 mcp_http_error)",
-)
-def test_after_a_restart_a_call_asks_the_user_to_sign_in_again(
-    recorded, make_user_id, restartable_server, owner_conn
+def test_a_token_past_its_expiry_without_a_refresh_token_asks_the_user_to_sign_in_again(
+    recorded, make_user_id, ts_server, owner_conn
 ):
     user = make_user_id()
-    connection_id = signed_in(recorded, user, restartable_server)
+    connection_id = signed_in(recorded, user, ts_server)
+    # The demo's tokens last an hour: move the stored expiry instead of waiting for it.
+    with tenant_transaction(user) as conn:
+        row = conn.execute(
+            "SELECT oauth FROM user_mcp_connections WHERE id = %s", (connection_id,)
+        ).fetchone()
+        session = unseal(row["oauth"], user_id=user, connection_id=UUID(connection_id))
+        expired = replace(session, expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        sealed = seal(expired, user_id=user, connection_id=UUID(connection_id))
+        conn.execute("UPDATE user_mcp_connections SET oauth = %s WHERE id = %s", (sealed, connection_id))
 
-    restartable_server.restart()
+    status, body = greet(recorded, user, connection_id)
 
-    try:
-        status, body = greet(recorded, user, connection_id)
-        assert (status, body["error"]["code"]) == (409, "mcp_oauth_authorization_required"), body
-        assert connection_of(recorded, user, connection_id)["status"] == "authorization_required"
-    finally:
-        assert_no_token_shown(recorded, restartable_server, owner_conn, user)
+    assert (status, body["error"]["code"]) == (409, "mcp_oauth_authorization_required"), body
+    assert connection_of(recorded, user, connection_id)["status"] == "authorization_required"
+    sign_in_again(recorded, user, connection_id)
+    assert_no_token_shown(recorded, ts_server, owner_conn, user)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the gateway keeps using the client it registered before the restart, which the "
-    "authorization server no longer knows (its /authorize answers 400 invalid_client): a registered "
-    "client is never forgotten nor registered again",
-)
 def test_after_a_restart_signing_in_again_reconnects(recorded, make_user_id, restartable_server, owner_conn):
     user = make_user_id()
     connection_id = signed_in(recorded, user, restartable_server)

@@ -10,6 +10,7 @@ use, bound to one user and one connection, valid for `STATE_TTL`.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -34,8 +35,9 @@ from auralink.settings import get_settings
 CALLBACK_PATH = "/api/v1/mcp/oauth/callback"
 STATE_TTL = timedelta(minutes=10)
 REGISTRATION_KEPT = timedelta(days=1)
+_REGISTRATION_DEADLINE_S = 10.0
 CLIENT_NAME = "AuraLink AI Core"
-_VERIFIER_PURPOSE = "mcp-oauth-code-verifier"
+_REQUEST_PURPOSE = "mcp-oauth-authorization-request"
 _CLIENT_SECRET_PURPOSE = "mcp-oauth-client-secret"  # noqa: S105  # a purpose label
 
 
@@ -160,13 +162,14 @@ def authorize(
     state = secrets.token_urlsafe(32)
     pkce = PKCEParameters.generate()
     expires_at = now + STATE_TTL
+    request = json.dumps({"code_verifier": pkce.code_verifier, "client": session.client.__dict__})
     store.add_state(
         conn,
         state_hash=_hash(state),
         user_id=user_id,
         connection_id=connection_id,
-        code_verifier=crypto.encrypt_credential(
-            pkce.code_verifier, owner_id=user_id, record_id=str(connection_id), purpose=_VERIFIER_PURPOSE
+        request=crypto.encrypt_credential(
+            request, owner_id=user_id, record_id=str(connection_id), purpose=_REQUEST_PURPOSE
         ),
         now=now,
         expires_at=expires_at,
@@ -189,42 +192,35 @@ def authorize(
 def reauthorize(
     user_id: str, connection_id: UUID, *, api_base_url: str | None, clock: Clock
 ) -> tuple[dict[str, Any], Authorization]:
-    """A fresh address for a connection behind OAuth (`POST /connections/{id}/authorize`)."""
+    """A fresh address for a connection behind OAuth (`POST /connections/{id}/authorize`).
+
+    A dynamically registered client is registered again for it: an authorization server may
+    have forgotten the earlier one (restarted, cleaned up). The connection keeps its client and
+    tokens until the sign-in ends; the new client travels with the state.
+    """
     redirect = redirect_uri(api_base_url)
     with tenant_transaction(user_id) as conn:
-        row = repository.get(conn, connection_id, for_update=True)
-        if row["oauth"] is None:
-            raise Conflict(
-                "This connection does not sign in with OAuth: it uses the credentials it was made with",
-                code=errors.NOT_OAUTH,
-            )
-        session = unseal(row["oauth"], user_id=user_id, connection_id=connection_id)
-    if row["status"] == "authorization_required":
-        # Signed out (a refused refresh, a failed sign-in): the client may be what the server forgot.
-        server_type = row["server_name"] or CUSTOM
-        client = client_for(
-            server_type,
-            session.auth,
-            redirect=redirect,
-            deadline_s=10.0,
-            now=clock.now(),
-            register_again=True,
+        row = repository.get(conn, connection_id)
+    if row["oauth"] is None:
+        raise Conflict(
+            "This connection does not sign in with OAuth: it uses the credentials it was made with",
+            code=errors.NOT_OAUTH,
         )
-        session = replace(session, client=client)
+    session = unseal(row["oauth"], user_id=user_id, connection_id=connection_id)
+    client = client_for(
+        row["server_name"] or CUSTOM,
+        session.auth,
+        redirect=redirect,
+        deadline_s=_REGISTRATION_DEADLINE_S,
+        now=clock.now(),
+        register_again=True,
+    )
     with tenant_transaction(user_id) as conn:
-        if row["status"] == "authorization_required":
-            store.save_session(
-                conn,
-                connection_id,
-                seal(session, user_id=user_id, connection_id=connection_id),
-                status="authorization_required",
-                error_code=row["last_error_code"],
-            )
         authorization = authorize(
             conn,
             user_id=user_id,
             connection_id=connection_id,
-            session=session,
+            session=replace(session, client=client),
             redirect=redirect,
             now=clock.now(),
         )
@@ -306,14 +302,18 @@ def _exchange(
         raise BadRequest("The redirect names another authorization server", code=errors.CALLBACK_INVALID)
     if callback.iss is None and session.auth.iss_parameter:
         raise BadRequest("The redirect does not name its authorization server", code=errors.CALLBACK_INVALID)
-    verifier = crypto.decrypt_credential_text(
-        state["code_verifier"], owner_id=user_id, record_id=str(connection_id), purpose=_VERIFIER_PURPOSE
+    request = json.loads(
+        crypto.decrypt_credential_text(
+            state["request"], owner_id=user_id, record_id=str(connection_id), purpose=_REQUEST_PURPOSE
+        )
     )
+    # The client the authorization request was made with, which the code was issued to.
+    session = replace(session, client=wire.Client(**request["client"]))
     token = wire.exchange_code(
         session.auth,
         session.client,
         code=callback.code,
-        code_verifier=verifier,
+        code_verifier=request["code_verifier"],
         redirect_uri=redirect_uri(api_base_url),
         deadline_s=remaining_ms / 1000 - 1.0,
     )

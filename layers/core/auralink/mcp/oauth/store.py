@@ -19,7 +19,7 @@ def add_state(
     state_hash: bytes,
     user_id: str,
     connection_id: UUID,
-    code_verifier: str,
+    request: str,
     now: datetime,
     expires_at: datetime,
 ) -> None:
@@ -29,9 +29,9 @@ def add_state(
     )
     conn.execute(
         "INSERT INTO mcp_oauth_states"
-        " (state_hash, user_id, connection_id, code_verifier, created_at, expires_at)"
+        " (state_hash, user_id, connection_id, request, created_at, expires_at)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
-        (state_hash, user_id, connection_id, code_verifier, now, expires_at),
+        (state_hash, user_id, connection_id, request, now, expires_at),
     )
 
 
@@ -43,7 +43,7 @@ def state_owner(conn: Connection, state_hash: bytes) -> str | None:
 
 def take_state(conn: Connection, state_hash: bytes) -> dict[str, Any] | None:
     return conn.execute(
-        "SELECT state_hash, user_id, connection_id, code_verifier, expires_at, used_at"
+        "SELECT state_hash, user_id, connection_id, request, expires_at, used_at"
         " FROM mcp_oauth_states WHERE state_hash = %s FOR UPDATE",
         (state_hash,),
     ).fetchone()
