@@ -28,8 +28,10 @@ from auralink.db import system_transaction, tenant_transaction
 from auralink.errors import BadRequest, ConfigurationError, Conflict, DecryptionError, DomainError
 from auralink.mcp import repository
 from auralink.mcp.connections import CUSTOM
-from auralink.mcp.oauth import errors, store, wire
+from auralink.mcp.oauth import errors, store, tokens, wire
 from auralink.mcp.oauth.session import OAuthSession, seal, unseal
+from auralink.mcp.oplog import OperationRecord
+from auralink.mcp.targets import label_of_row
 from auralink.settings import get_settings
 
 CALLBACK_PATH = "/api/v1/mcp/oauth/callback"
@@ -294,7 +296,8 @@ def _exchange(
         if callback.error == "access_denied":
             raise BadRequest("You declined the sign-in: the connection is not authorized", code=errors.DENIED)
         raise BadRequest("The authorization server did not authorize the connection", code=errors.DENIED)
-    if not callback.code:
+    code = callback.code
+    if not code:
         raise BadRequest("The redirect has no code parameter", code=errors.CALLBACK_INVALID)
     session = unseal(row["oauth"], user_id=user_id, connection_id=connection_id)
     if callback.iss is not None and not issuers_match(callback.iss, session.auth.issuer):
@@ -309,13 +312,23 @@ def _exchange(
     )
     # The client the authorization request was made with, which the code was issued to.
     session = replace(session, client=wire.Client(**request["client"]))
-    token = wire.exchange_code(
-        session.auth,
-        session.client,
-        code=callback.code,
-        code_verifier=request["code_verifier"],
-        redirect_uri=redirect_uri(api_base_url),
-        deadline_s=remaining_ms / 1000 - 1.0,
+    auth, client, verifier = session.auth, session.client, request["code_verifier"]
+    token = tokens.logged(
+        OperationRecord(
+            user_id=user_id,
+            server_name=label_of_row(row),
+            operation="oauth_token",
+            connection_id=connection_id,
+        ),
+        lambda: wire.exchange_code(
+            auth,
+            client,
+            code=code,
+            code_verifier=verifier,
+            redirect_uri=redirect_uri(api_base_url),
+            deadline_s=remaining_ms / 1000 - 1.0,
+        ),
+        clock,
     )
     return session.with_token(token, clock.now())
 
