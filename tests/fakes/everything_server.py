@@ -7,37 +7,22 @@ It serves Streamable HTTP on the 2025-11-25 handshake at `/mcp` on the port name
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from tests.support.node import NODE
+from tests.support.node import NODE, answers, free_port
 
 NPM_DIR = Path(__file__).resolve().parent / "npm"
 ENTRY = NPM_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class EverythingServer:
     """`node dist/index.js streamableHttp` on a free port, stopped at exit."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self._output = tempfile.TemporaryFile()  # noqa: SIM115  # open for the life of the server
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -58,7 +43,7 @@ class EverythingServer:
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout_s
-        while not _answers(self.port):
+        while not answers(self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the npm reference server did not start:\n{self.output()}")

@@ -21,14 +21,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import IO
 
-from tests.support.node import NODE
+from tests.support.node import NODE, answers, free_port
 
 NPM_DIR = Path(__file__).resolve().parent / "npm"
 ENTRY = (
@@ -46,28 +45,14 @@ ENTRY = (
 _LOGGED_TOKEN = re.compile(r"\btoken: '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 class TypeScriptOAuthServer:
     """The example server and its authorization server on two free ports, stopped at exit."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.auth_port = _free_port()
+        self.port = free_port()
+        self.auth_port = free_port()
         while self.auth_port == self.port:
-            self.auth_port = _free_port()
+            self.auth_port = free_port()
         self._output: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -102,7 +87,7 @@ class TypeScriptOAuthServer:
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
-        while not (_answers(self.port) and _answers(self.auth_port)):
+        while not (answers(self.port) and answers(self.auth_port)):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 output = self.output()
                 self.close()

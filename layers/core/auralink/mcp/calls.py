@@ -39,10 +39,8 @@ def execute[T](
     def refresh_deadline_s() -> float:
         return min(_REFRESH_DEADLINE_S, left_ms() / 1000 - gateway.SAFETY_MARGIN_S)
 
-    label = label_of_row(row)
-    row = tokens.ready(row, server_name=label, deadline_s=refresh_deadline_s(), clock=clock)
-    upstream = upstream_for_row(row, api_base_url=api_base_url)
-    try:
+    def attempt(row: dict[str, Any]) -> Outcome[T]:
+        upstream = upstream_for_row(row, api_base_url=api_base_url)
         return gateway.execute(
             upstream,
             record(upstream.server_name),
@@ -51,18 +49,16 @@ def execute[T](
             response_size=response_size,
             clock=clock,
         )
+
+    label = label_of_row(row)
+    row = tokens.ready(row, server_name=label, deadline_s=refresh_deadline_s(), clock=clock)
+    try:
+        return attempt(row)
     except McpUpstreamError as exc:
         refused = exc.code == AUTH_FAILED and (exc.details or {}).get("http_status") == 401
         if row.get("oauth") is None or not refused:
             raise
     # The server refused a token we thought valid (revoked, or its clock runs ahead): refresh once.
-    row = tokens.ready(row, server_name=label, deadline_s=refresh_deadline_s(), clock=clock, refused=True)
-    upstream = upstream_for_row(row, api_base_url=api_base_url)
-    return gateway.execute(
-        upstream,
-        record(upstream.server_name),
-        action,
-        remaining_ms=left_ms(),
-        response_size=response_size,
-        clock=clock,
+    return attempt(
+        tokens.ready(row, server_name=label, deadline_s=refresh_deadline_s(), clock=clock, refused=True)
     )

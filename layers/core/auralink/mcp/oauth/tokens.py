@@ -26,30 +26,18 @@ def logged[T](record: OperationRecord, request: Callable[[], T], clock: Clock) -
     with tenant_transaction(record.user_id) as conn:
         operation_id = oplog.start(conn, record, now=clock.now())
     started = clock.monotonic()
+
+    def finish(**outcome: Any) -> None:
+        with tenant_transaction(record.user_id) as conn:
+            latency_ms = round((clock.monotonic() - started) * 1000)
+            oplog.finish(conn, operation_id, now=clock.now(), latency_ms=latency_ms, attempts=1, **outcome)
+
     try:
         value = request()
     except DomainError as exc:
-        with tenant_transaction(record.user_id) as conn:
-            oplog.finish(
-                conn,
-                operation_id,
-                status="error",
-                now=clock.now(),
-                latency_ms=round((clock.monotonic() - started) * 1000),
-                attempts=1,
-                error_code=exc.code,
-                error_message=exc.message,
-            )
+        finish(status="error", error_code=exc.code, error_message=exc.message)
         raise
-    with tenant_transaction(record.user_id) as conn:
-        oplog.finish(
-            conn,
-            operation_id,
-            status="success",
-            now=clock.now(),
-            latency_ms=round((clock.monotonic() - started) * 1000),
-            attempts=1,
-        )
+    finish(status="success")
     return value
 
 
