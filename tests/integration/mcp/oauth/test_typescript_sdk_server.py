@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
-import httpx
 import psycopg
 import pytest
 from psycopg.rows import DictRow
@@ -29,12 +28,12 @@ from auralink.db import tenant_transaction
 from auralink.mcp.oauth.session import seal, unseal
 from tests.fakes.ts_oauth_server import TypeScriptOAuthServer
 from tests.integration.mcp.gateway.conftest import Api, api, gateway  # noqa: F401  # fixtures
-from tests.support.handlers import http_event, invoke, sample_event
+from tests.integration.mcp.oauth.conftest import callback, redirect_back
+from tests.support.handlers import sample_event
 
 CALLBACK_URL = (
     f"https://{sample_event('McpOAuthCallbackFunction')['headers']['host']}/api/v1/mcp/oauth/callback"
 )
-MAX_REDIRECTS = 10
 
 
 @pytest.fixture(scope="module")
@@ -57,26 +56,11 @@ class Recorded:
         return status, body, headers
 
     def sign_in(self, authorization_url: str) -> dict[str, Any]:
-        """The browser's part: open the address, follow the authorization server's redirects to
-        the callback, and hand the callback its query. The callback's response."""
-        url = authorization_url
-        with httpx.Client(follow_redirects=False, timeout=10) as browser:
-            for _ in range(MAX_REDIRECTS):
-                answer = browser.get(url)
-                assert answer.is_redirect, (answer.status_code, answer.text)
-                url = str(answer.url.join(answer.headers["location"]))
-                if url.startswith(CALLBACK_URL):
-                    break
-            else:
-                raise AssertionError(f"no redirect to the callback after {MAX_REDIRECTS}: {url}")
-        query = urlsplit(url).query
-        event = http_event("McpOAuthCallbackFunction")
-        event["rawQueryString"] = query
-        event["queryStringParameters"] = {name: values[0] for name, values in parse_qs(query).items()}
-        response = invoke("McpOAuthCallbackFunction", event)
-        self.bodies.append(str(response.get("body")))
-        self.bodies.append(json.dumps(response.get("headers")))
-        return response
+        """The browser's part (open the address, follow the redirects to the callback) and the
+        callback's response."""
+        status, page, headers = callback(redirect_back(authorization_url))
+        self.bodies += [page, json.dumps(headers)]
+        return {"statusCode": status, "body": page, "headers": headers}
 
 
 @pytest.fixture
