@@ -260,3 +260,30 @@ def test_states_a_day_past_their_expiry_are_removed_for_every_user(
                 "SELECT 1 FROM mcp_oauth_states WHERE connection_id = %s", (pending["connection_id"],)
             ).fetchall()
         assert bool(rows) is kept
+
+
+def test_with_a_return_url_the_browser_goes_back_to_the_application(
+    api, gateway, connect_custom, sign_in, oauth_server, make_user_id
+):
+    gateway.setenv("MCP_OAUTH_RETURN_URL", "https://app.example.com/mcp/connected?from=auralink")
+    environment.forget_caches()
+    user = make_user_id()
+    pending = _pending(connect_custom, user, oauth_server)
+    oauth_server.deny = True
+    status, _, headers = sign_in(pending["authorization_url"])
+    assert status == 303
+    assert headers["Location"] == (
+        "https://app.example.com/mcp/connected?from=auralink&status=error&error=mcp_oauth_denied"
+    )
+
+    oauth_server.deny = False
+    status, again, _ = api(
+        "McpAuthorizeConnectionFunction", user, path={"connection_id": pending["connection_id"]}
+    )
+    status, _, headers = sign_in(again["authorization_url"])
+
+    assert status == 303
+    assert headers["Location"] == (
+        "https://app.example.com/mcp/connected?from=auralink&status=connected"
+        f"&connection_id={pending['connection_id']}"
+    )
