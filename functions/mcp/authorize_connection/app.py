@@ -6,8 +6,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from auralink.http import api_base_url, current_identity, lambda_handler_for, make_resolver
-from auralink.mcp import connect
 from auralink.mcp.models import ConnectionAuthorization
+from auralink.mcp.oauth import connect
 
 app = make_resolver()
 

@@ -8,41 +8,30 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
-
-import httpx2
-from mcp.client.auth.utils import extract_resource_metadata_from_www_auth, extract_scope_from_www_auth
 
 from auralink import config
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import ServerConfig
-from auralink.db import Connection as DbConnection
 from auralink.db import system_transaction, tenant_transaction
 from auralink.errors import Conflict, DomainError, ValidationFailed
 from auralink.mcp import calls, client, gateway, repository
 from auralink.mcp.client import ServerInfo, ToolInfo
-from auralink.mcp.connections import CUSTOM, to_connection
-from auralink.mcp.errors import AUTH_FAILED, McpTimeout, McpUpstreamError
+from auralink.mcp.connections import CUSTOM, check_room, to_connection
+from auralink.mcp.errors import McpTimeout, McpUpstreamError
 from auralink.mcp.models import Connection, ConnectionAuthorization, ConnectionTest, ConnectRequest
+from auralink.mcp.oauth import connect as oauth_connect
 from auralink.mcp.oauth import errors as oauth_errors
-from auralink.mcp.oauth import flow as oauth_flow
-from auralink.mcp.oauth import tokens as oauth_tokens
-from auralink.mcp.oauth import wire
-from auralink.mcp.oauth.session import OAuthSession, seal
-from auralink.mcp.oauth.wire import Challenge
 from auralink.mcp.oplog import OperationRecord
 from auralink.mcp.registry import server_config
 from auralink.mcp.targets import (
     check_custom_endpoint,
     encrypt_credentials,
     upstream_for,
-    upstream_label,
 )
-from auralink.settings import get_settings
 
 
 def _server_info(info: ServerInfo) -> dict[str, Any]:
@@ -121,7 +110,7 @@ def _check_server(request: ConnectRequest) -> tuple[UUID | None, str | None]:
     if row is None or not row["enabled"] or not server.enabled:
         raise Conflict(f"The {request.server_type} server is not enabled here", code="mcp_server_disabled")
     _check_credentials(request, server)
-    # A server behind OAuth without a key: the user signs in instead (`_connect_with_oauth`).
+    # A server behind OAuth without a key: the user signs in instead (`auralink.mcp.oauth.connect`).
     needs_key = (
         server.auth.takes_key and server.auth.required and not server.hosted and server.auth.kind != "oauth"
     )
@@ -132,15 +121,6 @@ def _check_server(request: ConnectRequest) -> tuple[UUID | None, str | None]:
             field="body.credentials.api_key",
         )
     return UUID(str(row["id"])), None
-
-
-def _check_room(conn: DbConnection) -> None:
-    cap = get_settings().max_connections_per_user
-    if repository.count(conn) >= cap:
-        raise Conflict(
-            f"You have {cap} MCP connections, the most allowed: delete one to add another",
-            code="connection_limit_reached",
-        )
 
 
 def connect(
@@ -158,7 +138,7 @@ def connect(
         if repository.name_taken(conn, name):
             raise Conflict(f"A connection named {name!r} exists already", code="connection_name_taken")
         # Before the server is contacted; checked again, under the lock, where the row is added.
-        _check_room(conn)
+        check_room(conn)
     connection_id = uuid.uuid4()
     upstream = upstream_for(
         request.server_type,
@@ -167,10 +147,15 @@ def connect(
         endpoint=endpoint,
         api_base_url=api_base_url,
     )
-    pending = _Pending(identity, request, server_id, name, endpoint, connection_id, upstream.target.url)
-    if _signs_in_first(request):
-        return _connect_with_oauth(
-            pending, Challenge(), api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock
+    pending = oauth_connect.Pending(
+        identity, request, server_id, name, endpoint, connection_id, upstream.target.url
+    )
+    if oauth_connect.signs_in_first(request):
+        return oauth_connect.start(
+            pending,
+            api_base_url=api_base_url,
+            remaining_ms=remaining_ms,
+            clock=clock,
         )
     started = clock.monotonic()
     record = OperationRecord(user_id=identity.sub, server_name=upstream.server_name, operation="connect")
@@ -183,12 +168,12 @@ def connect(
             clock=clock,
         )
     except McpUpstreamError as exc:
-        challenge = _oauth_challenge(exc, request)
+        challenge = oauth_connect.challenge_of(exc, request)
         if challenge is None:
             raise
         left_ms = remaining_ms - round((clock.monotonic() - started) * 1000)
         try:
-            return _connect_with_oauth(
+            return oauth_connect.start(
                 pending, challenge, api_base_url=api_base_url, remaining_ms=left_ms, clock=clock
             )
         except DomainError as failure:
@@ -199,7 +184,7 @@ def connect(
     info, tools = outcome.value
     with tenant_transaction(identity.sub) as conn:
         repository.lock_connections_of(conn, identity.sub)
-        _check_room(conn)
+        check_room(conn)
         repository.insert(
             conn,
             {
@@ -221,117 +206,6 @@ def connect(
         )
         row = repository.get(conn, connection_id)
     return to_connection(row)
-
-
-@dataclass(frozen=True)
-class _Pending:
-    identity: Identity
-    request: ConnectRequest
-    server_id: UUID | None
-    name: str
-    endpoint: str | None
-    connection_id: UUID
-    url: str
-
-
-def _signs_in_first(request: ConnectRequest) -> bool:
-    """A registry server declared behind OAuth, with no key given or configured: no call is worth
-    making before the user has signed in."""
-    if request.server_type == CUSTOM or not request.credentials.is_empty:
-        return False
-    server = server_config(request.server_type)
-    return server.auth.kind == "oauth" and config.api_key(request.server_type) is None
-
-
-def _oauth_challenge(exc: McpUpstreamError, request: ConnectRequest) -> Challenge | None:
-    """The sign-in a server's 401 asks for, when the user brought no credentials of their own."""
-    if (
-        exc.code != AUTH_FAILED
-        or (exc.details or {}).get("http_status") != 401
-        or not request.credentials.is_empty
-    ):
-        return None
-    if request.server_type != CUSTOM and server_config(request.server_type).auth.kind != "oauth":
-        return None
-    header = httpx2.Response(401, headers={"WWW-Authenticate": exc.www_authenticate or ""})
-    return Challenge(extract_resource_metadata_from_www_auth(header), extract_scope_from_www_auth(header))
-
-
-def _connect_with_oauth(
-    pending: _Pending, challenge: Challenge, *, api_base_url: str | None, remaining_ms: int, clock: Clock
-) -> ConnectionAuthorization:
-    """Find the server's authorization server, get a client there, and store the connection
-    waiting for its user to sign in; the address to open comes back."""
-    user_id, server_type = pending.identity.sub, pending.request.server_type
-    redirect = oauth_flow.redirect_uri(api_base_url)
-    deadline_at = clock.monotonic() + remaining_ms / 1000 - gateway.SAFETY_MARGIN_S
-
-    def prepare() -> OAuthSession:
-        auth = wire.discover(pending.url, challenge, deadline_s=deadline_at - clock.monotonic())
-        scope = oauth_flow.configured_scope(server_type)
-        if scope is not None:
-            auth = replace(auth, scope=scope)
-        client = oauth_flow.client_for(
-            server_type, auth, redirect=redirect, deadline_s=deadline_at - clock.monotonic(), now=clock.now()
-        )
-        return OAuthSession(auth, client)
-
-    label = upstream_label(server_type, pending.url)
-    session = oauth_tokens.logged(
-        OperationRecord(user_id=user_id, server_name=label, operation="oauth_discover"), prepare, clock
-    )
-    with tenant_transaction(user_id) as conn:
-        repository.lock_connections_of(conn, user_id)
-        _check_room(conn)
-        repository.insert(
-            conn,
-            {
-                "id": pending.connection_id,
-                "user_id": user_id,
-                "server_id": pending.server_id,
-                "name": pending.name,
-                "endpoint": pending.endpoint,
-                "credentials": None,
-                "status": "authorization_required",
-                "oauth": seal(session, user_id=user_id, connection_id=pending.connection_id),
-                "tools": None,
-                "now": clock.now(),
-                "latency_ms": None,
-                "protocol_version": None,
-                "discover_result": None,
-                "server_info": {},
-            },
-        )
-        authorization = oauth_flow.authorize(
-            conn,
-            user_id=user_id,
-            connection_id=pending.connection_id,
-            session=session,
-            redirect=redirect,
-            now=clock.now(),
-        )
-    return ConnectionAuthorization(
-        connection_id=pending.connection_id,
-        name=pending.name,
-        authorization_url=authorization.url,
-        expires_at=authorization.expires_at,
-    )
-
-
-def authorize_connection(
-    identity: Identity, connection_id: UUID, *, api_base_url: str | None, clock: Clock = SYSTEM_CLOCK
-) -> ConnectionAuthorization:
-    """A fresh sign-in address for a connection behind OAuth (after a refused refresh, or to
-    sign in as someone else); the connection's current tokens stay until the sign-in ends."""
-    row, authorization = oauth_flow.reauthorize(
-        identity.sub, connection_id, api_base_url=api_base_url, clock=clock
-    )
-    return ConnectionAuthorization(
-        connection_id=connection_id,
-        name=row["name"],
-        authorization_url=authorization.url,
-        expires_at=authorization.expires_at,
-    )
 
 
 def test_connection(

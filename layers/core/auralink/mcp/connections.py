@@ -12,9 +12,12 @@ from uuid import UUID
 
 from auralink import config
 from auralink.auth import Identity
+from auralink.db import Connection as DbConnection
 from auralink.db import tenant_transaction
+from auralink.errors import Conflict
 from auralink.mcp import repository
 from auralink.mcp.models import Connection, ConnectionList
+from auralink.settings import get_settings
 
 CUSTOM = "custom"
 
@@ -49,6 +52,16 @@ def to_connection(row: dict[str, Any]) -> Connection:
         last_error_code=row["last_error_code"],
         created_at=row["created_at"],
     )
+
+
+def check_room(conn: DbConnection) -> None:
+    """Refuse a new connection past the cap of connections per user."""
+    cap = get_settings().max_connections_per_user
+    if repository.count(conn) >= cap:
+        raise Conflict(
+            f"You have {cap} MCP connections, the most allowed: delete one to add another",
+            code="connection_limit_reached",
+        )
 
 
 def list_connections(identity: Identity) -> ConnectionList:
