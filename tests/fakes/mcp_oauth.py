@@ -9,6 +9,10 @@ server on the same origin, following the MCP authorization specification.
   (consent given at once, or refused when `deny` is set), `/token` (authorization code with PKCE
   S256 and the resource indicator; refresh tokens rotate on every use).
 
+With `client_id_metadata`, the authorization server offers no registration and takes a URL as
+client_id instead (Client ID Metadata Documents): it reads the document with
+`fetch_client_metadata(url)`, which a test points at the product's function.
+
 Switches for the failure cases: `deny`, `token_mode` ("ok", "down": 503, "garbage": a 200 that
 is not JSON), `expire_access_tokens()`, `revoke_all()`. Every request to /authorize is kept in
 `authorizations`; `registrations`, `refreshes` count what they say.
@@ -21,6 +25,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -53,9 +58,16 @@ class _Token:
 
 
 class OAuthMcpServer:
-    def __init__(self, *, access_ttl_s: int = 3600, iss_parameter: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        access_ttl_s: int = 3600,
+        iss_parameter: bool = False,
+        fetch_client_metadata: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
         self.access_ttl_s = access_ttl_s
         self.iss_parameter = iss_parameter
+        self.fetch_client_metadata = fetch_client_metadata
         self.deny = False
         self.token_mode = "ok"
         self.authorization_server: str | None = None
@@ -151,12 +163,16 @@ class OAuthMcpServer:
         )
 
     async def _metadata(self, request: Request) -> Response:
+        if self.fetch_client_metadata is not None:
+            registration: dict[str, Any] = {"client_id_metadata_document_supported": True}
+        else:
+            registration = {"registration_endpoint": f"{self.origin}/register"}
         return JSONResponse(
             {
                 "issuer": self.origin,
                 "authorization_endpoint": f"{self.origin}/authorize",
                 "token_endpoint": f"{self.origin}/token",
-                "registration_endpoint": f"{self.origin}/register",
+                **registration,
                 "response_types_supported": ["code"],
                 "grant_types_supported": ["authorization_code", "refresh_token"],
                 "code_challenge_methods_supported": ["S256"],
@@ -185,7 +201,16 @@ class OAuthMcpServer:
     async def _authorize(self, request: Request) -> Response:
         params = dict(request.query_params)
         self.authorizations.append(params)
-        client = self._clients.get(params.get("client_id", ""))
+        client_id = params.get("client_id", "")
+        if client_id.startswith("https://") and self.fetch_client_metadata is not None:
+            document = self.fetch_client_metadata(client_id)
+            if document.get("client_id") == client_id:
+                self._clients[client_id] = {
+                    "client_secret": None,
+                    "redirect_uris": document["redirect_uris"],
+                    "token_endpoint_auth_method": "none",
+                }
+        client = self._clients.get(client_id)
         redirect_uri = params.get("redirect_uri", "")
         if client is None or redirect_uri not in client["redirect_uris"]:
             return JSONResponse({"error": "invalid_request"}, status_code=400)

@@ -113,6 +113,8 @@ PUBLIC_ROUTES = {
     ("GET", "/.well-known/oauth-protected-resource/mcp/{server}"),
     # The end of a user's sign-in to an MCP server: its state binds it, not a token.
     ("GET", "/api/v1/mcp/oauth/callback"),
+    # The gateway's OAuth client metadata, fetched by authorization servers.
+    ("GET", "/api/v1/mcp/oauth/client-metadata.json"),
     ("POST", "/api/v1/agents/tools/call"),
     ("POST", "/api/v1/llm/openai/v1/chat/completions"),
     ("GET", "/api/v1/llm/openai/v1/models"),

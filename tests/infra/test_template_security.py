@@ -23,8 +23,9 @@ from tests.infra.template_support import (
 HEALTH_CHECK = "HealthFunction"
 MIGRATION = "MigrateFunction"
 # Reads no secret at all: the MCP endpoints' protected resource metadata, served from the settings
-# to clients that have not signed in yet (no database, no token).
-READS_NO_SECRET = {"McpResourceMetadataFunction"}
+# to clients that have not signed in yet, and the gateway's own OAuth client metadata (no
+# database, no token).
+READS_NO_SECRET = {"McpResourceMetadataFunction", "McpOAuthClientMetadataFunction"}
 # Routes that read no token: the end of a user's sign-in to an MCP server, bound by its state.
 READS_NO_TOKEN = {"McpOAuthCallbackFunction"}
 # Decrypt stored credentials (MCP connections, users' LLM keys).

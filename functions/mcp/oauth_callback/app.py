@@ -13,7 +13,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from auralink.http import api_base_url, lambda_handler_for, make_resolver, remaining_ms
 from auralink.mcp.oauth import callback
-from auralink.mcp.oauth.flow import CALLBACK_PATH, Callback
+from auralink.mcp.oauth.flow import Callback
+from auralink.mcp.oauth.urls import CALLBACK_PATH
 
 app = make_resolver(public=True)
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from auralink.mcp.oauth.flow import CALLBACK_PATH
+from auralink.mcp.oauth.urls import CALLBACK_PATH
 from tests.fakes.mcp_oauth import OAuthMcpServer
 from tests.integration.mcp.gateway.conftest import api, gateway  # noqa: F401  # fixtures of this folder too
 from tests.support.handlers import http_event, invoke

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.mcp_oauth import SCOPE
+from tests.fakes.mcp_oauth import SCOPE, OAuthMcpServer
 from tests.fakes.mcp_servers import PROTECTED_TOKEN
+from tests.support.handlers import request
 
 
 def _connected(connect_custom: Any, sign_in: Any, user: str, url: str) -> str:
@@ -169,3 +170,28 @@ def test_a_plain_401_without_oauth_metadata_stays_a_credentials_error(api, make_
         "McpConnectFunction", make_user_id(), body={"server_type": "custom", "endpoint": protected_mcp.url}
     )
     assert (status, body["error"]["code"]) == (502, "mcp_auth_failed")
+
+
+def test_a_server_that_takes_client_metadata_documents_needs_no_registration(
+    api, connect_custom, sign_in, make_user_id
+):
+    def fetch(url: str) -> dict[str, Any]:
+        # The authorization server reading the document, served by the product's open route.
+        status, document, headers = request("McpOAuthClientMetadataFunction", None)
+        assert status == 200, document
+        assert headers["Cache-Control"].startswith("public")
+        assert document["client_id"] == url
+        return document
+
+    user = make_user_id()
+    with OAuthMcpServer(fetch_client_metadata=fetch) as server:
+        status, body = connect_custom(user, server.url)
+        assert status == 202, body
+        query = dict(parse_qsl(urlsplit(body["authorization_url"]).query))
+        assert query["client_id"].endswith("/api/v1/mcp/oauth/client-metadata.json")
+        assert query["client_id"].startswith("https://")
+        assert server.registrations == 0
+
+        page_status, page, _ = sign_in(body["authorization_url"])
+        assert page_status == 200, page
+        assert _echo(api, user, str(body["connection_id"]), "no registration")[0] == 200

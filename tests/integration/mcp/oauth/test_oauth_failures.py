@@ -11,7 +11,7 @@ import pytest
 
 from auralink.db import system_transaction, tenant_transaction
 from auralink.mcp.oauth import store as oauth_store
-from auralink.mcp.oauth.flow import CALLBACK_PATH
+from auralink.mcp.oauth.urls import CALLBACK_PATH
 from auralink.mcp.probe import OAUTH_STATES_KEPT_S
 from tests.fakes.mcp_oauth import SCOPE, OAuthMcpServer
 from tests.integration.mcp.gateway.conftest import write_config

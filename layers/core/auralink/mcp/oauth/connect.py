@@ -21,7 +21,7 @@ from auralink.mcp import gateway, repository
 from auralink.mcp.connections import CUSTOM, check_room
 from auralink.mcp.errors import AUTH_FAILED, McpUpstreamError
 from auralink.mcp.models import ConnectionAuthorization, ConnectRequest
-from auralink.mcp.oauth import flow, tokens, wire
+from auralink.mcp.oauth import flow, tokens, urls, wire
 from auralink.mcp.oauth.session import OAuthSession, seal
 from auralink.mcp.oauth.wire import Challenge
 from auralink.mcp.oplog import OperationRecord
@@ -78,7 +78,7 @@ def start(
     the address to open comes back."""
     challenge = challenge or Challenge()
     user_id, server_type = pending.identity.sub, pending.request.server_type
-    redirect = flow.redirect_uri(api_base_url)
+    redirect = urls.redirect_uri(api_base_url)
     deadline_at = clock.monotonic() + remaining_ms / 1000 - gateway.SAFETY_MARGIN_S
 
     def prepare() -> OAuthSession:

@@ -19,26 +19,24 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from mcp.client.auth.oauth2 import PKCEParameters
-from mcp.client.auth.utils import issuers_match
+from mcp.client.auth.utils import is_valid_client_metadata_url, issuers_match
 
 from auralink import config, crypto
 from auralink.clock import Clock
 from auralink.db import Connection as DbConnection
 from auralink.db import system_transaction, tenant_transaction
-from auralink.errors import BadRequest, ConfigurationError, Conflict, DecryptionError, DomainError
+from auralink.errors import BadRequest, Conflict, DecryptionError, DomainError
 from auralink.mcp import repository
 from auralink.mcp.connections import CUSTOM
 from auralink.mcp.oauth import errors, store, tokens, wire
 from auralink.mcp.oauth.session import OAuthSession, seal, unseal
+from auralink.mcp.oauth.urls import CALLBACK_PATH, CLIENT_METADATA_PATH, CLIENT_NAME, redirect_uri
 from auralink.mcp.oplog import OperationRecord
 from auralink.mcp.targets import label_of_row
-from auralink.settings import get_settings
 
-CALLBACK_PATH = "/api/v1/mcp/oauth/callback"
 STATE_TTL = timedelta(minutes=10)
 REGISTRATION_KEPT = timedelta(days=1)
 _REGISTRATION_DEADLINE_S = 10.0
-CLIENT_NAME = "AuraLink AI Core"
 _REQUEST_PURPOSE = "mcp-oauth-authorization-request"
 _CLIENT_SECRET_PURPOSE = "mcp-oauth-client-secret"  # noqa: S105  # a purpose label
 
@@ -68,13 +66,6 @@ class SignedIn:
     session: OAuthSession
 
 
-def redirect_uri(api_base_url: str | None) -> str:
-    base = get_settings().public_api_url or api_base_url
-    if not base:
-        raise ConfigurationError("The API's public URL is unknown: set PUBLIC_API_URL")
-    return base.rstrip("/") + CALLBACK_PATH
-
-
 def client_for(
     server_type: str,
     auth: wire.AuthServer,
@@ -84,8 +75,10 @@ def client_for(
     now: datetime,
     register_again: bool = False,
 ) -> wire.Client:
-    """The operator's client for a registry server, else one registered dynamically, kept for
-    the whole deployment per authorization server and redirect URI for `REGISTRATION_KEPT`.
+    """The operator's client for a registry server; else the product's Client ID Metadata
+    Document where the authorization server takes one (on an https API); else a client registered
+    dynamically, kept for the whole deployment per authorization server and redirect URI for
+    `REGISTRATION_KEPT`.
 
     ``register_again`` skips the kept one: an authorization server may forget its clients
     (restarted, cleaned up), and a user signing in again must not be sent to it with a dead one.
@@ -97,6 +90,10 @@ def client_for(
         return wire.Client(
             configured.client_id, plain, wire.auth_method_for(auth, has_secret=plain is not None)
         )
+    document_url = redirect.removesuffix(CALLBACK_PATH) + CLIENT_METADATA_PATH
+    if auth.client_id_metadata and is_valid_client_metadata_url(document_url):
+        # Preferred where offered (the MCP specification): nothing to register, keep or forget.
+        return wire.Client(document_url, None, "none")
     record_id = f"{auth.issuer} {redirect}"
     if not register_again:
         kept = _kept_client(auth.issuer, redirect, record_id, now)

@@ -66,6 +66,8 @@ class AuthServer:
     resource: str
     scope: str | None
     iss_parameter: bool
+    # Takes a URL as client_id, whose document describes the client (Client ID Metadata Documents).
+    client_id_metadata: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "auth_methods": list(self.auth_methods)}
@@ -194,6 +196,7 @@ async def _discover(http: httpx2.AsyncClient, server_url: str, challenge: Challe
         resource=resource,
         scope=scope,
         iss_parameter=bool(metadata.authorization_response_iss_parameter_supported),
+        client_id_metadata=bool(metadata.client_id_metadata_document_supported),
     )
 
 
