@@ -148,6 +148,7 @@ def test_the_mcp_endpoints_oauth_settings_are_parsed(env):
         ("MCP_OAUTH_CLIENT_IDS", "client id with spaces"),
         ("PUBLIC_API_URL", "https://api.example.com/?query"),
         ("PUBLIC_API_URL", "api.example.com"),
+        ("MCP_OAUTH_RETURN_URL", "app.example.com/connected"),
     ],
 )
 def test_malformed_mcp_oauth_settings_fail_naming_the_variable(env, name, value):
@@ -162,4 +163,13 @@ def test_production_wants_an_https_public_url(env):
     env.setenv("AUTH_JWKS_URL", "https://issuer.example/jwks")
     env.setenv("PUBLIC_API_URL", "http://api.example.com")
     with pytest.raises(ConfigurationError, match="PUBLIC_API_URL must be https"):
+        get_settings()
+
+
+def test_production_wants_an_https_return_url_after_mcp_sign_ins(env):
+    env.setenv("ENVIRONMENT", "production")
+    env.setenv("AUTH_ALGORITHMS", "RS256")
+    env.setenv("AUTH_JWKS_URL", "https://issuer.example/jwks")
+    env.setenv("MCP_OAUTH_RETURN_URL", "http://app.example.com/connected")
+    with pytest.raises(ConfigurationError, match="MCP_OAUTH_RETURN_URL must be https"):
         get_settings()

@@ -197,6 +197,8 @@ class Settings(BaseSettings):
             raise ValueError("AUTH_JWKS_URL must be https in production")
         if self.public_api_url and not self.public_api_url.startswith("https://"):
             raise ValueError("PUBLIC_API_URL must be https in production")
+        if self.mcp_oauth_return_url and not self.mcp_oauth_return_url.startswith("https://"):
+            raise ValueError("MCP_OAUTH_RETURN_URL must be https in production")
 
     @property
     def is_production(self) -> bool:
