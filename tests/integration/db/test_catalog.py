@@ -36,6 +36,8 @@ PRODUCT_TABLES = {
     # Quotas per user: the lock row of a user's run starts, and the refusals.
     "quota_locks",
     "quota_refusals",
+    # Sign-ins to MCP servers behind OAuth in flight, bound by their state.
+    "mcp_oauth_states",
 }
 # State of the service itself, shared by every container: no user data, no row-level security.
 SERVICE_STATE = {
@@ -44,6 +46,8 @@ SERVICE_STATE = {
     "mcp_server_health",
     # The checkpoint library's schema version.
     "checkpoint_migrations",
+    # OAuth clients registered at MCP servers' authorization servers, shared by the deployment.
+    "mcp_oauth_clients",
 }
 REGISTRIES = {"mcp_servers", "llm_providers", "llm_models"}
 MATERIALIZED = {"agent_performance_summary", "mcp_usage_summary", "llm_comparison_view"}
@@ -111,6 +115,10 @@ def test_the_only_other_policies_serve_the_owners_summaries_and_log_cleanup(
         ("llm_performance_metrics", "SELECT"),
         # close_abandoned_mcp_operations() completes rows left pending by a dead function.
         ("mcp_operation_logs", "UPDATE"),
+        # mcp_oauth_state_owner() names a state's user to the callback, which has no caller yet;
+        # delete_expired_mcp_oauth_states() removes states of every user a day past their expiry.
+        ("mcp_oauth_states", "SELECT"),
+        ("mcp_oauth_states", "DELETE"),
     }
     for row in rows:
         assert row["roles"] == [row["owner"]]
@@ -186,6 +194,8 @@ def test_privileged_functions_pin_their_search_path(owner_conn: psycopg.Connecti
         "refresh_summary_views",
         "close_abandoned_mcp_operations",
         "unstarted_runs",
+        "mcp_oauth_state_owner",
+        "delete_expired_mcp_oauth_states",
     }
     for row in rows:
         assert "search_path=pg_catalog, pg_temp" in row["proconfig"]
@@ -208,6 +218,8 @@ def test_only_the_service_functions_are_executable_by_the_application_role(
         "refresh_summary_views",
         "close_abandoned_mcp_operations",
         "unstarted_runs",
+        "mcp_oauth_state_owner",
+        "delete_expired_mcp_oauth_states",
     }
 
 

@@ -19,7 +19,10 @@ from tests.support.handlers import ROOT, http_event, invoke
 # The surfaces a run's framework calls with its token (none but these may accept one).
 RUN_TOKEN_SURFACES = frozenset({"AgentsCallToolFunction", "LlmOpenAIChatFunction", "LlmOpenAIModelsFunction"})
 # Serves the same public document to everyone: it reads no token.
-TOKENLESS = frozenset({"McpResourceMetadataFunction"})
+# Open routes that read no token: metadata for clients, and the end of a sign-in to an MCP server.
+TOKENLESS = frozenset(
+    {"McpResourceMetadataFunction", "McpOAuthClientMetadataFunction", "McpOAuthCallbackFunction"}
+)
 
 
 @pytest.fixture(autouse=True)
