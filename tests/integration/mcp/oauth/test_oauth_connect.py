@@ -195,3 +195,21 @@ def test_a_server_that_takes_client_metadata_documents_needs_no_registration(
         page_status, page, _ = sign_in(body["authorization_url"])
         assert page_status == 200, page
         assert _echo(api, user, str(body["connection_id"]), "no registration")[0] == 200
+
+
+def test_agents_are_told_to_have_the_user_sign_in_then_reach_the_tools(
+    api, connect_custom, sign_in, oauth_server, make_user_id
+):
+    user = make_user_id()
+    status, body = connect_custom(user, oauth_server.url)
+    assert status == 202, body
+    call = {"tool": f"mcp:{body['name']}/echo", "arguments": {"text": "from an agent"}}
+
+    status, before, _ = api("AgentsCallToolFunction", user, body=call)
+    assert status == 200, before
+    assert (before["is_error"], before["error_code"]) == (True, "mcp_oauth_authorization_required")
+
+    assert sign_in(body["authorization_url"])[0] == 200
+    status, after, _ = api("AgentsCallToolFunction", user, body=call)
+    assert status == 200, after
+    assert (after["is_error"], after["text"]) == (False, "from an agent")
