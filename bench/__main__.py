@@ -8,6 +8,7 @@ from bench import (
     crew_runs,
     layer_size,
     mcp_gateway,
+    mcp_sessions,
     pipeline_runs,
     team_runs,
     workflow_runs,
@@ -18,6 +19,7 @@ def main() -> None:
     cold_start.main()
     layer_size.main()
     mcp_gateway.main()
+    mcp_sessions.main()
     workflow_runs.main()
     team_runs.main()
     crew_runs.main()

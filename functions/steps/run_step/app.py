@@ -17,6 +17,7 @@ from auralink.agents.runs.executors import (
     register_executor_factory,
 )
 from auralink.agents.runs.models import StepCommand
+from auralink.mcp import session_pool
 from auralink.observability import logger, metrics, tracer
 from auralink.settings import get_settings
 from auralink.snapstart import before_snapshot
@@ -50,5 +51,8 @@ before_snapshot(lambda: executor_for("autogen"))
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     command = parse(event=event, model=StepCommand)
-    reply = service.advance(command, remaining_ms=context.get_remaining_time_in_millis())
+    # One MCP session per server and connection for the step: an agent node that calls ten
+    # tools of a server shakes hands once. Closed when the step ends.
+    with session_pool.scope():
+        reply = service.advance(command, remaining_ms=context.get_remaining_time_in_millis())
     return reply.model_dump(mode="json")

@@ -25,8 +25,9 @@ import functools
 import logging
 import re
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,7 @@ from pydantic import ValidationError
 
 from auralink.config.models import ResponseCaps
 from auralink.errors import DomainError
+from auralink.mcp import session_pool
 from auralink.mcp.errors import (
     AUTH_FAILED,
     HTTP_ERROR,
@@ -148,15 +150,22 @@ def _run[T](
 ) -> T:
     if deadline_s <= 0:
         raise McpTimeout(f"No time was left for {operation}", fault="request")
+    pool = session_pool.current()
+    if pool is not None and not fresh:
+        deadline_at = time.monotonic() + deadline_s
+        return _run_kept(pool, _KeptCall(operation, target, deadline_s, connect_timeout_s, deadline_at), work)
     wire = _Wire()
     meter = ResponseMeter(target.caps.max_response_bytes, operation)
+    transport = CappedTransport(_transport(target), meter)
     done: list[T] = []
 
     async def main() -> None:
         with anyio.fail_after(deadline_s), anyio.CancelScope() as call:
             # An answer refused on the wire ends the call at once (see `auralink.mcp.response_cap`).
             meter.on_refusal = call.cancel
-            async with _connected(target, wire, meter, deadline_s, connect_timeout_s, fresh=fresh) as client:
+            async with _connected(
+                target, wire, transport, deadline_s, connect_timeout_s, fresh=fresh
+            ) as client:
                 done.append(await work(client))
 
     try:
@@ -166,12 +175,7 @@ def _run[T](
             # Only the close (a legacy session's DELETE) failed or ran out of time: the answer stands.
             logger.warning("closing the MCP connection did not finish", extra={"operation": operation})
             return done[0]
-        if meter.refusal is not None:
-            raise meter.refusal from exc
-        leaves = _leaves(exc)
-        if any(isinstance(leaf, TimeoutError | asyncio.CancelledError) for leaf in leaves):
-            raise _timeout(operation, deadline_s) from exc
-        error = _translate(leaves, wire, operation)
+        error = _failure(exc, wire, meter, operation, deadline_s)
         if error is None:
             raise
         raise error from exc
@@ -182,11 +186,125 @@ def _run[T](
     raise meter.refusal
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """A client kept open in a session scope, with the HTTP layer that reports to its current call."""
+
+    client: Client
+    wire: _Wire
+    transport: CappedTransport
+
+
+@dataclass(frozen=True)
+class _KeptCall:
+    operation: str
+    target: McpTarget
+    deadline_s: float
+    connect_timeout_s: float
+    deadline_at: float
+
+    def left_s(self) -> float:
+        return max(self.deadline_at - time.monotonic(), 0.001)
+
+
+def _run_kept[T](
+    pool: session_pool.SessionPool, call: _KeptCall, work: Callable[[Client], Awaitable[T]]
+) -> T:
+    """`_run` on the scope's open session to this server with these credentials; a session that
+    turns out stale (the server forgot it, the connection died while the container was frozen)
+    costs one more try on a fresh one, within the same deadline."""
+    target = call.target
+    # The headers carry the credentials: a session is never shared by two users.
+    key = (target.url, tuple(sorted(target.headers.items())), target.protocol, target.ssrf_guard, target.caps)
+    try:
+        return _attempt_kept(pool, key, call, work, last=False)
+    except _StaleSession:
+        return _attempt_kept(pool, key, call, work, last=True)
+
+
+class _StaleSession(Exception):
+    """A kept session failed as a stale one does: worth one try on a fresh session."""
+
+
+def _attempt_kept[T](
+    pool: session_pool.SessionPool,
+    key: tuple[Any, ...],
+    call: _KeptCall,
+    work: Callable[[Client], Awaitable[T]],
+    *,
+    last: bool,
+) -> T:
+    meter = ResponseMeter(call.target.caps.max_response_bytes, call.operation)
+    wire = _Wire()
+    transport = CappedTransport(_transport(call.target), meter)
+    used = [wire]
+
+    def opener() -> AbstractAsyncContextManager[_Kept]:
+        return _kept(call.target, wire, transport, call.left_s(), call.connect_timeout_s)
+
+    async def on_session(kept: _Kept) -> T:
+        used[0] = kept.wire
+        kept.wire.last_reply = None
+        kept.transport.meter = meter
+        with anyio.fail_after(call.left_s()), anyio.CancelScope() as scope:
+            meter.on_refusal = scope.cancel
+            return await work(kept.client)
+        assert meter.refusal is not None  # only the meter cancels the call without raising
+        raise meter.refusal
+
+    reused = pool.holds(key)
+    try:
+        value: T = pool.call(key, opener, on_session, timeout_s=call.left_s())
+    except session_pool.SessionEnded:
+        if last:
+            raise _timeout(call.operation, call.deadline_s) from None
+        raise _StaleSession from None
+    except (Exception, BaseExceptionGroup) as exc:
+        error = _failure(exc, used[0], meter, call.operation, call.deadline_s)
+        if not last and reused and _stale(exc, error):
+            logger.info("a kept MCP session was stale: a fresh one", extra={"operation": call.operation})
+            raise _StaleSession from exc
+        if error is None:
+            raise
+        raise error from exc
+    return value
+
+
+@asynccontextmanager
+async def _kept(
+    target: McpTarget, wire: _Wire, transport: CappedTransport, deadline_s: float, connect_timeout_s: float
+) -> AsyncIterator[_Kept]:
+    async with _connected(target, wire, transport, deadline_s, connect_timeout_s, fresh=False) as client:
+        yield _Kept(client, wire, transport)
+
+
+def _stale(exc: BaseException, error: BaseException | None) -> bool:
+    """Whether a reused session failed as a stale one does: its connection found dead, or its
+    session unknown to the server (404, the 2025-11-25 answer to a forgotten session id)."""
+    dead = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError, httpx2.ConnectError)
+    if any(isinstance(leaf, dead) for leaf in _leaves(exc)):
+        return True
+    details = getattr(error, "details", None)
+    return isinstance(details, dict) and details.get("http_status") == 404
+
+
+def _failure(
+    exc: BaseException, wire: _Wire, meter: ResponseMeter, operation: str, deadline_s: float
+) -> BaseException | None:
+    """The domain error for a failed call; None for a bug of ours (the original is raised)."""
+    if meter.refusal is not None:
+        return meter.refusal
+    leaves = _leaves(exc)
+    if any(isinstance(leaf, TimeoutError | asyncio.CancelledError) for leaf in leaves):
+        return _timeout(operation, deadline_s)
+    return _translate(leaves, wire, operation)
+
+
 @asynccontextmanager
 async def _connected(
     target: McpTarget,
     wire: _Wire,
-    meter: ResponseMeter,
+    transport: CappedTransport,
     deadline_s: float,
     connect_timeout_s: float,
     *,
@@ -198,7 +316,7 @@ async def _connected(
         timeout=timeout,
         follow_redirects=False,
         event_hooks={"response": [wire.on_response]},
-        transport=CappedTransport(_transport(target), meter),
+        transport=transport,
     ) as http:
         stored = None if fresh else _stored_discover(target.discover_result)
         if target.protocol == "2025-11-25":
@@ -207,9 +325,9 @@ async def _connected(
             mode = "2026-07-28"
         else:
             mode = "auto"
-        transport = streamable_http_client(target.url, http_client=http)
+        stream = streamable_http_client(target.url, http_client=http)
         async with Client(
-            transport, mode=mode, prior_discover=stored, cache=None, client_info=_CLIENT_INFO
+            stream, mode=mode, prior_discover=stored, cache=None, client_info=_CLIENT_INFO
         ) as client:
             if mode == "2026-07-28" and stored is None:
                 # Pinned to the stateless revision with nothing stored: the SDK would adopt a

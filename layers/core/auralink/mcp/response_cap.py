@@ -63,6 +63,15 @@ class CappedTransport(httpx2.AsyncBaseTransport):
         self._inner = inner
         self._meter = meter
 
+    @property
+    def meter(self) -> ResponseMeter:
+        return self._meter
+
+    @meter.setter
+    def meter(self, meter: ResponseMeter) -> None:
+        # A client kept open across calls (`auralink.mcp.session_pool`) counts each call anew.
+        self._meter = meter
+
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if self._meter.refusal is not None:
             # The SDK may still try (a GET stream, a reconnect, the closing DELETE): nothing more goes out.
