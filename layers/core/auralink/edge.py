@@ -22,6 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from auralink import errors
+from auralink.mcp import session_pool
 from auralink.observability import logger, metrics, tracer
 from auralink.settings import get_settings
 
@@ -121,7 +122,8 @@ def entry_point(serve: LambdaHandler) -> LambdaHandler:
     @metrics.log_metrics(capture_cold_start_metric=True)
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return serve(event, context)
+        with session_pool.kept_warm():
+            return serve(event, context)
 
     handler: LambdaHandler = lambda_handler
     return handler

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     # Steps one run may take (each one at most the step function's 15 minutes).
     run_max_steps: int = Field(default=100, ge=1, le=10_000)
 
+    # Keep MCP sessions open in a warm container from one invocation to the next (per server and
+    # credentials, never shared between users; `auralink.mcp.session_pool`). The template turns it
+    # on for every function; run steps keep theirs for the step either way.
+    mcp_warm_sessions: bool = False
+
     # Outbound endpoints on loopback (custom MCP endpoints, LLM base URLs): the local runtime and
     # the tests turn this on; a deployment only by its AllowLoopbackEndpoints parameter, never
     # by its stage. Off, 127.0.0.1, ::1 and localhost are refused like any non-public address.

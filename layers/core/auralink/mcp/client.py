@@ -151,7 +151,7 @@ def _run[T](
     if deadline_s <= 0:
         raise McpTimeout(f"No time was left for {operation}", fault="request")
     pool = session_pool.current()
-    if pool is not None and not fresh:
+    if pool is not None and not fresh and target.reusable:
         deadline_at = time.monotonic() + deadline_s
         return _run_kept(pool, _KeptCall(operation, target, deadline_s, connect_timeout_s, deadline_at), work)
     wire = _Wire()

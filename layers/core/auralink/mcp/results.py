@@ -38,6 +38,9 @@ class McpTarget:
     ssrf_guard: bool = False
     # What the server may send in one call: more is refused, and the connection dropped.
     caps: ResponseCaps = field(default_factory=ResponseCaps)
+    # Whether a session to it may be kept for later calls (`auralink.mcp.session_pool`): not for
+    # the hosted servers, whose service token is minted anew for every call.
+    reusable: bool = True
 
 
 class ServerInfo(BaseModel):

@@ -19,12 +19,20 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
+import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
+from auralink.settings import get_settings
+
 # How long closing every session may take at the end of a scope (a legacy session's DELETE each).
 CLOSE_TIMEOUT_S = 5.0
+# A warm API container's sessions (`warm()`): how many it keeps, and how long one may sit idle
+# before it is closed rather than reused (servers end idle sessions; a frozen container's are
+# likely dead).
+WARM_MAX_SESSIONS = 16
+WARM_IDLE_S = 60.0
 
 _Work = Callable[[Any], Awaitable[Any]]
 
@@ -47,6 +55,7 @@ class _Session:
         done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._inbox.put_nowait((work, done))
         self.calls += 1
+        self.last_used = time.monotonic()
         return done
 
     def close(self) -> None:
@@ -94,9 +103,13 @@ class _Session:
 
 
 class SessionPool:
-    """The sessions of one scope, on an event loop of their own."""
+    """The sessions of one scope, on an event loop of their own. With ``max_sessions`` and
+    ``idle_s`` (a warm container's pool), the least recently used session makes room for a new
+    one, and a session idle longer than ``idle_s`` is closed instead of reused."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_sessions: int | None = None, idle_s: float | None = None) -> None:
+        self._max_sessions = max_sessions
+        self._idle_s = idle_s
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-sessions", daemon=True)
         self._thread.start()
@@ -105,8 +118,17 @@ class SessionPool:
         self.opened = 0
 
     def holds(self, key: Hashable) -> bool:
+        """Whether a session of ``key`` is open and would be reused."""
         with self._lock:
-            return key in self._sessions
+            session = self._sessions.get(key)
+            if session is None:
+                return False
+            return self._idle_s is None or time.monotonic() - session.last_used <= self._idle_s
+
+    def _retire(self, key: Hashable) -> None:
+        """Close a session that is not in use (its DELETE is sent in the background); under the lock."""
+        session = self._sessions.pop(key)
+        self._loop.call_soon_threadsafe(session.close)
 
     def call(
         self,
@@ -120,7 +142,15 @@ class SessionPool:
         closes the session."""
         with self._lock:
             session = self._sessions.get(key)
+            idle = session is not None and time.monotonic() - session.last_used > (
+                self._idle_s or float("inf")
+            )
+            if idle:
+                self._retire(key)
+                session = None
             if session is None:
+                if self._max_sessions is not None and len(self._sessions) >= self._max_sessions:
+                    self._retire(min(self._sessions, key=lambda held: self._sessions[held].last_used))
                 session = self._on_loop(lambda: _Session(self._loop, opener))
                 self._sessions[key] = session
                 self.opened += 1
@@ -167,11 +197,43 @@ class SessionPool:
 
 
 _current: SessionPool | None = None
+_warm: SessionPool | None = None
 _current_lock = threading.Lock()
 
 
 def current() -> SessionPool | None:
     return _current
+
+
+@contextmanager
+def kept_warm() -> Iterator[None]:
+    """One invocation of an API function: with MCP_WARM_SESSIONS, its MCP calls use the
+    container's pool, whose sessions outlive the invocation (each keyed by its credentials)."""
+    global _current, _warm  # noqa: PLW0603  # one invocation at a time: the process's scope
+    if not get_settings().mcp_warm_sessions:
+        yield
+        return
+    with _current_lock:
+        outer = _current
+        if outer is None:
+            # Created at the container's first invocation: after any snapshot, never inside one.
+            _warm = _warm or SessionPool(max_sessions=WARM_MAX_SESSIONS, idle_s=WARM_IDLE_S)
+            _current = _warm
+    try:
+        yield
+    finally:
+        if outer is None:
+            with _current_lock:
+                _current = None
+
+
+def forget_warm() -> None:
+    """Close the container's pool (tests; a container being shut down)."""
+    global _warm
+    with _current_lock:
+        pool, _warm = _warm, None
+    if pool is not None:
+        pool.close()
 
 
 @contextmanager

@@ -120,6 +120,7 @@ def upstream_for(
         discover_result=discover_result,
         ssrf_guard=server_name == CUSTOM,
         caps=limits.response_caps,
+        reusable=server_name == CUSTOM or not server_config(server_name).hosted,
     )
     return Upstream(
         server_name=upstream_name,

@@ -3,6 +3,7 @@ shared between credentials, closed when the scope ends; a stale one costs a retr
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from auralink.mcp.client import McpTarget
 from auralink.mcp.errors import McpTimeout
 from tests.fakes.mcp_servers import LoopbackServer, slow_app, tools_app
 from tests.fakes.request_log import Receive, Scope, Send
+from tests.support.environment import forget_caches
 
 DEADLINE_S = 10.0
 
@@ -62,7 +64,7 @@ def test_calls_in_a_scope_share_one_handshake_and_the_session_closes_at_the_end(
     assert session_pool.current() is None
 
 
-def test_without_a_scope_every_call_shakes_hands(legacy):
+def test_without_a_scope_every_call_shakes_hands(legacy, service_environment):
     tag = uuid.uuid4().hex
     target = _target(legacy, tag)
 
@@ -130,3 +132,59 @@ def test_a_call_that_times_out_in_a_scope_closes_its_session_and_says_so():
             with pytest.raises(McpTimeout):
                 client.call_tool(target, "sleep", {"seconds": 30}, deadline_s=0.5)
             assert not pool.holds((target.url, (), target.protocol, target.ssrf_guard, target.caps))
+
+
+@pytest.fixture
+def warm(monkeypatch: pytest.MonkeyPatch, service_environment) -> Iterator[session_pool.SessionPool]:
+    """A warm container's pool, as the template's functions have (MCP_WARM_SESSIONS), entered
+    the way each invocation of an API function enters it."""
+    monkeypatch.setenv("MCP_WARM_SESSIONS", "true")
+    forget_caches()
+    with session_pool.kept_warm():
+        pool = session_pool.current()
+    assert pool is not None and session_pool.current() is None
+    yield pool
+    session_pool.forget_warm()
+
+
+def _invocation(target: McpTarget, text: str) -> str:
+    """One invocation of an API function in the same warm container."""
+    with session_pool.kept_warm():
+        return _echo(target, text)
+
+
+def test_a_warm_container_reuses_a_session_from_one_invocation_to_the_next(legacy, warm):
+    tag = uuid.uuid4().hex
+    target = _target(legacy, tag)
+
+    for invocation in range(3):
+        assert _invocation(target, str(invocation)) == str(invocation)
+
+    assert _count(legacy, tag, rpc="initialize") == 1
+    assert warm.holds(
+        (target.url, tuple(sorted(target.headers.items())), target.protocol, False, target.caps)
+    )
+
+
+def test_a_warm_session_idle_too_long_is_closed_not_reused(legacy, warm, monkeypatch):
+    monkeypatch.setattr(warm, "_idle_s", 0.2)
+    tag = uuid.uuid4().hex
+    target = _target(legacy, tag)
+
+    _invocation(target, "first")
+    time.sleep(0.3)
+    _invocation(target, "later")
+
+    assert _count(legacy, tag, rpc="initialize") == 2
+    assert _count(legacy, tag, method="DELETE") == 1  # the idle one, closed properly
+
+
+def test_a_warm_container_keeps_a_bounded_number_of_sessions(legacy, warm, monkeypatch):
+    monkeypatch.setattr(warm, "_max_sessions", 2)
+    tag = uuid.uuid4().hex
+
+    for user in ("a", "b", "c"):
+        _invocation(_target(legacy, tag, token=user), user)
+    _invocation(_target(legacy, tag, token="a"), "a again")  # "a" was the least recently used: evicted
+
+    assert _count(legacy, tag, rpc="initialize") == 4
