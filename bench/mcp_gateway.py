@@ -3,7 +3,10 @@
 A user connects an MCP server on loopback (both protocol revisions) and calls one of its tools
 repeatedly through `POST /api/v1/mcp/connections/{id}/tools/{tool}/call`: authentication, the
 database transactions of admission and record, the rate limits, the breaker, the SSRF-guarded
-client, and the server itself. Reported against the same tool called with the client alone.
+client, and the server itself. Reported against the same tool called with the client alone (a
+fresh client per call, as outside a kept session) and against the open-session floor (the SDK's
+client alone, opened once). The local runtime runs the functions with the template's environment,
+so API containers keep their MCP sessions warm (MCP_WARM_SESSIONS) as in AWS.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import httpx
 
 from auralink.mcp import client
 from auralink.mcp.results import McpTarget
+from bench.mcp_sessions import open_session_floor
 from infra.local.runtime import LocalRuntime
 from infra.local.token import mint_dev_token
 from tests.fakes.mcp_servers import LoopbackServer, tools_app
@@ -65,9 +69,19 @@ def main() -> None:
                     with LoopbackServer(tools_app(stateless=stateless), name=protocol) as server:
                         gateway = _through_gateway(api, server.url, mint_dev_token(f"bench-{protocol}"))
                         alone = _client_alone(server.url, protocol)
+                        floor = open_session_floor(
+                            server.url,
+                            legacy=not stateless,
+                            calls=CALLS,
+                            tool="add",
+                            arguments={"a": 1, "b": 2},
+                        )
+                    ratio = statistics.median(gateway) / statistics.median(floor)
                     print(f"tool call, {protocol}, {CALLS} calls:")
-                    print(f"  through the gateway (HTTP, local runtime): {_percentiles(gateway)}")
-                    print(f"  client alone:                              {_percentiles(alone)}")
+                    shown = f"{_percentiles(gateway)} ({ratio:.2f}x floor)"
+                    print(f"  through the gateway (HTTP, local runtime): {shown}")
+                    print(f"  client alone, a fresh client per call:     {_percentiles(alone)}")
+                    print(f"  open-session floor (the SDK's client):     {_percentiles(floor)}")
         finally:
             runtime.stop()
 

@@ -29,17 +29,21 @@ CALLS = 20
 ROUNDS = 5
 
 
-def _floor(url: str) -> list[float]:
+def open_session_floor(
+    url: str, *, legacy: bool = True, calls: int = CALLS, tool: str = "echo", arguments: dict | None = None
+) -> list[float]:
+    """The SDK's client alone, opened once: the time of each call on its open session."""
     samples: list[float] = []
 
     async def main() -> None:
+        mode = "legacy" if legacy else "auto"
         async with (
             httpx2.AsyncClient(follow_redirects=False) as http,
-            Client(streamable_http_client(url, http_client=http), mode="legacy", cache=None) as sdk,
+            Client(streamable_http_client(url, http_client=http), mode=mode, cache=None) as sdk,
         ):
-            for n in range(CALLS):
+            for n in range(calls):
                 started = time.perf_counter()
-                await sdk.call_tool("echo", {"text": str(n)})
+                await sdk.call_tool(tool, arguments or {"text": str(n)})
                 samples.append((time.perf_counter() - started) * 1000)
 
     anyio.run(main)
@@ -67,9 +71,9 @@ def _gateway_client(url: str, *, kept: bool) -> list[float]:
 def main() -> None:
     with LoopbackServer(tools_app(stateless=False), name="bench-legacy") as server:
         variants: dict[str, list[float]] = {"floor": [], "kept": [], "fresh": []}
-        _floor(server.url)  # warm the server and the imports
+        open_session_floor(server.url)  # warm the server and the imports
         for _ in range(ROUNDS):
-            variants["floor"] += _floor(server.url)
+            variants["floor"] += open_session_floor(server.url)
             variants["kept"] += _gateway_client(server.url, kept=True)
             variants["fresh"] += _gateway_client(server.url, kept=False)
     floor = statistics.median(variants["floor"])
