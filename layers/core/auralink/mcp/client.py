@@ -235,12 +235,12 @@ def _attempt_kept[T](
     last: bool,
 ) -> T:
     meter = ResponseMeter(call.target.caps.max_response_bytes, call.operation)
-    wire = _Wire()
-    transport = CappedTransport(_transport(call.target), meter)
-    used = [wire]
+    used = [_Wire()]
 
     def opener() -> AbstractAsyncContextManager[_Kept]:
-        return _kept(call.target, wire, transport, call.left_s(), call.connect_timeout_s)
+        # Only for a session that opens now: a reused one keeps its HTTP client and transport.
+        transport = CappedTransport(_transport(call.target), meter)
+        return _kept(call.target, used[0], transport, call.left_s(), call.connect_timeout_s)
 
     async def on_session(kept: _Kept) -> T:
         used[0] = kept.wire
