@@ -148,7 +148,7 @@ def connect(
         api_base_url=api_base_url,
     )
     pending = oauth_connect.Pending(
-        identity, request, server_id, name, endpoint, connection_id, upstream.target.url
+        identity, request, server_id, name, endpoint, connection_id, upstream.target.url, upstream.server_name
     )
     if oauth_connect.signs_in_first(request):
         return oauth_connect.start(

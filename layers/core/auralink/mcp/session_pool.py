@@ -46,14 +46,17 @@ class _Session:
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, opener: Callable[[], AbstractAsyncContextManager[Any]]
-    ):
+    ) -> None:
         self.calls = 0
+        self.last_used = time.monotonic()
+        self._loop = loop
         self._inbox: asyncio.Queue[tuple[_Work, concurrent.futures.Future[Any]] | None] = asyncio.Queue()
         self._task = loop.create_task(self._serve(opener))
 
     def submit(self, work: _Work) -> concurrent.futures.Future[Any]:
+        """From any thread: the call is queued on the session's loop without waiting for it."""
         done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._inbox.put_nowait((work, done))
+        self._loop.call_soon_threadsafe(self._inbox.put_nowait, (work, done))
         self.calls += 1
         self.last_used = time.monotonic()
         return done
@@ -154,7 +157,7 @@ class SessionPool:
                 session = self._on_loop(lambda: _Session(self._loop, opener))
                 self._sessions[key] = session
                 self.opened += 1
-            done = self._on_loop(lambda: session.submit(work))
+            done = session.submit(work)
         try:
             return done.result(timeout=timeout_s)
         except BaseException:

@@ -135,11 +135,6 @@ def _custom_label(url: str) -> str:
     return f"{CUSTOM}:{urlsplit(url).hostname}:{urlsplit(url).port or ''}".rstrip(":")
 
 
-def upstream_label(server_type: str, url: str) -> str:
-    """A server as the log and statistics name it."""
-    return _custom_label(url) if server_type == CUSTOM else server_type
-
-
 def label_of_row(row: dict[str, Any]) -> str:
     """The server of a stored connection as the log and statistics name it."""
     return _custom_label(row["endpoint"] or "") if row["server_name"] is None else str(row["server_name"])

@@ -26,7 +26,6 @@ from auralink.mcp.oauth.session import OAuthSession, seal
 from auralink.mcp.oauth.wire import Challenge
 from auralink.mcp.oplog import OperationRecord
 from auralink.mcp.registry import server_config
-from auralink.mcp.targets import upstream_label
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,8 @@ class Pending:
     endpoint: str | None
     connection_id: UUID
     url: str
+    # The server as the log and statistics name it (the upstream's name).
+    server_label: str
 
 
 def signs_in_first(request: ConnectRequest) -> bool:
@@ -91,9 +92,10 @@ def start(
         )
         return OAuthSession(auth, client)
 
-    label = upstream_label(server_type, pending.url)
     session = tokens.logged(
-        OperationRecord(user_id=user_id, server_name=label, operation="oauth_discover"), prepare, clock
+        OperationRecord(user_id=user_id, server_name=pending.server_label, operation="oauth_discover"),
+        prepare,
+        clock,
     )
     with tenant_transaction(user_id) as conn:
         repository.lock_connections_of(conn, user_id)

@@ -29,7 +29,7 @@ from auralink.errors import BadRequest, Conflict, DecryptionError, DomainError
 from auralink.mcp import repository
 from auralink.mcp.connections import CUSTOM
 from auralink.mcp.oauth import errors, store, tokens, wire
-from auralink.mcp.oauth.session import OAuthSession, seal, unseal
+from auralink.mcp.oauth.session import OAuthSession, unseal
 from auralink.mcp.oauth.urls import CALLBACK_PATH, CLIENT_METADATA_PATH, CLIENT_NAME, redirect_uri
 from auralink.mcp.oplog import OperationRecord
 from auralink.mcp.targets import label_of_row
@@ -270,12 +270,7 @@ def complete(callback: Callback, *, api_base_url: str | None, remaining_ms: int,
             store.record_error(conn, connection_id, exc.code)
         raise
     with tenant_transaction(user_id) as conn:
-        store.save_session(
-            conn,
-            connection_id,
-            seal(session, user_id=user_id, connection_id=connection_id),
-            status="connected",
-        )
+        store.save_session(conn, connection_id, session, user_id=user_id, status="connected")
     return SignedIn(user_id, connection_id, session)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from auralink.db import Connection
+from auralink.mcp.oauth.session import OAuthSession, seal
 
 
 def add_state(
@@ -63,14 +64,16 @@ def delete_expired_states(conn: Connection, *, older_than_s: int) -> int:
 def save_session(
     conn: Connection,
     connection_id: UUID,
-    sealed: str,
+    session: OAuthSession,
     *,
+    user_id: str,
     status: str,
     error_code: str | None = None,
 ) -> None:
+    """The connection's session, sealed for its user and itself, with its status."""
     conn.execute(
         "UPDATE user_mcp_connections SET oauth = %s, status = %s, last_error_code = %s WHERE id = %s",
-        (sealed, status, error_code, connection_id),
+        (seal(session, user_id=user_id, connection_id=connection_id), status, error_code, connection_id),
     )
 
 

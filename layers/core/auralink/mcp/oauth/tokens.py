@@ -17,7 +17,7 @@ from auralink.db import tenant_transaction
 from auralink.errors import DomainError
 from auralink.mcp import oplog, repository
 from auralink.mcp.oauth import errors, store, wire
-from auralink.mcp.oauth.session import OAuthSession, of_row, seal
+from auralink.mcp.oauth.session import OAuthSession, of_row
 from auralink.mcp.oplog import OperationRecord
 
 
@@ -81,12 +81,7 @@ def ready(
         raise errors.authorization_required(row["name"]) from None
     refreshed = session.with_token(token, clock.now())
     with tenant_transaction(user_id) as conn:
-        store.save_session(
-            conn,
-            connection_id,
-            seal(refreshed, user_id=user_id, connection_id=connection_id),
-            status="connected",
-        )
+        store.save_session(conn, connection_id, refreshed, user_id=user_id, status="connected")
         return repository.get(conn, connection_id)
 
 
@@ -95,7 +90,8 @@ def _sign_out(user_id: str, connection_id: UUID, session: OAuthSession, error_co
         store.save_session(
             conn,
             connection_id,
-            seal(session.signed_out(), user_id=user_id, connection_id=connection_id),
+            session.signed_out(),
+            user_id=user_id,
             status="authorization_required",
             error_code=error_code,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from auralink.errors import ConfigurationError
-from auralink.settings import get_settings
 
 CALLBACK_PATH = "/api/v1/mcp/oauth/callback"
 CLIENT_METADATA_PATH = "/api/v1/mcp/oauth/client-metadata.json"
@@ -14,10 +13,10 @@ CLIENT_NAME = "AuraLink AI Core"
 
 
 def _public_base(api_base_url: str | None) -> str:
-    base = get_settings().public_api_url or api_base_url
-    if not base:
+    # `edge.api_base_url` gives PUBLIC_API_URL first, else the domain the request came in on.
+    if not api_base_url:
         raise ConfigurationError("The API's public URL is unknown: set PUBLIC_API_URL")
-    return base.rstrip("/")
+    return api_base_url.rstrip("/")
 
 
 def redirect_uri(api_base_url: str | None) -> str:
