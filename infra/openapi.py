@@ -37,7 +37,6 @@ _IMPORT_ENVIRONMENT = {
     "AUTH_AUDIENCE": "auralink-api",
     "AUTH_ALGORITHMS": "HS256",
     "AUTH_JWT_SECRET_ID": "openapi",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
 }
 

@@ -31,8 +31,11 @@ from typing import Any
 import psutil
 import psycopg
 import pytest
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from psycopg.rows import DictRow, dict_row
 
+from auralink import tracing
 from auralink.db import reset_connection
 from auralink.db.migrate import apply_migrations
 from auralink.observability import logger
@@ -203,6 +206,37 @@ def make_user_id() -> Callable[[str], str]:
         return f"{label}-{uuid.uuid4().hex[:12]}"
 
     return make
+
+
+class _SpanRecorder(InMemorySpanExporter):
+    """An in-memory exporter that keeps spans only while a test asks for them."""
+
+    recording = False
+
+    def export(self, spans: Any) -> Any:
+        if not self.recording:
+            return SpanExportResult.SUCCESS
+        return super().export(spans)
+
+
+_RECORDERS: list[_SpanRecorder] = []
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The spans that this process's handlers record during the test (beside the configured
+    exporter: a process installs OpenTelemetry's provider once, and the recorder with it)."""
+    if not _RECORDERS:
+        _RECORDERS.append(_SpanRecorder())
+        tracing.install(_RECORDERS[0])
+    recorder = _RECORDERS[0]
+    recorder.clear()
+    recorder.recording = True
+    try:
+        yield recorder
+    finally:
+        recorder.recording = False
+        recorder.clear()
 
 
 @pytest.fixture(autouse=True)

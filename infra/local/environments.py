@@ -46,7 +46,7 @@ PRELOADED_MODULES = (
     "aws_lambda_powertools.event_handler",
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.metrics",
-    "aws_lambda_powertools.tracing",
+    "opentelemetry.sdk.trace",
     "aws_lambda_powertools.utilities.parameters",
     "boto3",
     "cryptography.hazmat.primitives.ciphers.aead",

@@ -334,7 +334,6 @@ class LocalRuntime:
         return {
             "POWERTOOLS_SERVICE_NAME": "auralink",
             "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
-            "POWERTOOLS_TRACE_DISABLED": "true",
             "DATABASE_URL": app_dsn,
             "DATABASE_SECRET_ID": None,
             "DATABASE_OWNER_URL": owner_dsn,
@@ -345,6 +344,7 @@ class LocalRuntime:
             # The local runtime's own servers (the seeded DeepWiki, a user's local MCP server or
             # model) live on loopback; a deployment reaches loopback only by its parameter.
             "ALLOW_LOOPBACK_ENDPOINTS": "true",
+            **_tracing_variables(),
             **self._variables,
             **dev_auth_environment(),
             **self._aws.environment(),
@@ -389,6 +389,21 @@ def _configuration_variables(root: Path) -> dict[str, str]:
     key for `make dev` in the shell, as a deployment sets it on the functions."""
     names = referenced_variables(_mcp_config_path(root))
     return {name: os.environ[name] for name in sorted(names) if os.environ.get(name)}
+
+
+# Where a developer sends the functions' traces (auralink.tracing): the console, an OTLP endpoint.
+_TRACING_VARIABLES = (
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "AWS_XRAY_DAEMON_ADDRESS",
+)
+
+
+def _tracing_variables() -> dict[str, str]:
+    return {name: os.environ[name] for name in _TRACING_VARIABLES if os.environ.get(name)}
 
 
 def _set_environment(environment: Mapping[str, str | None]) -> None:

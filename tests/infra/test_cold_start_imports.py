@@ -6,7 +6,9 @@
   each framework only where its own layer is (its code reached at all, a lazy import included), and
   none of them in an API function (one with HttpApi events);
 - boto3 (and Powertools' secrets client) in no function at init: it comes with the first secret
-  read, so a function that reads none never loads it.
+  read, so a function that reads none never loads it;
+- the AWS X-Ray SDK (and Powertools' Tracer, built on it) in no function at all: traces go through
+  OpenTelemetry (`auralink.tracing`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ IMPORT_ENVIRONMENT = {
     "AUTH_AUDIENCE": "auralink-test",
     "AUTH_ALGORITHMS": "HS256",
     "AUTH_JWT_SECRET_ID": "unused",
-    "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
 
@@ -182,3 +183,14 @@ def test_no_api_function_imports_an_agent_framework_at_init(template: dict[str, 
 def test_no_function_loads_the_secrets_client_at_init(template: dict[str, Any]) -> None:
     # Powertools' parameters utility brings boto3 (~0.4 s); it is imported at the first secret read.
     assert _loaded(template, set(function_ids(template)), SECRETS_CLIENT) == {}
+
+
+def test_no_function_imports_the_x_ray_sdk(template: dict[str, Any]) -> None:
+    # The X-Ray SDK reaches its end of support on 2027-02-25, and it cost ~0.4 s of every cold
+    # start (through botocore). Neither at init nor anywhere in a function's code.
+    # (Powertools' package imports its Tracer class, which loads the SDK only when instantiated.)
+    tracer = ("aws_xray_sdk", "aws_lambda_powertools.tracing", "aws_lambda_powertools.Tracer")
+
+    assert _loaded(template, set(function_ids(template)), ("aws_xray_sdk",)) == {}
+    for spec in functions(template):
+        assert not within(reached_modules(_code_files(spec)), tracer), spec.logical_id

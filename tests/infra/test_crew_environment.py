@@ -42,7 +42,6 @@ _IMPORT_ENVIRONMENT = {
     "AUTH_AUDIENCE": "auralink-test",
     "AUTH_ALGORITHMS": "HS256",
     "AUTH_JWT_SECRET_ID": "unused",
-    "POWERTOOLS_TRACE_DISABLED": "true",
 }
 # What the crew step loads of the auralink package at init: the run step's contract and no more.
 LOADED_AT_INIT = [
@@ -61,6 +60,7 @@ LOADED_AT_INIT = [
     "auralink.secrets",
     "auralink.settings",
     "auralink.snapstart",
+    "auralink.tracing",
 ]
 # Never in CrewAI's environment at init: the main environment's SDK (and what imports it), the other
 # frameworks, and CrewAI's own seconds of import.

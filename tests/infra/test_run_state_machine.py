@@ -167,6 +167,8 @@ def test_the_tasks_call_the_step_functions_and_retry_lambda_service_errors(
     assert definition["States"]["MarkFailed"]["Parameters"] == {
         "run_id.$": "$.run_id",
         "user_id.$": "$.user_id",
+        # The execution's input, for the run's trace header (auralink.agents.runs.starts).
+        "execution.$": "$$.Execution.Input",
         "action": "fail",
         "error.$": "$.error",
     }
@@ -252,6 +254,11 @@ def _run(machine_arn: str, execution_input: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError("the execution did not finish in 15 s")
 
 
+def _command(execution_input: dict[str, Any]) -> dict[str, Any]:
+    """What a step receives: the run, its user, and the execution's input (for its trace header)."""
+    return {**RUN, "execution": execution_input}
+
+
 def _status(value: str) -> dict[str, str]:
     return {"run_id": RUN["run_id"], "status": value}
 
@@ -267,7 +274,7 @@ def test_a_run_steps_until_it_succeeds(machine_arn: str, step: ScriptedStep, rou
 
     assert execution["status"] == "SUCCEEDED"
     # Every step of the run in the function its framework chose, with the run and its user only.
-    assert step.calls == [(function, RUN)] * 3
+    assert step.calls == [(function, _command(execution_input))] * 3
     assert json.loads(execution["output"])["step"] == _status("succeeded")
 
 
@@ -281,7 +288,7 @@ def test_a_run_that_waits_or_is_cancelled_ends_the_execution_successfully(
     execution = _run(machine_arn, execution_input)
 
     assert execution["status"] == "SUCCEEDED"
-    assert step.calls == [(function, RUN)] * 2
+    assert step.calls == [(function, _command(execution_input))] * 2
 
 
 @pytest.mark.parametrize("result", [_status("failed"), _status("exploded"), {"run_id": RUN["run_id"]}])
@@ -296,7 +303,7 @@ def test_a_failed_or_unknown_status_fails_the_execution_without_marking_again(
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "RunFailed"
-    assert step.calls == [(function, RUN)]
+    assert step.calls == [(function, _command(execution_input))]
 
 
 def test_a_step_that_raises_is_marked_failed_with_its_error_by_the_run_step(
@@ -326,7 +333,7 @@ def test_a_lambda_service_error_is_retried_not_failed(
     execution = _run(machine_arn, execution_input)
 
     assert execution["status"] == "SUCCEEDED"
-    assert step.calls == [(function, RUN)] * 2
+    assert step.calls == [(function, _command(execution_input))] * 2
 
 
 def test_a_step_that_died_is_done_once_more(machine_arn: str, step: ScriptedStep, route: Route) -> None:
@@ -334,7 +341,7 @@ def test_a_step_that_died_is_done_once_more(machine_arn: str, step: ScriptedStep
     step.outcomes = ["Runtime.ExitError", _status("succeeded")]
 
     assert _run(machine_arn, execution_input)["status"] == "SUCCEEDED"
-    assert step.calls == [(function, RUN)] * 2
+    assert step.calls == [(function, _command(execution_input))] * 2
 
 
 def test_an_interrupted_step_is_retried(machine_arn: str, step: ScriptedStep, route: Route) -> None:
@@ -342,4 +349,4 @@ def test_an_interrupted_step_is_retried(machine_arn: str, step: ScriptedStep, ro
     step.outcomes = ["StepInterrupted", _status("succeeded")]
 
     assert _run(machine_arn, execution_input)["status"] == "SUCCEEDED"
-    assert step.calls == [(function, RUN)] * 2
+    assert step.calls == [(function, _command(execution_input))] * 2

@@ -188,9 +188,11 @@ def test_the_crew_step_is_an_image_built_from_its_dockerfile_in_the_repository(
     assert (spec.timeout, spec.memory_size) == (900, 2048)
     assert spec.environment["HOME"] == "/tmp"
     assert spec.environment["CREWAI_STORAGE_DIR"].startswith("/tmp/")
-    for switch in ("CREWAI_DISABLE_TELEMETRY", "CREWAI_DISABLE_VERSION_CHECK", "OTEL_SDK_DISABLED"):
+    for switch in ("CREWAI_DISABLE_TELEMETRY", "CREWAI_DISABLE_VERSION_CHECK"):
         assert spec.environment[switch] == "true", switch
     assert spec.environment["CREWAI_TRACING_ENABLED"] == "false"
+    # The step's own spans (auralink.tracing) are exported like any function's.
+    assert "OTEL_SDK_DISABLED" not in spec.environment
 
 
 def test_the_makefile_builds_the_images_of_the_templates_image_functions(template: dict[str, Any]) -> None:

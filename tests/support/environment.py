@@ -21,7 +21,6 @@ SERVICE_ENVIRONMENT = {
     "AUTH_AUDIENCE": "auralink-test",
     "AUTH_ALGORITHMS": "HS256",
     "AUTH_JWT_SECRET_ID": "test/jwt",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
     # The tests' servers live on loopback; tests of the refusal unset it.
     "ALLOW_LOOPBACK_ENDPOINTS": "true",

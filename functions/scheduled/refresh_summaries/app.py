@@ -6,7 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from auralink.observability import logger, metrics, tracer
+from auralink import tracing
+from auralink.observability import logger, metrics
 from auralink.platform import summaries
 from auralink.settings import get_settings
 
@@ -15,6 +16,6 @@ get_settings()
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.handler("refresh summaries")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return summaries.refresh().model_dump(mode="json")

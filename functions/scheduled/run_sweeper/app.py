@@ -6,8 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from auralink import tracing
 from auralink.agents.runs import sweeper
-from auralink.observability import logger, metrics, tracer
+from auralink.observability import logger, metrics
 from auralink.settings import get_settings
 
 get_settings()
@@ -15,6 +16,6 @@ get_settings()
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.handler("run sweeper")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return sweeper.sweep(remaining_ms=context.get_remaining_time_in_millis()).model_dump(mode="json")

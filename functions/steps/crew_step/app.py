@@ -12,10 +12,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from auralink import tracing
 from auralink.agents.runs import service
 from auralink.agents.runs.executors import Executor, register_executor_factory
-from auralink.agents.runs.models import StepCommand
-from auralink.observability import logger, metrics, tracer
+from auralink.agents.runs.models import StepCommand, carried_trace
+from auralink.observability import logger, metrics
 from auralink.settings import get_settings
 
 get_settings()  # fail the cold start, not the first run, on a bad environment
@@ -35,7 +36,7 @@ register_executor_factory("crewai", _crewai)
 
 @logger.inject_lambda_context(correlation_id_path="run_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.handler("crew step", carried=carried_trace)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     command = parse(event=event, model=StepCommand)
     reply = service.advance(command, remaining_ms=context.get_remaining_time_in_millis())

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from auralink import tracing
 from auralink.agents.langgraph.executor import FRAMEWORK as LANGGRAPH
 from auralink.agents.langgraph.executor import LangGraphExecutor
 from auralink.agents.runs import service
@@ -16,9 +17,9 @@ from auralink.agents.runs.executors import (
     register_executor,
     register_executor_factory,
 )
-from auralink.agents.runs.models import StepCommand
+from auralink.agents.runs.models import StepCommand, carried_trace
 from auralink.mcp import session_pool
-from auralink.observability import logger, metrics, tracer
+from auralink.observability import logger, metrics
 from auralink.settings import get_settings
 from auralink.snapstart import before_snapshot
 
@@ -48,7 +49,7 @@ before_snapshot(lambda: executor_for("autogen"))
 
 @logger.inject_lambda_context(correlation_id_path="run_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracing.handler("run step", carried=carried_trace)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     command = parse(event=event, model=StepCommand)
     # One MCP session per server and connection for the step: an agent node that calls ten

@@ -7,7 +7,7 @@ under the same limits, so what does not depend on who answers lives here, once:
 - the status of each domain error (a code has one status, whichever edge answers it);
 - the request body as sent (base64-decoded when API Gateway encoded it) and its size limit;
 - the API's own public URL and the time left to answer;
-- the decorator stack of every entry point (logger with correlation id, metrics, tracer).
+- the decorator stack of every entry point (logger with correlation id, metrics, a trace span).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from auralink import errors
+from auralink import errors, tracing
 from auralink.mcp import session_pool
-from auralink.observability import logger, metrics, tracer
+from auralink.observability import logger, metrics
 from auralink.settings import get_settings
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -116,14 +116,36 @@ def remaining_ms(context: LambdaContext | None) -> int:
 
 def entry_point(serve: LambdaHandler) -> LambdaHandler:
     """The Lambda entry point of a function behind API Gateway: ``serve`` under the service's one
-    decorator stack (logs with the request's correlation id, metrics flushed, traced)."""
+    decorator stack (logs with the request's correlation id, metrics flushed, one span)."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        with session_pool.kept_warm():
-            return serve(event, context)
+        method, route = _route(event)
+        attributes = {
+            "faas.name": getattr(context, "function_name", None),
+            "faas.trigger": "http",
+            "http.request.method": method,
+            "http.route": route,
+        }
+        with tracing.invocation(f"{method} {route}", attributes=attributes) as span:
+            with session_pool.kept_warm():
+                response = serve(event, context)
+            status = response.get("statusCode") if isinstance(response, dict) else None
+            if isinstance(status, int):
+                tracing.set_attributes(span, {"http.response.status_code": status})
+                if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+                    tracing.fail(span, f"http_{status}")
+            return response
 
     handler: LambdaHandler = lambda_handler
     return handler
+
+
+def _route(event: Mapping[str, Any]) -> tuple[str, str]:
+    """The request's method and route template (``/connections/{id}``, never the ids in the path)."""
+    method, _, route = str(event.get("routeKey") or "").partition(" ")
+    if not route:  # "$default" or a malformed event: the method alone says enough
+        http = (event.get("requestContext") or {}).get("http") or {}
+        return str(http.get("method") or "UNKNOWN")[:10], "$default"
+    return method[:10], route[:200]

@@ -1,4 +1,4 @@
-"""The one Logger, Metrics and Tracer of the service, and the names of its metrics.
+"""The one Logger and Metrics of the service, and the names of its metrics.
 
 Every module imports these objects from here, so that the service name, the metrics namespace and
 the correlation id are configured once (through the POWERTOOLS_* environment variables).
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 NAMESPACE = "AuraLink"
 
 logger = Logger(service="auralink")
 metrics = Metrics(namespace=NAMESPACE, service="auralink")
-tracer = Tracer(service="auralink")
 
 __all__ = [
     "NAMESPACE",
@@ -25,7 +24,6 @@ __all__ = [
     "emit_with_dimensions",
     "logger",
     "metrics",
-    "tracer",
 ]
 
 MetricPoint = tuple[str, MetricUnit, float]

@@ -24,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 
 from auralink import secrets as secret_store
+from auralink import tracing
 from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from auralink.observability import logger
 from auralink.settings import Settings, get_settings
@@ -184,13 +185,16 @@ def system_transaction() -> Iterator[Connection]:
         yield conn
 
 
+_SPAN_ATTRIBUTES = {"db.system.name": "postgresql"}
+
+
 @contextmanager
 def _transaction(user_id: str) -> Iterator[Connection]:
     if getattr(_local, "active", False):
         # A nested transaction would be a savepoint sharing the outer caller: never what is meant.
         raise RuntimeError("a database transaction is already open in this thread")
     timeout = str(get_settings().db_statement_timeout_ms)
-    with _lock:
+    with _lock, tracing.span("db transaction", kind=tracing.SpanKind.CLIENT, attributes=_SPAN_ATTRIBUTES):
         _local.active = True
         try:
             yield from _attempts(user_id, timeout)

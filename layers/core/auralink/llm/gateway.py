@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
+from auralink import tracing
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config.models import RetryPolicy
 from auralink.errors import DomainError, ServiceUnavailable, ValidationFailed
@@ -82,6 +83,53 @@ def complete(
     clock: Clock = SYSTEM_CLOCK,
 ) -> Completion:
     """Call ``model`` for ``user_id`` within ``deadline_s`` seconds and record the call."""
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": model.provider,
+        # A model outside the registry is named by its caller: not an attribute.
+        "gen_ai.request.model": model.name if model.listed else "unlisted",
+        "run.id": None if run_id is None else str(run_id),
+    }
+    with tracing.span(
+        f"llm chat {model.provider}", kind=tracing.SpanKind.CLIENT, attributes=attributes
+    ) as span:
+        completion = _complete(
+            user_id,
+            model,
+            messages,
+            tools=tools,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stop=stop,
+            deadline_s=deadline_s,
+            run_id=run_id,
+            clock=clock,
+        )
+        usage = completion.reply.usage
+        tracing.set_attributes(
+            span,
+            {
+                "gen_ai.usage.input_tokens": usage.input_tokens,
+                "gen_ai.usage.output_tokens": usage.output_tokens,
+                "gen_ai.usage.cost_usd": float(completion.cost_usd),
+            },
+        )
+        return completion
+
+
+def _complete(
+    user_id: str,
+    model: registry.ModelEntry,
+    messages: Sequence[ChatMessage],
+    *,
+    tools: Sequence[ToolSpec],
+    temperature: float | None,
+    max_tokens: int | None,
+    stop: Sequence[str],
+    deadline_s: float,
+    run_id: UUID | str | None,
+    clock: Clock,
+) -> Completion:
     if tools and not model.supports_tools:
         raise ValidationFailed(f"{model.id} does not support tools", code="model_without_tools")
     # Every model call, whoever makes it (a run's node, a framework's adapter), meets the cap.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 from uuid import UUID
 
-from auralink import config, rate_windows, retry
+from auralink import config, rate_windows, retry, tracing
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import Limits
 from auralink.db import tenant_transaction
@@ -109,6 +109,31 @@ def execute[T](
     remaining_ms: int,
     response_size: Callable[[T], int] = lambda _: 0,
     clock: Clock = SYSTEM_CLOCK,
+) -> Outcome[T]:
+    # Named as the metrics name it: a user's own server and its tools are "custom" and "other".
+    dimensions = _dimensions(record)
+    attributes = {
+        "mcp.server": dimensions["server"],
+        "mcp.tool": dimensions["tool"] if record.tool else None,
+        "mcp.operation": record.operation,
+        "mcp.protocol": upstream.target.protocol,
+    }
+    with tracing.span(f"mcp {record.operation}", kind=tracing.SpanKind.CLIENT, attributes=attributes) as span:
+        outcome = _execute(
+            upstream, record, action, remaining_ms=remaining_ms, response_size=response_size, clock=clock
+        )
+        tracing.set_attributes(span, {"mcp.attempts": outcome.attempts})
+        return outcome
+
+
+def _execute[T](
+    upstream: Upstream,
+    record: OperationRecord,
+    action: Callable[[McpTarget, float], T],
+    *,
+    remaining_ms: int,
+    response_size: Callable[[T], int],
+    clock: Clock,
 ) -> Outcome[T]:
     deadline_s = min(upstream.limits.timeout_seconds, remaining_ms / 1000 - SAFETY_MARGIN_S)
     if deadline_s <= 0:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from auralink import schemas
+from auralink import schemas, tracing
 from auralink.agents.runs import orchestrator, repository, starts
 from auralink.agents.runs.api_models import (
     ExecuteRequest,
@@ -114,6 +114,7 @@ def start_run(
     orchestrator.state_machine_arn()  # a function that cannot start runs must not record them
     if idempotency_key is not None and (replay := replayed(identity, new, idempotency_key)) is not None:
         return replay, False
+    trace_header = tracing.current_header()  # the request's span, the run's steps' parent
     with quotas.recorded(identity.sub), tenant_transaction(identity.sub) as conn:
         exists(conn, new)
         quotas.lock_run_starts(conn, identity.sub)
@@ -129,6 +130,7 @@ def start_run(
             run_input=new.input,
             options=new.options,
             idempotency_key=idempotency_key,
+            trace_header=trace_header,
         )
         if run_id is not None:
             quotas.admit_run(conn, identity.sub, now=clock.now())

@@ -107,6 +107,16 @@ class StepCommand(BaseModel):
     user_id: str = Field(min_length=1, max_length=256)
     action: str = Field(default="step", pattern="^(step|fail)$")
     error: dict[str, Any] | None = None
+    # The execution's input (`auralink.agents.runs.starts`): read for its trace header only.
+    execution: dict[str, Any] | None = None
+
+
+def carried_trace(event: dict[str, Any]) -> str | None:
+    """The run's trace header in a step's event: its execution's input, as
+    `auralink.agents.runs.starts` wrote it."""
+    execution = event.get("execution")
+    trace = execution.get("trace") if isinstance(execution, dict) else None
+    return trace if isinstance(trace, str) else None
 
 
 class StepReply(BaseModel):

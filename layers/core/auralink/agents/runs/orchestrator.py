@@ -94,18 +94,22 @@ def execution_arn(machine_arn: str, name: str) -> str:
     return f"{prefix}:execution:{machine}:{name}"
 
 
-def start_execution(name: str, payload: dict[str, Any]) -> str:
+def start_execution(name: str, payload: dict[str, Any], *, trace_header: str | None = None) -> str:
     """Start the execution ``name`` of the run state machine, or find it started already; its ARN.
 
     A standard state machine answers a repeated start of a running execution (same name and
     input) with that execution, and one of a finished execution with ``ExecutionAlreadyExists``:
-    either way the execution exists, and only one ever does.
+    either way the execution exists, and only one ever does. ``trace_header`` (X-Ray's format)
+    puts the execution in that trace where the state machine is traced.
     """
     from botocore import exceptions as aws  # noqa: PLC0415
 
     machine = state_machine_arn()
     try:
-        started = _client().start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))
+        trace = {"traceHeader": trace_header} if trace_header else {}
+        started = _client().start_execution(
+            stateMachineArn=machine, name=name, input=json.dumps(payload), **trace
+        )
     except aws.ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "unknown"))
         if code == ALREADY_STARTED:

@@ -97,6 +97,7 @@ def insert_run(
     pipeline_id: UUID | None = None,
     definition: dict[str, Any] | None = None,
     parent_run_id: UUID | None = None,
+    trace_header: str | None = None,
 ) -> UUID | None:
     """The new run's id (its first execution counted); None when the idempotency key is taken.
 
@@ -107,8 +108,8 @@ def insert_run(
         """
         INSERT INTO workflow_executions
             (user_id, kind, workflow_id, team_id, pipeline_id, definition, framework, input, options,
-             idempotency_key, parent_run_id, executions)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)
+             idempotency_key, parent_run_id, trace_header, executions)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)
         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
         """,
@@ -124,9 +125,16 @@ def insert_run(
             Jsonb(options),
             idempotency_key,
             parent_run_id,
+            trace_header,
         ),
     ).fetchone()
     return None if row is None else UUID(str(row["id"]))
+
+
+def trace_header(conn: Connection, run_id: UUID) -> str | None:
+    """The trace header of the request that started the run (`auralink.tracing`)."""
+    row = conn.execute("SELECT trace_header FROM workflow_executions WHERE id = %s", (run_id,)).fetchone()
+    return None if row is None else row["trace_header"]
 
 
 def record_started(conn: Connection, run_id: UUID, execution: int, execution_arn: str) -> None:

@@ -13,6 +13,7 @@ import json
 import time
 from typing import Any
 
+from auralink import tracing
 from auralink.agents.tools import (
     calculator,
     code_analyzer,
@@ -129,6 +130,15 @@ def describe(identity: Identity, tool_names: list[str]) -> list[ToolDescription]
 
 def call(context: ToolContext, name: str, arguments: dict[str, Any]) -> ToolOutput:
     """Run the tool ``name``; failures of the tool come back as an error output, never raised."""
+    attributes = {"agent.tool.name": _metric_dimension(name), "run.id": context.run_id}
+    with tracing.span("agent tool", attributes=attributes) as span:
+        output = _call(context, name, arguments)
+        if output.is_error:
+            tracing.fail(span, output.error_code or "tool_error")
+        return output
+
+
+def _call(context: ToolContext, name: str, arguments: dict[str, Any]) -> ToolOutput:
     started = time.monotonic()
     try:
         answer = _run(context, name, arguments)
