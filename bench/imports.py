@@ -32,7 +32,8 @@ HEAVY = (
     "yaml",
     "mcp",
     "boto3",
-    "botocore",
+    # Not the `botocore` package alone: Powertools imports it for its user agent, a bare handler too.
+    "botocore.session",
     "langgraph",
     "prefect",
     "autogen_core",
