@@ -1,16 +1,33 @@
-"""Cold start of the health function against a bare Powertools HTTP handler, in one run; and the
-init of the run step function, which loads LangGraph, the agent tools and the MCP client.
+"""Cold start of the API functions against measured floors, in one run; the run step's init; and
+what the MCP SDK's modules cost to import.
 
-Each sample is a fresh interpreter (as a new Lambda container would be) that imports the handler
-module and handles one request; both handlers are sampled alternately so that the machine's
-state affects them alike. Reported: the init (import) time and the whole process wall time.
-The health request is answered from an unreachable database on purpose, so that the figure is
-about imports and code, not about the database.
+Each sample is a fresh interpreter (as a new Lambda container would be), with bytecode (one
+unrecorded round writes it first). It imports a handler module and handles one request; the
+variants are sampled alternately, so that the machine's state affects them alike. Reported per
+variant (medians of BENCH_SAMPLES, default 15): the init (the import), the first invoke, the two
+together, and the whole process's wall time (interpreter start-up and exit included).
+
+- ``bare``: a Powertools `APIGatewayHttpResolver` answering GET /health, nothing else.
+- ``floor_db``: the same, importing psycopg at init; its route tries to connect to the database,
+  as the health check does. The floor of any function that reads the database.
+- ``health``: functions/platform/health/app.py through its Lambda entry point, GET /health without a
+  token. The database is unreachable on purpose (the check fails fast), so that the figure is
+  about imports and code; the program asserts that psycopg was loaded by the end of the invoke,
+  so that a lazy import cannot hide its cost.
+- ``floor_mcp``: floor_db importing the MCP SDK's client (`mcp.client.session`,
+  `mcp.client.streamable_http`) at init. The floor of a function that speaks MCP.
+- ``mcp_function``: functions/mcp/call_tool/app.py through its entry point, answering a bearer
+  token that does not parse (401 ``token_malformed``: a token is read, no database, no secret);
+  the program asserts that the MCP client and the JWT library were loaded by the end.
+- ``run_step``: functions/steps/run_step/app.py imported only (a step needs a run); with SnapStart
+  a cold step restores a snapshot instead of paying this.
+
+The goal: health within 1.25x of floor_db and mcp_function within 1.25x of floor_mcp (init plus
+first invoke). The MCP SDK's own cost is then shown by module, imported alone.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -20,57 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "15"))
-
-BARE = """
-import time
-t0 = time.perf_counter()
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-app = APIGatewayHttpResolver()
-@app.get("/health")
-def health():
-    return {"status": "ok"}
-t1 = time.perf_counter()
-app.resolve(EVENT, None)
-t2 = time.perf_counter()
-print(t1 - t0, t2 - t1)
-"""
-
-HEALTH = """
-import importlib.util, time
-t0 = time.perf_counter()
-spec = importlib.util.spec_from_file_location("health_app", PATH)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-t1 = time.perf_counter()
-module.app.resolve(EVENT, None)
-t2 = time.perf_counter()
-print(t1 - t0, t2 - t1)
-"""
-
-# The run step's init: its module imported as Lambda would, nothing invoked (a step needs a run).
-STEP = """
-import importlib.util, time
-t0 = time.perf_counter()
-spec = importlib.util.spec_from_file_location("run_step_app", STEP_PATH)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-t1 = time.perf_counter()
-print(t1 - t0, 0.0)
-"""
-
-EVENT = {
-    "version": "2.0",
-    "routeKey": "GET /health",
-    "rawPath": "/health",
-    "rawQueryString": "",
-    "headers": {},
-    "requestContext": {
-        "http": {"method": "GET", "path": "/health"},
-        "requestId": "bench",
-        "stage": "$default",
-    },
-    "isBase64Encoded": False,
-}
+# The most an API function may take over its floor (init plus first invoke).
+GOAL = 1.25
 
 ENVIRONMENT = {
     "ENVIRONMENT": "development",
@@ -87,54 +55,213 @@ ENVIRONMENT = {
 }
 
 
-def _sample(source: str) -> tuple[float, float, float]:
-    program = (
-        f"EVENT = {json.dumps(EVENT)}\nPATH = {str(ROOT / 'functions/platform/health/app.py')!r}\n"
-        f"STEP_PATH = {str(ROOT / 'functions/steps/run_step/app.py')!r}\n"
-    )
+def _event(method: str, path: str, headers: dict[str, str] | None = None, body: str | None = None) -> dict:
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", **(headers or {})} if body else headers or {},
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+            "requestId": "bench",
+            "stage": "$default",
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+HEALTH_EVENT = _event("GET", "/health")
+CALL_TOOL_EVENT = _event(
+    "POST",
+    "/api/v1/mcp/connections/00000000-0000-4000-8000-000000000000/tools/echo/call",
+    headers={"authorization": "Bearer not-a-token"},
+    body='{"arguments": {}}',
+)
+
+# Every program starts its clock first; T1 after the init, T2 after the first invoke.
+_START = "import time\nT0 = time.perf_counter()\n"
+_REPORT = "print(T1 - T0, T2 - T1)\n"
+
+_BARE_INIT = """
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+app = APIGatewayHttpResolver()
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+"""
+
+_DB_INIT = """
+import os
+import psycopg
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+app = APIGatewayHttpResolver()
+@app.get("/health")
+def health():
+    try:
+        psycopg.connect(os.environ["DATABASE_URL"], connect_timeout=1).close()
+    except psycopg.Error:
+        return {"status": "unavailable"}
+    return {"status": "ok"}
+"""
+
+_MCP_INIT = "import mcp.client.session\nimport mcp.client.streamable_http\n"
+
+_RESOLVE = """
+T1 = time.perf_counter()
+answer = app.resolve(EVENT, None)
+T2 = time.perf_counter()
+assert answer["statusCode"] in (200, 503), answer
+"""
+
+# A function as Lambda loads it: its folder first on sys.path, its handler module imported, then
+# its entry point called with a context.
+_FUNCTION = """
+import importlib, sys
+sys.path.insert(0, FOLDER)
+module = importlib.import_module("app")
+T1 = time.perf_counter()
+
+class Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
+    memory_limit_in_mb = 512
+    aws_request_id = "bench"
+    log_group_name = log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 29_000
+
+answer = module.lambda_handler(EVENT, Context())
+T2 = time.perf_counter()
+assert answer["statusCode"] == STATUS, answer
+for name in LOADED:
+    assert name in sys.modules, name + " was not loaded"
+"""
+
+_IMPORT_ONLY = """
+import importlib, sys
+sys.path.insert(0, FOLDER)
+importlib.import_module("app")
+T1 = T2 = time.perf_counter()
+"""
+
+
+def _program(body: str, **values: object) -> str:
+    header = "".join(f"{name} = {value!r}\n" for name, value in values.items())
+    return _START + header + body + _REPORT
+
+
+VARIANTS = {
+    "bare": _program(_BARE_INIT + _RESOLVE, EVENT=HEALTH_EVENT),
+    "floor_db": _program(_DB_INIT + _RESOLVE, EVENT=HEALTH_EVENT),
+    "health": _program(
+        _FUNCTION,
+        EVENT=HEALTH_EVENT,
+        FOLDER=str(ROOT / "functions/platform/health"),
+        STATUS=503,
+        LOADED=("psycopg",),
+    ),
+    "floor_mcp": _program(_MCP_INIT + _DB_INIT + _RESOLVE, EVENT=HEALTH_EVENT),
+    "mcp_function": _program(
+        _FUNCTION,
+        EVENT=CALL_TOOL_EVENT,
+        FOLDER=str(ROOT / "functions/mcp/call_tool"),
+        STATUS=401,
+        LOADED=("mcp.client.session", "jwt"),
+    ),
+    "run_step": _program(_IMPORT_ONLY, FOLDER=str(ROOT / "functions/steps/run_step")),
+}
+
+# The MCP SDK by module, each imported alone (the init is the import; there is no invoke). Any
+# `mcp.*` module runs the package's __init__, which imports the client, the server (Starlette,
+# uvicorn, sse-starlette) and every protocol revision's types; the last two rows show what the
+# client alone would cost if the packages `mcp` and `mcp.client` did not import everything: their
+# __init__ is skipped (an empty package module stands in for each), the client modules are not.
+MCP_MODULES = ("mcp", "mcp.client.session", "mcp.client.streamable_http", "mcp.types", "mcp_types")
+_WITHOUT_PACKAGE_INITS = """
+import importlib.util, sys, types
+for name in ("mcp", "mcp.client"):
+    package = types.ModuleType(name)
+    package.__path__ = list(importlib.util.find_spec(name).submodule_search_locations)
+    sys.modules[name] = package
+"""
+MCP_VARIANTS = {
+    **{
+        f"import {module}": _program(f"import {module}\nT1 = T2 = time.perf_counter()\n")
+        for module in MCP_MODULES
+    },
+    "client session, no package __init__s": _program(
+        _WITHOUT_PACKAGE_INITS + "import mcp.client.session\nT1 = T2 = time.perf_counter()\n"
+    ),
+    "session + streamable_http, no __init__s": _program(
+        _WITHOUT_PACKAGE_INITS
+        + "import mcp.client.session, mcp.client.streamable_http\nT1 = T2 = time.perf_counter()\n"
+    ),
+}
+
+Sample = tuple[float, float, float]
+
+
+def _sample(program: str) -> Sample:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", program.replace("false", "False") + source],
+        [sys.executable, "-c", program],
         env={**os.environ, **ENVIRONMENT},
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
+        cwd=ROOT,
     )
     wall = time.perf_counter() - started
-    init, invoke = (float(part) for part in result.stdout.split()[-2:])
+    if result.returncode != 0:
+        raise RuntimeError(f"sample failed:\n{result.stderr[-2000:]}")
+    # Metrics are flushed to stdout as EMF documents first: the figures are the last line.
+    init, invoke = (float(part) for part in result.stdout.strip().splitlines()[-1].split())
     return init, invoke, wall
 
 
-def measure(samples: int = SAMPLES) -> dict[str, dict[str, float]]:
-    runs: dict[str, list[tuple[float, float, float]]] = {"bare": [], "health": [], "run_step": []}
+def measure(variants: dict[str, str], samples: int = SAMPLES) -> dict[str, dict[str, float]]:
+    for program in variants.values():  # writes the bytecode; not recorded
+        _sample(program)
+    runs: dict[str, list[Sample]] = {name: [] for name in variants}
     for _ in range(samples):
-        runs["bare"].append(_sample(BARE))
-        runs["health"].append(_sample(HEALTH))
-        runs["run_step"].append(_sample(STEP))
+        for name, program in variants.items():
+            runs[name].append(_sample(program))
     return {
         name: {
             "init_ms": statistics.median(s[0] for s in values) * 1000,
             "first_invoke_ms": statistics.median(s[1] for s in values) * 1000,
+            "init_invoke_ms": statistics.median(s[0] + s[1] for s in values) * 1000,
             "process_ms": statistics.median(s[2] for s in values) * 1000,
         }
         for name, values in runs.items()
     }
 
 
+def _ratio(figures: dict[str, dict[str, float]], name: str, floor: str) -> str:
+    ratio = figures[name]["init_invoke_ms"] / figures[floor]["init_invoke_ms"]
+    verdict = "within" if ratio <= GOAL else "over"
+    return f"  {name}/{floor}: {ratio:.2f}x on init + first invoke ({verdict} the {GOAL}x goal)"
+
+
 def main() -> None:
-    figures = measure()
-    bare, health = figures["bare"], figures["health"]
+    figures = measure(VARIANTS)
     print(f"cold start, median of {SAMPLES} fresh interpreters ({sys.version.split()[0]}):")
+    print(f"  {'variant':12s} {'init':>9s} {'1st invoke':>11s} {'init+invoke':>12s} {'process':>9s}")
     for name, values in figures.items():
         print(
-            f"  {name:7s} init {values['init_ms']:7.1f} ms  first invoke {values['first_invoke_ms']:7.1f} ms"
-            f"  process {values['process_ms']:7.1f} ms"
+            f"  {name:12s} {values['init_ms']:6.1f} ms {values['first_invoke_ms']:8.1f} ms"
+            f" {values['init_invoke_ms']:9.1f} ms {values['process_ms']:6.1f} ms"
         )
-    print(
-        f"  ratio health/bare: init {health['init_ms'] / bare['init_ms']:.2f}x, "
-        f"process {health['process_ms'] / bare['process_ms']:.2f}x"
-    )
+    print(_ratio(figures, "health", "floor_db"))
+    print(_ratio(figures, "mcp_function", "floor_mcp"))
     print("  (run_step: its import alone; a cold step without SnapStart pays it before any work)")
+    modules = measure(MCP_VARIANTS)
+    print(f"the MCP SDK's import by module, alone, median of {SAMPLES}:")
+    for name, values in modules.items():
+        print(f"  {name:40s} {values['init_ms']:6.1f} ms  process {values['process_ms']:6.1f} ms")
 
 
 if __name__ == "__main__":

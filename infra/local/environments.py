@@ -58,7 +58,6 @@ PRELOADED_MODULES = (
     "mcp.server.streamable_http_manager",
     "psycopg",
     "pydantic",
-    "pydantic_settings",
     "yaml",
 )
 # How often the memory of a working environment is sampled.

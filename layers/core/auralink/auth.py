@@ -7,22 +7,30 @@ ES256 tokens with the issuer's keys published at ``AUTH_JWKS_URL`` (Cognito or a
 The two key sources never mix, so a public key can never be used as an HMAC secret.
 
 Every rejection raises `Unauthorized` with a stable ``code``; messages never quote the token.
+
+The JWT library (with `cryptography`, ~70 ms of cold start) is imported when a token is first read,
+not with this module: the open routes (`GET /health` without a token) and the 401 to a request
+without one never load it.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from pydantic import BaseModel, ConfigDict, Field
 
 from auralink import secrets as secret_store
 from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from auralink.observability import logger
 from auralink.settings import Settings, get_settings
+from auralink.snapstart import before_snapshot
+
+if TYPE_CHECKING:
+    import jwt
 
 __all__ = ["Audience", "Identity", "identity_from_authorization_header", "reset_caches", "verify_token"]
 
@@ -37,16 +45,25 @@ JWKS_TIMEOUT_S = 3.0
 
 _SYMMETRIC = "HS256"
 
-# Checked in order: subclasses (InvalidSignatureError is a DecodeError) come before their bases.
-_FAILURES: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
-    (jwt.ExpiredSignatureError, "token_expired", "token has expired"),
-    (jwt.ImmatureSignatureError, "token_not_yet_valid", "token is not valid yet"),
-    (jwt.InvalidAudienceError, "token_invalid_audience", "token is not meant for this service"),
-    (jwt.InvalidIssuerError, "token_invalid_issuer", "token comes from an unknown issuer"),
-    (jwt.InvalidSignatureError, "token_invalid_signature", "token signature is invalid"),
-    (jwt.InvalidAlgorithmError, "token_algorithm_not_allowed", "token algorithm is not allowed"),
-    (jwt.MissingRequiredClaimError, "token_missing_claim", "token lacks a required claim"),
+
+# The JWT library's errors by name (the library is imported with the first token). Checked in
+# order: subclasses (InvalidSignatureError is a DecodeError) come before their bases.
+_FAILURES = (
+    ("ExpiredSignatureError", "token_expired", "token has expired"),
+    ("ImmatureSignatureError", "token_not_yet_valid", "token is not valid yet"),
+    ("InvalidAudienceError", "token_invalid_audience", "token is not meant for this service"),
+    ("InvalidIssuerError", "token_invalid_issuer", "token comes from an unknown issuer"),
+    ("InvalidSignatureError", "token_invalid_signature", "token signature is invalid"),
+    ("InvalidAlgorithmError", "token_algorithm_not_allowed", "token algorithm is not allowed"),
+    ("MissingRequiredClaimError", "token_missing_claim", "token lacks a required claim"),
 )
+
+
+@before_snapshot
+def _load_jwt() -> None:
+    # A function restored from a snapshot (SnapStart) verifies a token at its first request: the
+    # library is in the snapshot instead of being imported then. Without SnapStart this never runs.
+    importlib.import_module("jwt")
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,8 @@ def identity_from_authorization_header(header: str | None, audience: Audience | 
 
 def is_run_token(token: str) -> bool:
     """Whether ``token`` says it is a run-scoped token (unverified: only to route it)."""
+    import jwt  # noqa: PLC0415
+
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -126,6 +145,8 @@ def verify_token(token: str, audience: Audience | None = None) -> Identity:
         raise Unauthorized("authorization token is missing", code="token_missing")
     if is_run_token(token):
         raise Unauthorized("run-scoped tokens are not accepted here", code="run_token_refused")
+    import jwt  # noqa: PLC0415
+
     settings = get_settings()
     try:
         header = jwt.get_unverified_header(token)
@@ -155,6 +176,8 @@ def reset_caches() -> None:
 def _is_cognito_access_token(token: str) -> bool:
     # Cognito access tokens carry the app client in `client_id` instead of `aud`; API Gateway's
     # JWT authorizer accepts either, and so do we (only after the signature is verified below).
+    import jwt  # noqa: PLC0415
+
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -165,6 +188,8 @@ def _is_cognito_access_token(token: str) -> bool:
 def _decode(
     token: str, key: jwt.PyJWK | str, allowed: Sequence[str], settings: Settings, audience: Audience
 ) -> dict[str, Any]:
+    import jwt  # noqa: PLC0415
+
     access_token = _is_cognito_access_token(token)
     required = [claim for claim in REQUIRED_CLAIMS if not (access_token and claim == "aud")]
     try:
@@ -181,8 +206,8 @@ def _decode(
         # The key we hold (secret or JWKS entry) does not suit the algorithm: a deployment fault.
         raise ConfigurationError("token verification key is unusable", code="auth_key_invalid") from None
     except jwt.PyJWTError as exc:
-        for error_type, code, message in _FAILURES:
-            if isinstance(exc, error_type):
+        for error_name, code, message in _FAILURES:
+            if isinstance(exc, getattr(jwt, error_name)):
                 raise Unauthorized(message, code=code) from None
         raise Unauthorized("token is malformed", code="token_malformed") from None
     if access_token and claims.get("client_id") not in audience.client_ids:
@@ -201,6 +226,8 @@ def _jwks_key(settings: Settings, kid: object) -> jwt.PyJWK:
         raise ConfigurationError("AUTH_JWKS_URL is not set", code="auth_key_invalid")
     if not isinstance(kid, str) or not kid:
         raise Unauthorized("token names no known signing key", code="token_unknown_key")
+    import jwt  # noqa: PLC0415
+
     try:
         return _jwks_client(settings.auth_jwks_url).get_signing_key(kid)
     except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError, ValueError) as exc:
@@ -214,6 +241,8 @@ def _jwks_key(settings: Settings, kid: object) -> jwt.PyJWK:
 @lru_cache(maxsize=4)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
     # One client per container and URL: its key set cache is what spares the issuer a fetch per request.
+    import jwt  # noqa: PLC0415
+
     return jwt.PyJWKClient(
         url,
         cache_jwk_set=True,

@@ -5,15 +5,14 @@ A run token is HS256 with the service's own secret, a fixed issuer and audience,
 and run id, and a lifetime no longer than the step that minted it. It is not the user's JWT: the
 surfaces that a run's framework calls accept it (`verify`, with the run id kept on the identity so
 that their calls are recorded against the run), and every other route and server refuses it by
-name (`auth.verify_token` answers 401 ``run_token_refused``).
+name (`auth.verify_token` answers 401 ``run_token_refused``). The JWT library is imported when a
+token is minted or verified (see `auralink.auth`).
 """
 
 from __future__ import annotations
 
 import time
 from uuid import UUID
-
-import jwt
 
 from auralink import auth, secrets
 from auralink.errors import ConfigurationError, Unauthorized
@@ -34,6 +33,8 @@ def _secret() -> str:
 def mint(user_id: str, run_id: UUID | str, *, ttl_s: int) -> str:
     """A token acting as ``user_id`` for run ``run_id`` for ``ttl_s`` seconds (at most 15 minutes,
     a step's longest life)."""
+    import jwt  # noqa: PLC0415
+
     now = int(time.time())
     claims = {
         "iss": auth.RUN_TOKEN_ISSUER,
@@ -48,6 +49,8 @@ def mint(user_id: str, run_id: UUID | str, *, ttl_s: int) -> str:
 
 def verify(token: str) -> auth.Identity:
     """The run's user, with the run id; 401 for a token that is not a valid, current run token."""
+    import jwt  # noqa: PLC0415
+
     try:
         claims = jwt.decode(
             token,

@@ -1,20 +1,29 @@
 """Typed settings read from the environment once per container and validated at cold start.
 
 A missing or malformed variable fails the cold start with a message naming the variable.
-Secrets never live here: only the ids of the Secrets Manager secrets that hold them (or, in
-development, a database URL pointing at the local server).
+Variable names are case-insensitive and those the model does not know are ignored; a list is
+written as comma-separated values. Secrets never live here: only the ids of the Secrets Manager
+secrets that hold them (or, in development, a database URL pointing at the local server).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from auralink.errors import ConfigurationError
 
@@ -38,11 +47,15 @@ def _split_csv(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+class Settings(BaseModel):
+    """The settings as `get_settings()` reads them from the environment (each field from the
+    variable of its name, in any case); tests build one from keyword arguments."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     environment: Environment = "production"
-    service_name: str = Field(default="auralink", validation_alias="POWERTOOLS_SERVICE_NAME")
+    # Read from POWERTOOLS_SERVICE_NAME, the variable that names the service to Powertools too.
+    service_name: str = Field(default="auralink", validation_alias="powertools_service_name")
 
     # Database: a URL (local development) or the Secrets Manager secret holding it (AWS).
     database_url: SecretStr | None = None
@@ -56,7 +69,7 @@ class Settings(BaseSettings):
     # Authentication: algorithms are pinned here and never taken from a token.
     auth_issuer: str
     auth_audience: str
-    auth_algorithms: Annotated[list[JwtAlgorithm], NoDecode] = Field(default_factory=lambda: ["RS256"])  # type: ignore[arg-type]  # a Literal list
+    auth_algorithms: list[JwtAlgorithm] = Field(default_factory=lambda: ["RS256"])  # type: ignore[arg-type]  # a Literal list
     auth_jwks_url: str | None = None
     auth_jwt_secret_id: str | None = None
 
@@ -68,7 +81,7 @@ class Settings(BaseSettings):
     llm_service_keys_secret_id: str | None = None
     secrets_max_age_s: int = Field(default=300, ge=0, le=86_400)
 
-    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=10 * 1024 * 1024)
 
     mcp_config_path: Path | None = None
@@ -95,10 +108,10 @@ class Settings(BaseSettings):
     # The MCP endpoints as OAuth protected resources (auralink.mcp.resource): the scopes their
     # metadata advertises to MCP clients, and the app clients of the issuer (Cognito) whose access
     # tokens, which carry `client_id` and no `aud`, these endpoints accept besides AUTH_AUDIENCE.
-    mcp_oauth_scopes: Annotated[list[str], NoDecode] = Field(
+    mcp_oauth_scopes: list[str] = Field(
         default_factory=lambda: ["openid", "email"], min_length=1, max_length=20
     )
-    mcp_oauth_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=list, max_length=20)
+    mcp_oauth_client_ids: list[str] = Field(default_factory=list, max_length=20)
     # Where the browser goes when a user's sign-in to an MCP server ends (with connection_id,
     # status and error in the query); unset, the callback answers a page of its own.
     mcp_oauth_return_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s#]*)?$")
@@ -227,7 +240,7 @@ def _describe(error: ValidationError) -> str:
 def get_settings() -> Settings:
     """The container's settings; the first call (at cold start) validates the environment."""
     try:
-        return Settings()
+        return Settings.model_validate({name.lower(): value for name, value in os.environ.items()})
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
 

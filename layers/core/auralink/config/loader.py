@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from auralink.config.models import McpConfig
@@ -80,6 +79,8 @@ def _describe(error: ValidationError) -> str:
 def parse_config(
     text: str, *, environment: str, environ: Mapping[str, str] | None = None, source: str = "mcp-config"
 ) -> McpConfig:
+    import yaml  # noqa: PLC0415  # the parser with the configuration: at the first request that reads it
+
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

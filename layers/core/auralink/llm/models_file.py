@@ -17,7 +17,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auralink.errors import ConfigurationError
@@ -227,6 +226,8 @@ def _successor_problem(model: RegistryModel, by_id: dict[str, RegistryModel]) ->
 
 
 def _yaml(text: str, source: str) -> Any:
+    import yaml  # noqa: PLC0415  # only the requests that read the models file load the parser
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 
-import jwt
-
 from auralink import auth, secrets
 from auralink.errors import ConfigurationError, Unauthorized
 from auralink.settings import get_settings
@@ -31,12 +29,16 @@ def _secret() -> str:
 
 
 def mint(user_id: str, *, ttl_s: int = TTL_S) -> str:
+    import jwt  # noqa: PLC0415  # loaded with the first token (see auralink.auth)
+
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "iat": now, "exp": now + ttl_s}
     return jwt.encode(claims, _secret(), algorithm=_ALGORITHM)
 
 
 def _is_service_token(token: str) -> bool:
+    import jwt  # noqa: PLC0415  # loaded with the first token (see auralink.auth)
+
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -45,6 +47,8 @@ def _is_service_token(token: str) -> bool:
 
 
 def _verify_service_token(token: str) -> auth.Identity:
+    import jwt  # noqa: PLC0415  # loaded with the first token (see auralink.auth)
+
     try:
         claims = jwt.decode(
             token,

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from auralink import __version__, prefect_api
 from auralink.auth import Identity
-from auralink.config import get_mcp_config
 from auralink.errors import DomainError
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.platform import repository
@@ -35,6 +34,10 @@ def _check_database() -> DatabaseCheck:
 
 
 def _check_configuration() -> ConfigurationCheck:
+    # Imported here: the MCP configuration (YAML and its models) is read by the health check
+    # alone, not by the other platform routes that share this module.
+    from auralink.config import get_mcp_config  # noqa: PLC0415
+
     try:
         config = get_mcp_config()
     except DomainError as exc:

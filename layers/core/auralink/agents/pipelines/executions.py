@@ -14,7 +14,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from auralink import schemas
 from auralink.agents.pipelines import flow_runs, repository
 from auralink.agents.pipelines.definition import bounded
 from auralink.agents.runs import control, orchestrator
@@ -87,6 +86,8 @@ def _record_flow_run(
 def _check_parameters(schema: dict[str, Any], parameters: dict[str, Any]) -> None:
     """422 naming each path where the parameters break the schema (never their values: they may
     hold something secret). The schema was checked when the pipeline was saved."""
+    from auralink import schemas  # noqa: PLC0415  # jsonschema (~50 ms): only for the requests that check a schema
+
     problems = schemas.errors(schema, parameters)
     if not problems:
         return

@@ -16,7 +16,6 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from auralink import schemas
 from auralink.agents.pipelines import graph
 from auralink.agents.pipelines.definition import (
     STEP_KINDS,
@@ -142,6 +141,8 @@ def parameters_schema_problems(schema: dict[str, Any] | None) -> list[Problem]:
     runs, and one that a JSON object (the parameters) can satisfy."""
     if schema is None:
         return []
+    from auralink import schemas  # noqa: PLC0415  # jsonschema (~50 ms): only for the requests that check a schema
+
     found = [
         problem_at(
             field_of(SCHEMA_FIELD, *problem.path),

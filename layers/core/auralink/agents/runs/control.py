@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from auralink import schemas, tracing
+from auralink import tracing
 from auralink.agents.runs import orchestrator, repository, starts
 from auralink.agents.runs.api_models import (
     ExecuteRequest,
@@ -337,6 +337,8 @@ def _check_answer(schema: dict[str, Any], answer: Any, answer_field: str) -> Non
         code="invalid_input_schema",
         details=[{"field": "progress.waiting_for.input_schema", "message": "not a valid JSON Schema"}],
     )
+    from auralink import schemas  # noqa: PLC0415  # jsonschema (~50 ms): only for the requests that check a schema
+
     if schemas.problems(schema):
         # Stored before workflows were refused for them: a reference elsewhere, a pattern RE2
         # cannot run. Never fetched, never run on a backtracking engine.

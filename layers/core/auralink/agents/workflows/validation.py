@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from auralink import schemas
 from auralink.agents.tools.references import References
 from auralink.agents.workflows import expressions, templates
 from auralink.agents.workflows.definition import (
@@ -234,6 +233,8 @@ def _expression_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
 def _schema_problems(definition: WorkflowDefinition) -> Iterator[Problem]:
     """A human node's input schema: valid JSON Schema, references only inside itself (an answer
     is checked against the schema alone, nothing is fetched), patterns that RE2 runs."""
+    from auralink import schemas  # noqa: PLC0415  # jsonschema (~50 ms): only for the requests that check a schema
+
     for position, node in enumerate(definition.nodes):
         if isinstance(node, HumanNode) and node.input_schema is not None:
             for problem in schemas.problems(node.input_schema):
