@@ -11,12 +11,14 @@ from bench import (
     mcp_sessions,
     pipeline_runs,
     team_runs,
+    tracing_exporters,
     workflow_runs,
 )
 
 
 def main() -> None:
     cold_start.main()
+    tracing_exporters.main()
     layer_size.main()
     mcp_gateway.main()
     mcp_sessions.main()

@@ -1,11 +1,14 @@
 """Cold start of the API functions against measured floors, in one run; the run step's init; and
 what the MCP SDK's modules cost to import.
 
-Each sample is a fresh interpreter (as a new Lambda container would be), with bytecode (one
-unrecorded round writes it first). It imports a handler module and handles one request; the
-variants are sampled alternately, so that the machine's state affects them alike. Reported per
-variant (medians of BENCH_SAMPLES, default 15): the init (the import), the first invoke, the two
-together, and the whole process's wall time (interpreter start-up and exit included).
+Each sample is a fresh interpreter (as a new Lambda container would be) running from the core
+layer as `make build-CoreLayer` builds it for this machine, with its bytecode, beside a stand-in
+for the boto3 that Lambda's runtime provides: what ships, not the development environment (which
+holds more, psutil for one, that OpenTelemetry's SDK imports when it finds it). It imports a
+handler module and handles one request; the variants are sampled alternately, so that the
+machine's state affects them alike. Reported per variant (medians of BENCH_SAMPLES, default 15):
+the init (the import), the first invoke, the two together, and the whole process's wall time
+(interpreter start-up and exit included).
 
 - ``bare``: a Powertools `APIGatewayHttpResolver` answering GET /health, nothing else.
 - ``floor_db``: the same, importing psycopg at init; its route tries to connect to the database,
@@ -14,11 +17,15 @@ together, and the whole process's wall time (interpreter start-up and exit inclu
   token. The database is unreachable on purpose (the check fails fast), so that the figure is
   about imports and code; the program asserts that psycopg was loaded by the end of the invoke,
   so that a lazy import cannot hide its cost.
+- ``libraries_db``: floor_db with the libraries every request of the product needs besides (pydantic
+  and Powertools' request validation, YAML, OpenTelemetry's SDK configured at the first invoke with
+  one span around the request): what is left over it is the product's own code.
 - ``floor_mcp``: floor_db importing the MCP SDK's client (`mcp.client.session`,
   `mcp.client.streamable_http`) at init. The floor of a function that speaks MCP.
 - ``mcp_function``: functions/mcp/call_tool/app.py through its entry point, answering a bearer
   token that does not parse (401 ``token_malformed``: a token is read, no database, no secret);
   the program asserts that the MCP client and the JWT library were loaded by the end.
+- ``libraries_mcp``: libraries_db with the MCP SDK's client, as floor_mcp.
 - ``run_step``: functions/steps/run_step/app.py imported only (a step needs a run); with SnapStart
   a cold step restores a snapshot instead of paying this.
 
@@ -32,8 +39,12 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from tests.packaging.artifacts import base_interpreter, build_layers, runtime_stand_in
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "15"))
@@ -48,10 +59,13 @@ ENVIRONMENT = {
     "AUTH_AUDIENCE": "auralink-api",
     "AUTH_ALGORITHMS": "HS256",
     "AUTH_JWT_SECRET_ID": "bench",
-    "POWERTOOLS_TRACE_DISABLED": "true",
+    # Traced as on Lambda: a sampled request, spans sent to an X-Ray daemon (none listens: a
+    # datagram costs the same either way).
+    "OTEL_TRACES_EXPORTER": "xray",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
+    "_X_AMZN_TRACE_ID": "Root=1-6750a3c1-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
     "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
-    "PYTHONPATH": f"{ROOT / 'layers' / 'core'}",
 }
 
 
@@ -108,6 +122,42 @@ def health():
 
 _MCP_INIT = "import mcp.client.session\nimport mcp.client.streamable_http\n"
 
+# The libraries every request of the product needs besides: pydantic and Powertools' validation
+# (every input is validated), YAML (the MCP configuration), OpenTelemetry's SDK configured at the
+# first invoke with one span around the request (traced, as on Lambda). No code of the product.
+_LIBRARIES_INIT = """
+import os
+import psycopg, yaml
+from pydantic import BaseModel
+from opentelemetry import trace
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+app = APIGatewayHttpResolver(enable_validation=True)
+class Report(BaseModel):
+    status: str
+@app.get("/health")
+def health() -> Report:
+    try:
+        psycopg.connect(os.environ["DATABASE_URL"], connect_timeout=1).close()
+    except psycopg.Error:
+        return Report(status="unavailable")
+    return Report(status="ok")
+"""
+_RESOLVE_TRACED = """
+T1 = time.perf_counter()
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+class Discard(SpanExporter):
+    def export(self, spans):
+        return SpanExportResult.SUCCESS
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(Discard()))
+trace.set_tracer_provider(provider)
+with trace.get_tracer("bench").start_as_current_span("GET /health"):
+    answer = app.resolve(EVENT, None)
+T2 = time.perf_counter()
+assert answer["statusCode"] == 200, answer
+"""
+
 _RESOLVE = """
 T1 = time.perf_counter()
 answer = app.resolve(EVENT, None)
@@ -163,7 +213,9 @@ VARIANTS = {
         STATUS=503,
         LOADED=("psycopg",),
     ),
+    "libraries_db": _program(_LIBRARIES_INIT + _RESOLVE_TRACED, EVENT=HEALTH_EVENT),
     "floor_mcp": _program(_MCP_INIT + _DB_INIT + _RESOLVE, EVENT=HEALTH_EVENT),
+    "libraries_mcp": _program(_MCP_INIT + _LIBRARIES_INIT + _RESOLVE_TRACED, EVENT=HEALTH_EVENT),
     "mcp_function": _program(
         _FUNCTION,
         EVENT=CALL_TOOL_EVENT,
@@ -204,11 +256,29 @@ MCP_VARIANTS = {
 Sample = tuple[float, float, float]
 
 
-def _sample(program: str) -> Sample:
+# The layers each variant's function carries, as the template gives them: the core layer, and the
+# framework layers for the run step.
+RUN_STEP_LAYERS = ("CoreLayer", "LangGraphLayer", "AutoGenLayer", "PrefectLayer")
+
+
+@dataclass(frozen=True)
+class Runner:
+    """The interpreter and the paths (built layers, the runtime's boto3) that samples run with."""
+
+    python: Path
+    layers: dict[str, Path]
+    runtime: Path
+
+    def path(self, variant: str) -> str:
+        layer_ids = RUN_STEP_LAYERS if variant == "run_step" else ("CoreLayer",)
+        return os.pathsep.join([*(str(self.layers[layer_id]) for layer_id in layer_ids), str(self.runtime)])
+
+
+def _sample(runner: Runner, name: str, program: str) -> Sample:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", program],
-        env={**os.environ, **ENVIRONMENT},
+        [str(runner.python), "-c", program],
+        env={**os.environ, **ENVIRONMENT, "PYTHONPATH": runner.path(name)},
         capture_output=True,
         text=True,
         check=False,
@@ -222,13 +292,13 @@ def _sample(program: str) -> Sample:
     return init, invoke, wall
 
 
-def measure(variants: dict[str, str], samples: int = SAMPLES) -> dict[str, dict[str, float]]:
-    for program in variants.values():  # writes the bytecode; not recorded
-        _sample(program)
+def measure(runner: Runner, variants: dict[str, str], samples: int = SAMPLES) -> dict[str, dict[str, float]]:
+    for name, program in variants.items():  # warms the file cache; not recorded
+        _sample(runner, name, program)
     runs: dict[str, list[Sample]] = {name: [] for name in variants}
     for _ in range(samples):
         for name, program in variants.items():
-            runs[name].append(_sample(program))
+            runs[name].append(_sample(runner, name, program))
     return {
         name: {
             "init_ms": statistics.median(s[0] for s in values) * 1000,
@@ -247,7 +317,14 @@ def _ratio(figures: dict[str, dict[str, float]], name: str, floor: str) -> str:
 
 
 def main() -> None:
-    figures = measure(VARIANTS)
+    with tempfile.TemporaryDirectory() as folder:
+        layers = build_layers(RUN_STEP_LAYERS, Path(folder) / "layers")
+        runner = Runner(base_interpreter(), layers, runtime_stand_in(Path(folder) / "runtime"))
+        report(runner)
+
+
+def report(runner: Runner) -> None:
+    figures = measure(runner, VARIANTS)
     print(f"cold start, median of {SAMPLES} fresh interpreters ({sys.version.split()[0]}):")
     print(f"  {'variant':12s} {'init':>9s} {'1st invoke':>11s} {'init+invoke':>12s} {'process':>9s}")
     for name, values in figures.items():
@@ -257,8 +334,11 @@ def main() -> None:
         )
     print(_ratio(figures, "health", "floor_db"))
     print(_ratio(figures, "mcp_function", "floor_mcp"))
+    for name, floor in (("health", "libraries_db"), ("mcp_function", "libraries_mcp")):
+        ratio = figures[name]["init_invoke_ms"] / figures[floor]["init_invoke_ms"]
+        print(f"  {name}/{floor}: {ratio:.2f}x (the product's own code over the libraries it needs)")
     print("  (run_step: its import alone; a cold step without SnapStart pays it before any work)")
-    modules = measure(MCP_VARIANTS)
+    modules = measure(runner, MCP_VARIANTS)
     print(f"the MCP SDK's import by module, alone, median of {SAMPLES}:")
     for name, values in modules.items():
         print(f"  {name:40s} {values['init_ms']:6.1f} ms  process {values['process_ms']:6.1f} ms")

@@ -15,8 +15,8 @@ The convention, which the guides follow so that none of them can go stale:
   command says the status it answers: `# → 404 model_not_found`. The status must then match.
 - `.venv/bin/pytest ...` commands are not run (the suite runs those tests anyway), but every
   test path they name (`tests/x.py`, `tests/x.py::test_y`) must exist.
-- A block that needs what the test cannot give starts with a marker line, `# needs: AWS` or
-  `# needs: the internet`, and is skipped (and listed as skipped).
+- A block that needs what the test cannot give starts with a marker line, `# needs: AWS`,
+  `# needs: the internet` or `# needs: Docker`, and is skipped (and listed as skipped).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ OTHER_SHELLS = frozenset({"sh", "shell", "console", "zsh", "shell-session", "sh-
 NEEDS = {
     "AWS": "an AWS account, credentials or AWS's tools (aws CLI, SAM CLI)",
     "the internet": "servers outside this machine that the docs test does not stand in for",
+    "Docker": "a Docker engine (a container the guide starts beside the service)",
 }
 NEEDS_MARKER = re.compile(r"^#\s*needs:\s*(?P<needs>.+?)\s*$")
 EXPECTED_STATUS = re.compile(r"^(?P<indent>\s*)#\s*→\s*(?P<status>[1-5]\d\d)\b")

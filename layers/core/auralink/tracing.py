@@ -171,18 +171,8 @@ def invocation(
     cold, _state.cold = _state.cold, False
     token = otel_context.attach(base)
     try:
-        with _tracer.start_as_current_span(
-            name,
-            kind=kind,
-            attributes={**_allowed(attributes), "faas.coldstart": cold},
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as current:
-            try:
-                yield current
-            except BaseException as exc:
-                fail(current, exc)
-                raise
+        with span(name, kind=kind, attributes={**(attributes or {}), "faas.coldstart": cold}) as current:
+            yield current
     finally:
         otel_context.detach(token)
         _flush()
