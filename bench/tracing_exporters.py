@@ -86,7 +86,7 @@ class _Sink(http.server.BaseHTTPRequestHandler):
 
 
 def export_costs(invocations: int = 200) -> dict[str, float]:
-    from auralink.xray import XRayIdGenerator, XRayUdpExporter  # noqa: PLC0415  # on the path once main() runs
+    from auralink.tracing_sdk import XRayIdGenerator, XRayUdpExporter  # noqa: PLC0415  # on the path once main() runs
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))

@@ -23,6 +23,7 @@ class SeenRequest:
     rpc_method: str | None
     status: int | None = None
     content_type: str | None = None
+    body: bytes = b""
 
 
 class RequestLog:
@@ -53,6 +54,7 @@ class RequestLog:
             path=scope["path"],
             headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
             rpc_method=_rpc_method(body),
+            body=body,
         )
         with self._lock:
             self._seen.append(seen)

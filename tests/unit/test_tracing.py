@@ -12,7 +12,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from auralink import errors, tracing
-from auralink.xray import XRayIdGenerator, XRayUdpExporter
+from auralink.tracing_sdk import XRayIdGenerator, XRayUdpExporter
 
 LAMBDA = "Root=1-6750a3c1-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
 CARRIED = "Root=1-6750a000-fedcba9876543210fedcba98;Parent=1111222233334444;Sampled=1"

@@ -37,8 +37,10 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from auralink.snapstart import before_snapshot
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor
     from opentelemetry.sdk.trace.export import SpanExporter
+
+    from auralink.tracing_sdk import OwnSpansProvider
 
 __all__ = [
     "ATTRIBUTES",
@@ -81,13 +83,13 @@ ATTRIBUTES = frozenset(
 )
 Attribute = str | bool | int | float
 
-_TRACER_NAME = "auralink"
+OWN_TRACER = "auralink"
 # The variable Lambda sets for each invocation of a function with active tracing.
 _LAMBDA_TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
 _DEFAULT_DAEMON = "127.0.0.1:2000"
 
 # A proxy until a provider is installed, then the provider's tracer.
-_tracer = trace.get_tracer(_TRACER_NAME)
+_tracer = trace.get_tracer(OWN_TRACER)
 
 
 class _State:
@@ -95,7 +97,7 @@ class _State:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.provider: TracerProvider | None = None
+        self.provider: OwnSpansProvider | None = None
         self.configured = False
         self.cold = True
 
@@ -264,6 +266,13 @@ def configure() -> None:
     with _state.lock:
         if _state.configured:
             return
+        # No trace context leaves with a request: the MCP SDK would put ours in the `_meta` of
+        # every request to a server, whoever's server it is. A run's context travels in the run's
+        # own records instead (`current_header`).
+        from opentelemetry.propagate import set_global_textmap  # noqa: PLC0415
+        from opentelemetry.propagators.composite import CompositePropagator  # noqa: PLC0415
+
+        set_global_textmap(CompositePropagator([]))
         choice = _exporter_choice()
         if choice != "none":
             _add(_processor(choice))
@@ -305,7 +314,7 @@ def _processor(choice: str) -> SpanProcessor:
     )
 
     if choice == "xray":
-        from auralink.xray import XRayUdpExporter  # noqa: PLC0415
+        from auralink.tracing_sdk import XRayUdpExporter  # noqa: PLC0415
 
         return SimpleSpanProcessor(
             XRayUdpExporter(os.environ.get("AWS_XRAY_DAEMON_ADDRESS") or _DEFAULT_DAEMON)
@@ -325,9 +334,8 @@ def _processor(choice: str) -> SpanProcessor:
 def _add(processor: SpanProcessor) -> None:
     if _state.provider is None:
         from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
-        from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
 
-        from auralink.xray import XRayIdGenerator  # noqa: PLC0415
+        from auralink.tracing_sdk import OwnSpansProvider, XRayIdGenerator  # noqa: PLC0415
 
         attributes = {
             "service.name": os.environ.get("POWERTOOLS_SERVICE_NAME", "auralink"),
@@ -337,7 +345,7 @@ def _add(processor: SpanProcessor) -> None:
         if function:
             attributes["faas.name"] = function
         # `Resource(...)`, not `Resource.create()`: no resource detectors loaded from entry points.
-        _state.provider = TracerProvider(resource=Resource(attributes), id_generator=XRayIdGenerator())
+        _state.provider = OwnSpansProvider(resource=Resource(attributes), id_generator=XRayIdGenerator())
         trace.set_tracer_provider(_state.provider)
     _state.provider.add_span_processor(processor)
 
@@ -347,7 +355,7 @@ def _load_sdk() -> None:
     # configured yet, so no socket or thread is cloned into them.
     import opentelemetry.sdk.trace  # noqa: F401, PLC0415
 
-    import auralink.xray  # noqa: F401, PLC0415
+    import auralink.tracing_sdk  # noqa: F401, PLC0415
 
 
 before_snapshot(_load_sdk)

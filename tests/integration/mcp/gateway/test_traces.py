@@ -47,6 +47,7 @@ def test_a_registry_tool_call_is_a_client_span_inside_the_request_without_its_co
     user = make_user_id()
     _, connection = connect(api, user, {"server_type": "deepwiki", "credentials": {"api_key": KEY}})
     spans.clear()
+    before = len(deepwiki.log.requests)
 
     status, asked, _ = api(
         "McpDeepWikiAskFunction",
@@ -77,6 +78,10 @@ def test_a_registry_tool_call_is_a_client_span_inside_the_request_without_its_co
     text = "".join(_attribute_text(s) for s in finished)
     for secret in (KEY, QUESTION, "facebook/react", token_for(user), connection["connection_id"]):
         assert secret not in text
+    # The MCP SDK's own spans are not recorded, and our trace context does not leave with the call.
+    assert {s.instrumentation_scope.name for s in finished} == {"auralink"}
+    (sent,) = [seen for seen in deepwiki.log.requests[before:] if seen.rpc_method == "tools/call"]
+    assert b"traceparent" not in sent.body and "traceparent" not in sent.headers
 
 
 def test_a_failed_call_to_a_users_own_server_is_named_custom_with_its_error_code(

@@ -1,5 +1,6 @@
-"""X-Ray's side of `auralink.tracing`: trace ids X-Ray accepts, and the exporter that sends each
-span as an X-Ray document to the daemon Lambda runs beside a traced function.
+"""The SDK's side of `auralink.tracing`: the provider that records the service's own spans only,
+trace ids X-Ray accepts, and the exporter that sends each span as an X-Ray document to the daemon
+Lambda runs beside a traced function.
 
 Imported when tracing is configured, not before: it needs OpenTelemetry's SDK.
 """
@@ -13,14 +14,29 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, StatusCode
 
-from auralink.tracing import xray_trace_id
+from auralink.tracing import OWN_TRACER, xray_trace_id
 
 _HEADER = b'{"format": "json", "version": 1}\n'
+
+
+class OwnSpansProvider(TracerProvider):
+    """Records the spans of `auralink.tracing` alone.
+
+    Libraries that instrument themselves get a tracer that records nothing. The MCP SDK does
+    this, and its spans name a user's own tools and record exceptions' messages. The context
+    still flows through: a span of ours opened inside theirs is a child of our enclosing span.
+    """
+
+    def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> trace.Tracer:
+        if instrumenting_module_name != OWN_TRACER:
+            return trace.NoOpTracer()
+        return super().get_tracer(instrumenting_module_name, *args, **kwargs)
 
 
 class XRayIdGenerator(IdGenerator):
