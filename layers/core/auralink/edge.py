@@ -121,7 +121,8 @@ def entry_point(serve: LambdaHandler) -> LambdaHandler:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        method, route = _route(event)
+        method, declared = route_of(event)
+        route = declared or "$default"
         attributes = {
             "faas.name": getattr(context, "function_name", None),
             "faas.trigger": "http",
@@ -142,10 +143,12 @@ def entry_point(serve: LambdaHandler) -> LambdaHandler:
     return handler
 
 
-def _route(event: Mapping[str, Any]) -> tuple[str, str]:
-    """The request's method and route template (``/connections/{id}``, never the ids in the path)."""
+def route_of(event: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The request's method and its route's path as the template declares it (``/connections/{id}``,
+    never the ids in the path, whatever base path a custom domain maps it under); None for the
+    ``$default`` route or a malformed event."""
     method, _, route = str(event.get("routeKey") or "").partition(" ")
-    if not route:  # "$default" or a malformed event: the method alone says enough
-        http = (event.get("requestContext") or {}).get("http") or {}
-        return str(http.get("method") or "UNKNOWN")[:10], "$default"
-    return method[:10], route[:200]
+    if route:
+        return method, route
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return str(http.get("method") or "UNKNOWN"), None

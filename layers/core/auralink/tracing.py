@@ -8,7 +8,7 @@ invocation, installs the SDK with the exporter that ``OTEL_TRACES_EXPORTER`` nam
 - ``xray``, the default on Lambda: each span is sent as an X-Ray subsegment over UDP to the daemon
   that Lambda runs beside a function with active tracing (``AWS_XRAY_DAEMON_ADDRESS``). No
   collector extension, no HTTP request, no botocore: a span costs one local datagram
-  (docs/observability.md, "Tracing", gives the figures this was chosen on);
+  (docs/benchmarks.md, "Tracing exporters", gives the figures this was chosen on);
 - ``otlp``: OTLP over HTTP to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (a local Jaeger, an ADOT collector);
   the default where that variable is set and the function is not on Lambda;
 - ``console``: one JSON document per span on standard error;

@@ -299,14 +299,6 @@ def _caller_of(request: HttpRequest, resource: ProtectedResource | None, *, serv
     return service_token.identity_from_user_authorization_header(header, audience)
 
 
-def _route_path(event: dict[str, Any], request: HttpRequest) -> str:
-    # The route's own path ("ANY /mcp/gateway"), whatever base path a custom domain maps it under.
-    route_key = event.get("routeKey")
-    if isinstance(route_key, str) and " " in route_key:
-        return route_key.partition(" ")[2]
-    return request.path
-
-
 def handle(
     server: HostedServer,
     event: dict[str, Any],
@@ -324,7 +316,7 @@ def handle(
         return _refused(exc).to_lambda_response()
     message = request.jsonrpc_message()
     request_id = message.get("id")
-    resource = resource_for_event(event, _route_path(event, request))
+    resource = resource_for_event(event, edge.route_of(event)[1] or request.path)
     try:
         identity = _caller_of(request, resource, service_tokens=service_tokens)
     except errors.Unauthorized as exc:
