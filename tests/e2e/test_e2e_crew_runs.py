@@ -292,6 +292,110 @@ def test_a_task_with_human_input_waits_for_a_review_and_takes_the_feedback(
     ]
 
 
+@pytest.fixture
+def outcome_held(owner_conn: Any) -> Iterator[Any]:
+    """Hold the next outcome a step records for a run (``hold(run_id)``) for a few seconds, once:
+    long enough to kill the step after it saved its work and before the run records its end."""
+    owner_conn.execute("CREATE TABLE IF NOT EXISTS test_held_outcomes (run_id uuid PRIMARY KEY)")
+    owner_conn.execute(
+        """
+        CREATE OR REPLACE FUNCTION test_hold_outcome() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER AS $$
+        BEGIN
+            IF OLD.status = 'running' AND NEW.status <> 'running' THEN
+                DELETE FROM test_held_outcomes WHERE run_id = NEW.id;
+                IF FOUND THEN
+                    PERFORM pg_sleep(4);
+                END IF;
+            END IF;
+            RETURN NEW;
+        END $$
+        """
+    )
+    owner_conn.execute(
+        "CREATE OR REPLACE TRIGGER test_hold_outcome BEFORE UPDATE ON workflow_executions"
+        " FOR EACH ROW EXECUTE FUNCTION test_hold_outcome()"
+    )
+
+    def hold(run_id: str) -> None:
+        owner_conn.execute("INSERT INTO test_held_outcomes VALUES (%s)", (run_id,))
+
+    try:
+        yield hold
+    finally:
+        owner_conn.execute("DROP TRIGGER test_hold_outcome ON workflow_executions")
+        owner_conn.execute("DROP FUNCTION test_hold_outcome()")
+        owner_conn.execute("DROP TABLE test_held_outcomes")
+
+
+def test_feedback_is_used_once_when_the_step_dies_after_saving_the_task_it_redid(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer, outcome_held: Any
+) -> None:
+    user, headers = user_headers(api, make_user_id, llm)
+    llm.script.then(Text("Draft one."), Text("Draft two, shorter."), Text("Polished note."))
+    _, run_id = start(api, headers, REVIEWED)
+    assert wait(api, headers, run_id)["status"] == "waiting_for_input"
+
+    outcome_held(run_id)
+    fed = api.post(f"/api/v1/runs/{run_id}/resume", headers=headers, json={"answer": "Make it shorter"})
+    assert fed.status_code == 202, fed.text
+    # The task done again is saved (the second turn); the step dies before the run records that
+    # it waits, and the state machine does the step once more.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with tenant_transaction(user) as conn:
+            saved = conn.execute(
+                "SELECT turns FROM team_conversations WHERE run_id = %s", (run_id,)
+            ).fetchone()
+        if saved["turns"] == 2:
+            break
+        time.sleep(0.02)
+    for process in _crew_environments():
+        process.kill()
+    again = wait(api, headers, run_id)
+
+    assert again["status"] == "waiting_for_input", again
+    assert again["progress"]["waiting_for"]["prompt"] == "Draft two, shorter."
+    assert len(llm.script.received) == 2, "the feedback was used twice"
+    accepted = api.post(f"/api/v1/runs/{run_id}/resume", headers=headers, json={"answer": ""})
+    assert accepted.status_code == 202, accepted.text
+    time.sleep(0.2)
+    done = wait(api, headers, run_id, until={"succeeded", "failed", "cancelled"})
+    assert done["status"] == "succeeded", done
+    outputs = [task["output"] for task in done["output"]["tasks_output"]]
+    assert outputs == ["Draft two, shorter.", "Polished note."]
+    said = [(m["source"], m["type"]) for m in messages(api, headers, run_id)]
+    assert said.count(("user", "text")) == 2  # the task, and the feedback once
+
+
+def test_a_step_that_dies_after_the_crew_ended_ends_the_run_once(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer, outcome_held: Any
+) -> None:
+    user, headers = user_headers(api, make_user_id, llm)
+    llm.script.then(Text("Facts."), Text("Report."))
+    _, run_id = start(api, headers, PAIR)
+    outcome_held(run_id)
+    # The crew ends (its stop message written) and the step dies before the run records it.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with tenant_transaction(user) as conn:
+            ended = conn.execute(
+                "SELECT stop_reason FROM team_conversations WHERE run_id = %s", (run_id,)
+            ).fetchone()
+        if ended is not None and ended["stop_reason"] is not None:
+            break
+        time.sleep(0.02)
+    for process in _crew_environments():
+        process.kill()
+    done = wait(api, headers, run_id)
+
+    assert done["status"] == "succeeded", done
+    assert [task["output"] for task in done["output"]["tasks_output"]] == ["Facts.", "Report."]
+    assert len(llm.script.received) == 2, "a task ran again"
+    said = messages(api, headers, run_id)
+    assert [m["content"]["reason"] for m in said if m["type"] == "stop"] == ["completed"]
+
+
 def test_a_hierarchical_crews_manager_delegates_to_its_members(
     api: httpx.Client, make_user_id: Any, llm: LlmServer
 ) -> None:
@@ -319,7 +423,14 @@ def test_a_hierarchical_crews_manager_delegates_to_its_members(
     said = messages(api, headers, run_id)
     handoffs = [(m["source"], m["content"]["target"]) for m in said if m["type"] == "handoff"]
     assert handoffs == [("crew", "manager"), ("manager", "researcher")]
-    assert [m["source"] for m in said if m["type"] == "text"] == ["user", "manager"]
+    assert [(m["source"], m["type"]) for m in said] == [
+        ("user", "text"),
+        ("crew", "handoff"),
+        ("manager", "handoff"),
+        ("manager", "text"),
+        ("crew", "stop"),
+    ]
+    assert said[2]["content"]["message"] == "Find two facts on tides"
     assert done["usage"]["llm_calls"] == 3
 
 

@@ -7,6 +7,8 @@ import threading
 import time
 from uuid import UUID
 
+import pytest
+
 from auralink.agents.runs import repository
 from auralink.db import tenant_transaction
 from tests.fakes.openai_server import Calls, Fail, Slow, Text
@@ -153,6 +155,82 @@ def test_a_swarm_hands_off_to_the_person_waits_and_resumes_with_the_answer(user,
     answered = model.script.received[2].body["messages"]
     assert any(m["role"] == "user" and m["content"] == "100 EUR" for m in answered)
     assert read_run(user, run_id)["output"]["stop_reason"] == "max_messages"
+
+
+class _Died(Exception):
+    pass
+
+
+def test_a_step_that_dies_before_its_outcome_is_recorded_ends_the_same_way_once_more(
+    user, model, monkeypatch
+):
+    model.script.then(
+        Calls([("transfer_to_expert", {})], content="The expert knows budgets."),
+        Calls([("transfer_to_user", {})], content="What is your budget?"),
+        Calls([("transfer_to_user", {})], content="Indoors or outdoors?"),
+    )
+    run_id = start_team(
+        user,
+        {
+            "collaboration_mode": "swarm",
+            "members": [member("host", handoffs=["expert"]), member("expert", handoffs=["host", "user"])],
+            "termination": {"max_messages": 6},
+        },
+    )
+
+    def died(*args: object) -> None:
+        raise _Died
+
+    def step_that_dies() -> None:
+        with monkeypatch.context() as patched:
+            patched.setattr(repository, "save_outcome", died)
+            with pytest.raises(_Died):
+                run_to_end(run_id, user)
+
+    # Each step saves its turn and dies before the run records that it waits: the state machine
+    # does it once more, which waits with the same question, asking no model.
+    step_that_dies()
+    assert run_to_end(run_id, user) == ["waiting_for_input"]
+    assert read_run(user, run_id)["progress"]["waiting_for"]["prompt"] == "What is your budget?"
+    assert len(model.script.received) == 2
+
+    with tenant_transaction(user) as conn:
+        repository.mark_resumed(conn, UUID(run_id), "100 EUR")
+    step_that_dies()
+    assert run_to_end(run_id, user) == ["waiting_for_input"]
+    assert read_run(user, run_id)["progress"]["waiting_for"]["prompt"] == "Indoors or outdoors?"
+    assert len(model.script.received) == 3, "the answer was given twice"
+    said = messages(user, run_id)
+    assert [m["content"]["message"] for m in said if m["source"] == "user" and m["type"] == "handoff"] == [
+        "100 EUR"
+    ]
+    assert not [m for m in said if m["type"] == "stop"]
+
+
+def test_a_step_that_dies_after_ending_the_conversation_ends_the_run_once(user, model, monkeypatch):
+    model.script.then(Text("A"), Text("B"))
+    run_id = start_team(
+        user,
+        {
+            "collaboration_mode": "round_robin",
+            "members": [member("first"), member("second")],
+            "termination": {"max_messages": 2},
+        },
+    )
+
+    def died(*args: object) -> None:
+        raise _Died
+
+    with monkeypatch.context() as patched:
+        patched.setattr(repository, "save_outcome", died)
+        with pytest.raises(_Died):
+            run_to_end(run_id, user)
+    assert run_to_end(run_id, user) == ["succeeded"]
+
+    assert len(model.script.received) == 2
+    said = messages(user, run_id)
+    assert [m["content"]["reason"] for m in said if m["type"] == "stop"] == ["max_messages"]
+    assert read_run(user, run_id)["output"]["final_message"] == {"source": "second", "content": "B"}
 
 
 def test_a_graph_follows_the_branch_whose_condition_the_message_meets(user, model):

@@ -149,6 +149,9 @@ class _Step:
             )
         definition = TeamDefinition.model_validate(raw)
         self.conversation = conversation
+        if not self.run.has_resume_input and conversation.pending_answer is None and conversation.turn_ending:
+            # The last step saved a turn that ended it, and died before the run recorded how.
+            return self._ended(conversation.turn_ending)
         self.tool_names = {
             safe: name
             for member in definition.members
@@ -189,9 +192,10 @@ class _Step:
                 return self._turn_failed()
             task = None
             elapsed_ms = int((time.monotonic() - started) * 1000)
-            self._save_turn(await team.save_state(), turn, elapsed_ms=elapsed_ms)
-            if (after := self._after_turn(definition, turn)) is not None:
-                return after
+            ending = self._ending(definition, turn)
+            self._save_turn(await team.save_state(), turn, elapsed_ms=elapsed_ms, ending=ending)
+            if ending is not None:
+                return self._ended(ending)
 
     def _before_turn(self, definition: TeamDefinition) -> StepOutcome | None:
         if (reason := self._bound_reached(definition)) is not None:
@@ -202,15 +206,27 @@ class _Step:
             return self._still_running()
         return None
 
-    def _after_turn(self, definition: TeamDefinition, turn: _Turn) -> StepOutcome | None:
+    @staticmethod
+    def _ending(definition: TeamDefinition, turn: _Turn) -> dict[str, Any] | None:
+        """How ``turn`` ends the step, saved with it: a stop, or a question to the person."""
         mention = definition.termination.text_mention
         if mention is not None and any(mention in str(entry.content) for entry in turn.counted):
-            return self._succeeded("text_mention")
+            return {"stop": "text_mention"}
         if turn.autogen_stop == _DIGRAPH_STOP_MESSAGE:
-            return self._succeeded("graph_complete")
+            return {"stop": "graph_complete"}
         if turn.asks_user is not None:
-            return self._waiting(turn)
+            question = turn.thought or str(turn.asks_user.content["message"])
+            return {"waiting": {"node": turn.asks_user.source, "prompt": question}}
         return None
+
+    def _ended(self, ending: dict[str, Any]) -> StepOutcome:
+        if "stop" in ending:
+            return self._succeeded(ending["stop"])
+        asker, question = ending["waiting"]["node"], ending["waiting"]["prompt"]
+        progress = self._progress()
+        progress.waiting_for = WaitingFor(node=asker, prompt=question, input_schema=ANSWER_SCHEMA)
+        events = [{"type": "waiting_for_input", "node": asker}]
+        return StepOutcome(status=RunStatus.WAITING_FOR_INPUT, progress=progress, events=events)
 
     def _turn_failed(self) -> StepOutcome:
         failure = self.failures[-1] if self.failures else None
@@ -267,7 +283,9 @@ class _Step:
             if runs.record_progress(conn, self.run.run_id, progress):
                 self.cancel_requested = True
 
-    def _save_turn(self, state: Mapping[str, Any], turn: _Turn, *, elapsed_ms: int) -> None:
+    def _save_turn(
+        self, state: Mapping[str, Any], turn: _Turn, *, elapsed_ms: int, ending: dict[str, Any] | None
+    ) -> None:
         self.conversation = turns.save(
             self.user_id,
             self.run.run_id,
@@ -275,6 +293,7 @@ class _Step:
             state=dict(state),
             messages=len(turn.counted),
             elapsed_ms=elapsed_ms,
+            ending=ending,
         )
 
     def _close(self, reason: str, detail: dict[str, Any] | None = None) -> None:
@@ -315,15 +334,6 @@ class _Step:
 
     def _still_running(self) -> StepOutcome:
         return StepOutcome(status=RunStatus.RUNNING, progress=self._progress())
-
-    def _waiting(self, turn: _Turn) -> StepOutcome:
-        assert turn.asks_user is not None
-        asker = turn.asks_user.source
-        question = turn.thought or str(turn.asks_user.content["message"])
-        progress = self._progress()
-        progress.waiting_for = WaitingFor(node=asker, prompt=question, input_schema=ANSWER_SCHEMA)
-        events = [{"type": "waiting_for_input", "node": asker}]
-        return StepOutcome(status=RunStatus.WAITING_FOR_INPUT, progress=progress, events=events)
 
     # ------------------------------------------------------------------ models and tools
 

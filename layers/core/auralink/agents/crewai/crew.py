@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from crewai import LLM, Agent, Crew, Process
 from crewai import Task as CrewTask
+from crewai.agents.agent_builder.base_agent import BaseAgent
 from crewai.tasks.task_output import TaskOutput
 from crewai.tools import BaseTool
+from crewai.tools.agent_tools.ask_question_tool import AskQuestionTool
+from crewai.tools.agent_tools.delegate_work_tool import DelegateWorkTool
 from crewai.utilities.i18n import get_i18n
 from pydantic import BaseModel, ConfigDict
 
@@ -35,6 +38,9 @@ DEFAULT_MAX_ITER = 15
 # (member, catalog name, arguments) before the call; (member, catalog name, text, failed) after.
 ToolCallHook = Callable[[str, str, dict[str, Any]], str]
 ToolResultHook = Callable[[str, str, str, str, bool], None]
+# (who delegates, the coworker's role as the model named it, the task or question) before the
+# coworker starts on it.
+DelegationHook = Callable[[str, str | None, str], None]
 
 
 def fill(text: str, inputs: dict[str, str]) -> str:
@@ -81,6 +87,50 @@ class CatalogTool(BaseTool):
         return str(text)
 
 
+class _DelegateWork(DelegateWorkTool):
+    """CrewAI's delegation, announced in the thread that runs it, before the coworker starts:
+    the handoff comes before anything the coworker says."""
+
+    sender: str
+    announce: Any
+
+    def _execute(self, agent_name: str | None, task: str, context: str | None = None) -> str:
+        self.announce(self.sender, agent_name, task)
+        return super()._execute(agent_name, task, context)
+
+
+class _AskQuestion(AskQuestionTool):
+    """CrewAI's question to a coworker, announced as `_DelegateWork` announces a delegation."""
+
+    sender: str
+    announce: Any
+
+    def _execute(self, agent_name: str | None, task: str, context: str | None = None) -> str:
+        self.announce(self.sender, agent_name, task)
+        return super()._execute(agent_name, task, context)
+
+
+class RunAgent(Agent):
+    """An agent of a run: its delegation tools announce each delegation (`DelegationHook`)."""
+
+    sender: str
+    announce: Any
+
+    def get_delegation_tools(self, agents: Sequence[BaseAgent]) -> list[BaseTool]:
+        announced: list[BaseTool] = []
+        for tool in super().get_delegation_tools(agents):
+            kind = _AskQuestion if isinstance(tool, AskQuestionTool) else _DelegateWork
+            announced.append(
+                kind(
+                    agents=list(agents),
+                    description=tool.description,
+                    sender=self.sender,
+                    announce=self.announce,
+                )
+            )
+        return announced
+
+
 class CrewBuilder:
     def __init__(
         self,
@@ -90,12 +140,14 @@ class CrewBuilder:
         *,
         on_tool_call: ToolCallHook,
         on_tool_result: ToolResultHook,
+        on_delegation: DelegationHook,
     ) -> None:
         self.plan = plan
         self.api = api
         self.inputs = inputs
         self.on_tool_call = on_tool_call
         self.on_tool_result = on_tool_result
+        self.on_delegation = on_delegation
         self._llms: dict[str, LLM] = {}
 
     def llm(self, model_id: str) -> LLM:
@@ -120,7 +172,9 @@ class CrewBuilder:
         return self._llms[model_id]
 
     def agent(self, member: Member) -> Agent:
-        return Agent(
+        return RunAgent(
+            sender=member.name,
+            announce=self.on_delegation,
             role=fill(member.role or member.name, self.inputs),
             goal=fill(member.goal or "", self.inputs),
             backstory=fill(member.backstory or "", self.inputs),
@@ -187,7 +241,9 @@ class CrewBuilder:
 
     def _manager(self) -> Agent:
         i18n = get_i18n()
-        return Agent(
+        return RunAgent(
+            sender=MANAGER,
+            announce=self.on_delegation,
             role=i18n.retrieve("hierarchical_manager_agent", "role"),
             goal=i18n.retrieve("hierarchical_manager_agent", "goal"),
             backstory=i18n.retrieve("hierarchical_manager_agent", "backstory"),

@@ -22,20 +22,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from crewai.events import crewai_event_bus
-from crewai.events.types.tool_usage_events import ToolUsageStartedEvent
 from crewai.tasks.task_output import TaskOutput
 
 from auralink import run_tokens
 from auralink.agents.crewai.api import RunApi
 from auralink.agents.crewai.crew import CrewBuilder, inputs_of
 from auralink.agents.crewai.failures import run_error
-from auralink.agents.crewai.plan import CrewPlan
+from auralink.agents.crewai.plan import MANAGER, CrewPlan
 from auralink.agents.runs import repository as runs
 from auralink.agents.runs.models import Progress, Run, RunError, RunStatus, StepOutcome, WaitingFor
 from auralink.agents.teams import conversations, turns
@@ -52,8 +49,6 @@ CREW_SOURCE = "crew"
 MANAGER_SOURCE = "manager"
 # A person's review of a task's output: empty accepts it, anything else is feedback.
 ANSWER_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": 20_000}
-# CrewAI's delegation tools, as its events name them.
-_DELEGATION_TOOLS = {"delegate_work_to_coworker", "ask_question_to_coworker"}
 
 StopReason = Literal["completed", "max_messages", "timeout", "max_cost"]
 _STOP_MESSAGES: dict[str, str] = {
@@ -105,6 +100,15 @@ class _Step:
             raw = runs.pinned_definition(conn, self.run.run_id)
             conversation = conversations.get(conn, self.run.run_id)
             withdrawn = conversations.withdraw_unfinished(conn, self.run.run_id, conversation.turns)
+            if self.run.has_resume_input:
+                # Kept with the conversation until the task it starts is saved (`turns.save`).
+                waiting = self.run.progress.waiting_for
+                pending = {
+                    "target": waiting.node if waiting else "",
+                    "answer": str(self.run.resume_input or ""),
+                }
+                conversations.set_pending_answer(conn, self.run.run_id, pending)
+                conversation = replace(conversation, pending_answer=pending)
         if withdrawn:
             logger.info(
                 "unfinished task withdrawn", extra={"run_id": str(self.run.run_id), "messages": withdrawn}
@@ -127,10 +131,10 @@ class _Step:
             inputs_of(conversation.task, conversation.context),
             on_tool_call=self._tool_called,
             on_tool_result=self._tool_answered,
+            on_delegation=self._delegated,
         )
         try:
-            with self._delegations():
-                return self._tasks()
+            return self._tasks()
         finally:
             # CrewAI's event handlers run on threads of their own: none may outlive the step.
             crewai_event_bus.flush(timeout=5.0)
@@ -161,10 +165,16 @@ class _Step:
 
     def _review_answer(self) -> tuple[str, str] | StepOutcome | None:
         """What a person answered to a task under review: None to go on (accepted, or no
-        review), or (the output, the feedback) to do that task again."""
-        if not self.state.review or not self.run.has_resume_input:
+        review), (the output, the feedback) to do that task again, or the wait for a review
+        again when there is no answer left: a step used it, saved the task done again, and died
+        before the run recorded that it waits."""
+        if not self.state.review:
             return None
-        answer = str(self.run.resume_input or "").strip()
+        pending = self.conversation.pending_answer
+        if pending is None:
+            index = len(self.state.outputs) - 1
+            return self._waiting(self.tasks[index], self.state.outputs[index])
+        answer = str(pending.get("answer") or "").strip()
         if answer:
             with tenant_transaction(self.user_id) as conn:
                 self._append(conn, USER, "text", answer, turn=self.conversation.turns + 1)
@@ -243,24 +253,11 @@ class _Step:
             content = [{"call_id": call_id, "tool": tool, "content": text, "is_error": failed}]
             self._append(conn, member, "tool_result", content)
 
-    @contextmanager
-    def _delegations(self) -> Iterator[None]:
-        """A manager's or member's delegation to a coworker, as a handoff message."""
-        with crewai_event_bus.scoped_handlers():
-
-            @crewai_event_bus.on(ToolUsageStartedEvent)
-            def _delegated(source: Any, event: ToolUsageStartedEvent) -> None:
-                if event.tool_name.lower().replace(" ", "_") not in _DELEGATION_TOOLS:
-                    return
-                arguments = event.tool_args if isinstance(event.tool_args, dict) else {}
-                target = str(arguments.get("coworker", ""))
-                message = str(arguments.get("task") or arguments.get("question") or "")
-                sender = self._member_of_role(event.agent_role)
-                with tenant_transaction(self.user_id) as conn:
-                    content = {"target": self._member_of_role(target), "message": message}
-                    self._append(conn, sender, "handoff", content)
-
-            yield
+    def _delegated(self, sender: str, coworker: str | None, message: str) -> None:
+        source = MANAGER_SOURCE if sender == MANAGER else sender
+        with tenant_transaction(self.user_id) as conn:
+            content = {"target": self._member_of_role(coworker), "message": message}
+            self._append(conn, source, "handoff", content)
 
     def _member_of_role(self, role: str | None) -> str:
         wanted = (role or "").strip().lower()

@@ -30,6 +30,10 @@ class Conversation:
     active_ms: int
     # {"target": <member>, "answer": <text>}: what the next turn starts with.
     pending_answer: dict[str, Any] | None = None
+    # How the last saved turn ended the step, if it did: {"waiting": {...}} or {"stop": <reason>}.
+    turn_ending: dict[str, Any] | None = None
+    # Why the conversation ended; None while it goes on.
+    stop_reason: str | None = None
 
 
 def insert(
@@ -44,8 +48,8 @@ def insert(
 
 def get(conn: Connection, run_id: UUID) -> Conversation:
     row = conn.execute(
-        "SELECT task, context, state, turns, message_count, active_ms, pending_answer FROM team_conversations"
-        " WHERE run_id = %s",
+        "SELECT task, context, state, turns, message_count, active_ms, pending_answer, turn_ending,"
+        " stop_reason FROM team_conversations WHERE run_id = %s",
         (run_id,),
     ).fetchone()
     if row is None:
@@ -93,15 +97,24 @@ def set_pending_answer(conn: Connection, run_id: UUID, pending: dict[str, Any]) 
 
 
 def save_turn(
-    conn: Connection, run_id: UUID, *, state: dict[str, Any], turns: int, message_count: int, active_ms: int
+    conn: Connection,
+    run_id: UUID,
+    *,
+    state: dict[str, Any],
+    turns: int,
+    message_count: int,
+    active_ms: int,
+    ending: dict[str, Any] | None = None,
 ) -> None:
-    """The turn is done: its state and counters replace the last turn's (and the answer it
-    started with is used), in one statement."""
+    """The turn is done: its state and counters replace the last turn's, and the answer it
+    started with is used up, the run's own copy too. A step that dies after this, before the run
+    records its outcome, is done again without that answer: it is never given twice."""
     conn.execute(
         "UPDATE team_conversations SET state = %s, turns = %s, message_count = %s, active_ms = %s,"
-        " pending_answer = NULL WHERE run_id = %s",
-        (Jsonb(state), turns, message_count, active_ms, run_id),
+        " pending_answer = NULL, turn_ending = %s WHERE run_id = %s",
+        (Jsonb(state), turns, message_count, active_ms, None if ending is None else Jsonb(ending), run_id),
     )
+    conn.execute("UPDATE workflow_executions SET resume_input = NULL WHERE id = %s", (run_id,))
 
 
 def last_member_message(conn: Connection, run_id: UUID, *, exclude: tuple[str, ...]) -> dict[str, Any] | None:
@@ -113,12 +126,15 @@ def last_member_message(conn: Connection, run_id: UUID, *, exclude: tuple[str, .
     ).fetchone()
 
 
-def finish(conn: Connection, run_id: UUID, stop_reason: str) -> None:
-    """Record why the conversation ended; its saved state is no longer needed."""
-    conn.execute(
-        "UPDATE team_conversations SET stop_reason = %s, state = NULL WHERE run_id = %s",
+def finish(conn: Connection, run_id: UUID, stop_reason: str) -> bool:
+    """Record why the conversation ended, once: False when it had ended already (a step that
+    died after ending it, before the run recorded its outcome, ends it again). The saved state
+    stays: that step's retry builds the run's output from it."""
+    ended = conn.execute(
+        "UPDATE team_conversations SET stop_reason = %s WHERE run_id = %s AND stop_reason IS NULL",
         (stop_reason, run_id),
     )
+    return ended.rowcount == 1
 
 
 def run_cost_usd(conn: Connection, run_id: UUID) -> float:

@@ -24,9 +24,10 @@ def save(
     turns: int = 1,
     messages: int,
     elapsed_ms: int,
+    ending: dict[str, Any] | None = None,
 ) -> conversations.Conversation:
     """The conversation after a turn that added ``turns`` and ``messages``, saved with ``state``
-    in one statement; the answer it started with is used."""
+    and how the turn ended the step (``ending``, if it did); the answer it started with is used."""
     saved = conversations.Conversation(
         task=current.task,
         context=current.context,
@@ -34,6 +35,7 @@ def save(
         turns=current.turns + turns,
         message_count=current.message_count + messages,
         active_ms=current.active_ms + elapsed_ms,
+        turn_ending=ending,
     )
     with tenant_transaction(user_id) as conn:
         conversations.save_turn(
@@ -43,6 +45,7 @@ def save(
             turns=saved.turns,
             message_count=saved.message_count,
             active_ms=saved.active_ms,
+            ending=ending,
         )
     return saved
 
@@ -73,9 +76,12 @@ def close(
     message: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """The stop message, and the conversation's end (its saved state is dropped)."""
+    """The conversation's end and its stop message, once: a step done again after ending it
+    does not end it twice."""
     content = {"reason": reason, "message": message, **(detail or {})}
     with tenant_transaction(user_id) as conn:
+        if not conversations.finish(conn, run_id, reason):
+            return
         conversations.append_message(
             conn,
             user_id=user_id,
@@ -86,7 +92,6 @@ def close(
             content=content,
             usage=None,
         )
-        conversations.finish(conn, run_id, reason)
 
 
 def task_text(conversation: conversations.Conversation) -> str:
