@@ -7,6 +7,9 @@ import threading
 import time
 import uuid
 
+import pytest
+
+from auralink.agents.runs import repository
 from auralink.agents.runs.models import RunStatus
 from auralink.agents.workflows.models import WorkflowRequest
 from auralink.agents.workflows.service import delete_workflow, update_workflow
@@ -221,6 +224,80 @@ def test_a_declined_answer_takes_the_other_way(user, start, model):
     assert run_to_end(run_id, user) == ["succeeded"]
     assert read_run(user, run_id)["output"]["result"] == {"approved": False}
     assert len(model.script.received) == 1
+
+
+TWO_QUESTIONS = {
+    "entry": "ask",
+    "nodes": [
+        {"id": "ask", "kind": "human", "prompt": "Which city?", "input_schema": {"type": "string"}},
+        {
+            "id": "confirm",
+            "kind": "human",
+            "prompt": "Really {outputs.ask}?",
+            "input_schema": {"type": "string"},
+        },
+        {"id": "write", "kind": "llm", "prompt": "Write about {outputs.ask} ({outputs.confirm})"},
+    ],
+    "edges": [
+        {"from": "ask", "to": "confirm"},
+        {"from": "confirm", "to": "write"},
+        {"from": "write", "to": "END"},
+    ],
+}
+
+
+class _Died(Exception):
+    pass
+
+
+def _step_that_dies(run_id: str, user: str, monkeypatch) -> None:
+    """A step that does its work and dies before the run records its outcome."""
+
+    def died(*args: object) -> None:
+        raise _Died
+
+    with monkeypatch.context() as patched:
+        patched.setattr(repository, "save_outcome", died)
+        with pytest.raises(_Died):
+            step(run_id, user)
+
+
+def test_an_answer_is_never_given_to_the_question_after_it_when_a_step_is_done_again(
+    user, start, model, monkeypatch
+):
+    model.script.then(Text("Lisbon, yes."))
+    run_id = start(user, TWO_QUESTIONS, {})
+    assert run_to_end(run_id, user) == ["waiting_for_input"]
+    answer(user, run_id, "Lisbon")
+
+    # The answer is taken, the next question asked and saved; the step dies before the run
+    # records that it waits, and is done again.
+    _step_that_dies(run_id, user, monkeypatch)
+    assert run_to_end(run_id, user) == ["waiting_for_input"]
+    waiting = read_run(user, run_id)
+    assert waiting["progress"]["waiting_for"]["prompt"] == "Really Lisbon?"
+
+    answer(user, run_id, "sure")
+    assert run_to_end(run_id, user) == ["succeeded"]
+    assert read_run(user, run_id)["output"]["outputs"] == {
+        "ask": "Lisbon",
+        "confirm": "sure",
+        "write": "Lisbon, yes.",
+    }
+    assert prompts(model) == ["Write about Lisbon (sure)"]
+
+
+def test_a_step_that_dies_after_the_run_ended_is_done_again_without_running_a_node(
+    user, start, model, monkeypatch
+):
+    model.script.then(Text("1"), Text("2"))
+    run_id = start(user, TWO_STEPS, {})
+
+    _step_that_dies(run_id, user, monkeypatch)
+    assert run_to_end(run_id, user) == ["succeeded"]
+
+    assert read_run(user, run_id)["output"]["result"] == "2"
+    assert prompts(model) == ["one", "two: 1"]
 
 
 TWO_STEPS = {

@@ -20,7 +20,9 @@ from auralink.agents.langgraph.checkpointer import checkpointer_for
 from auralink.agents.langgraph.context import NodeFailed, OutOfTime, RunContext
 from auralink.agents.langgraph.graph import compile_workflow, initial_state
 from auralink.agents.langgraph.progress import LiveProgress, finished_event
+from auralink.agents.runs import repository as runs
 from auralink.agents.runs.models import Progress, Run, RunError, RunStatus, StepOutcome, WaitingFor
+from auralink.db import tenant_transaction
 from auralink.errors import DomainError
 from auralink.settings import get_settings
 
@@ -50,12 +52,13 @@ class LangGraphExecutor:
             on_node_start=live.node_started,
             on_tool_call=live.tool_called,
         )
-        saver = checkpointer_for(run.user_id)
-        graph = compile_workflow(definition, ctx, saver)
-        outcome = _advance(graph, run, ctx, live)
-        if outcome.status.is_terminal:
-            saver.delete_thread(str(run.run_id))
-        return outcome
+        graph = compile_workflow(definition, ctx, checkpointer_for(run.user_id))
+        return _advance(graph, run, ctx, live)
+
+    def forget(self, run: Run) -> None:
+        """Drop the run's checkpoints once its end is recorded (not before: a step that dies
+        between the two is done again from them, and runs no node again)."""
+        checkpointer_for(run.user_id).delete_thread(str(run.run_id))
 
 
 def _advance(
@@ -73,8 +76,15 @@ def _advance(
         payload = Command(resume=run.resume_input)
         live.resuming = snapshot.interrupts[0].value.get("node")
     failure: RunError | None = None
+    answering = isinstance(payload, Command)
     try:
         for update in graph.stream(payload, config, stream_mode="updates", durability="sync"):
+            if answering:
+                # The node that took the answer is in the checkpoint: a retry of this step must
+                # not give the answer again, to a question asked after it.
+                with tenant_transaction(run.user_id) as conn:
+                    runs.answer_used(conn, run.run_id)
+                answering = False
             finished = [
                 entry for value in update.values() if isinstance(value, dict) for entry in value["trace"]
             ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from auralink.agents.runs.models import Run, StepOutcome
 
@@ -12,6 +12,14 @@ class Executor(Protocol):
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
         """Advance ``run`` from its checkpoint; return before ``deadline_ms`` of wall time elapse."""
         ...
+
+
+@runtime_checkable
+class KeepsRunState(Protocol):
+    """An executor with state of its own per run (LangGraph's checkpoints), dropped only once the
+    run's end is recorded: a step that dies before that is done again from that state."""
+
+    def forget(self, run: Run) -> None: ...
 
 
 _EXECUTORS: dict[str, Executor] = {}

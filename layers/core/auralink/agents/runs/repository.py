@@ -233,6 +233,12 @@ def page(
     return split_page(rows, limit)
 
 
+def answer_used(conn: Connection, run_id: UUID) -> None:
+    """The answer the run resumed with has been taken, and what took it is saved: a retry of the
+    step that took it must not give it again (to the next question, or to the team twice)."""
+    conn.execute("UPDATE workflow_executions SET resume_input = NULL WHERE id = %s", (run_id,))
+
+
 def mark_resumed(conn: Connection, run_id: UUID, answer: Any) -> int:
     """Store the answer and set the run running again; returns the number of its next execution,
     which is not started until its ARN is recorded."""

@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 
 from auralink.agents.runs import repository
-from auralink.agents.runs.executors import Executor, executor_for
+from auralink.agents.runs.executors import Executor, KeepsRunState, executor_for
 from auralink.agents.runs.models import Run, RunError, RunStatus, StepCommand, StepOutcome, StepReply
 from auralink.db import tenant_transaction
 from auralink.errors import ServiceUnavailable
@@ -79,6 +79,8 @@ def _advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
         status = repository.save_outcome(conn, run.run_id, outcome)
     metrics.add_metric(name=MetricName.RUN_STEPS, unit=MetricUnit.Count, value=1)
     if status.is_terminal:
+        if isinstance(executor, KeepsRunState):
+            executor.forget(run)
         _record_final(run.run_id, run.user_id)
     logger.info("run step done", extra={"run_id": str(run.run_id), "status": status.value})
     return StepReply(run_id=run.run_id, status=status)

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from auralink.agents.runs import repository as runs
 from auralink.agents.runs.repository import not_found as run_not_found
 from auralink.db import Connection
 from auralink.paging import decode_cursor, split_page
@@ -114,7 +115,7 @@ def save_turn(
         " pending_answer = NULL, turn_ending = %s WHERE run_id = %s",
         (Jsonb(state), turns, message_count, active_ms, None if ending is None else Jsonb(ending), run_id),
     )
-    conn.execute("UPDATE workflow_executions SET resume_input = NULL WHERE id = %s", (run_id,))
+    runs.answer_used(conn, run_id)
 
 
 def last_member_message(conn: Connection, run_id: UUID, *, exclude: tuple[str, ...]) -> dict[str, Any] | None:
