@@ -292,6 +292,20 @@ def test_a_task_with_human_input_waits_for_a_review_and_takes_the_feedback(
     ]
 
 
+def until_conversation(user: str, run_id: str, condition: Any) -> None:
+    """Wait until the run's conversation row (as its owner reads it) meets ``condition``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with tenant_transaction(user) as conn:
+            saved = conn.execute(
+                "SELECT turns, stop_reason FROM team_conversations WHERE run_id = %s", (run_id,)
+            ).fetchone()
+        if saved is not None and condition(saved):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the conversation of run {run_id} never got there")
+
+
 @pytest.fixture
 def outcome_held(owner_conn: Any) -> Iterator[Any]:
     """Hold the next outcome a step records for a run (``hold(run_id)``) for a few seconds, once:
@@ -341,15 +355,7 @@ def test_feedback_is_used_once_when_the_step_dies_after_saving_the_task_it_redid
     assert fed.status_code == 202, fed.text
     # The task done again is saved (the second turn); the step dies before the run records that
     # it waits, and the state machine does the step once more.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with tenant_transaction(user) as conn:
-            saved = conn.execute(
-                "SELECT turns FROM team_conversations WHERE run_id = %s", (run_id,)
-            ).fetchone()
-        if saved["turns"] == 2:
-            break
-        time.sleep(0.02)
+    until_conversation(user, run_id, lambda saved: saved["turns"] == 2)
     for process in _crew_environments():
         process.kill()
     again = wait(api, headers, run_id)
@@ -376,15 +382,7 @@ def test_a_step_that_dies_after_the_crew_ended_ends_the_run_once(
     _, run_id = start(api, headers, PAIR)
     outcome_held(run_id)
     # The crew ends (its stop message written) and the step dies before the run records it.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with tenant_transaction(user) as conn:
-            ended = conn.execute(
-                "SELECT stop_reason FROM team_conversations WHERE run_id = %s", (run_id,)
-            ).fetchone()
-        if ended is not None and ended["stop_reason"] is not None:
-            break
-        time.sleep(0.02)
+    until_conversation(user, run_id, lambda saved: saved["stop_reason"] is not None)
     for process in _crew_environments():
         process.kill()
     done = wait(api, headers, run_id)

@@ -30,6 +30,26 @@ def executor_in_place[E: Executor](framework: str, executor: E) -> Iterator[E]:
             register_executor(framework, previous)
 
 
+class StepDied(Exception):
+    """A step's death after its work was saved and before the run recorded its outcome."""
+
+
+@contextmanager
+def outcome_lost() -> Iterator[None]:
+    """Steps taken in the block die as they record their outcome (`StepDied` is raised); the
+    state machine would do such a step once more."""
+
+    def died(*args: object) -> None:
+        raise StepDied
+
+    saved = repository.save_outcome
+    repository.save_outcome = died  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        repository.save_outcome = saved
+
+
 # The smallest graph a workflow row can hold; the scripted executor below never reads it.
 MINIMAL_DEFINITION = {
     "entry": "a",

@@ -13,7 +13,7 @@ from auralink.agents.runs import repository
 from auralink.db import tenant_transaction
 from tests.fakes.openai_server import Calls, Fail, Slow, Text
 from tests.integration.agents.autogen.conftest import KEY, member, messages, run_to_end, start_team, step
-from tests.support.runs import read_run, request_cancel
+from tests.support.runs import StepDied, outcome_lost, read_run, request_cancel
 
 # A step's time (a second once the step's safety margin is kept back) that leaves room for one
 # turn of a model that takes 0.6 s, and no more.
@@ -157,13 +157,7 @@ def test_a_swarm_hands_off_to_the_person_waits_and_resumes_with_the_answer(user,
     assert read_run(user, run_id)["output"]["stop_reason"] == "max_messages"
 
 
-class _Died(Exception):
-    pass
-
-
-def test_a_step_that_dies_before_its_outcome_is_recorded_ends_the_same_way_once_more(
-    user, model, monkeypatch
-):
+def test_a_step_that_dies_before_its_outcome_is_recorded_ends_the_same_way_once_more(user, model):
     model.script.then(
         Calls([("transfer_to_expert", {})], content="The expert knows budgets."),
         Calls([("transfer_to_user", {})], content="What is your budget?"),
@@ -178,14 +172,9 @@ def test_a_step_that_dies_before_its_outcome_is_recorded_ends_the_same_way_once_
         },
     )
 
-    def died(*args: object) -> None:
-        raise _Died
-
     def step_that_dies() -> None:
-        with monkeypatch.context() as patched:
-            patched.setattr(repository, "save_outcome", died)
-            with pytest.raises(_Died):
-                run_to_end(run_id, user)
+        with outcome_lost(), pytest.raises(StepDied):
+            run_to_end(run_id, user)
 
     # Each step saves its turn and dies before the run records that it waits: the state machine
     # does it once more, which waits with the same question, asking no model.
@@ -207,7 +196,7 @@ def test_a_step_that_dies_before_its_outcome_is_recorded_ends_the_same_way_once_
     assert not [m for m in said if m["type"] == "stop"]
 
 
-def test_a_step_that_dies_after_ending_the_conversation_ends_the_run_once(user, model, monkeypatch):
+def test_a_step_that_dies_after_ending_the_conversation_ends_the_run_once(user, model):
     model.script.then(Text("A"), Text("B"))
     run_id = start_team(
         user,
@@ -218,13 +207,8 @@ def test_a_step_that_dies_after_ending_the_conversation_ends_the_run_once(user, 
         },
     )
 
-    def died(*args: object) -> None:
-        raise _Died
-
-    with monkeypatch.context() as patched:
-        patched.setattr(repository, "save_outcome", died)
-        with pytest.raises(_Died):
-            run_to_end(run_id, user)
+    with outcome_lost(), pytest.raises(StepDied):
+        run_to_end(run_id, user)
     assert run_to_end(run_id, user) == ["succeeded"]
 
     assert len(model.script.received) == 2

@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 
-from auralink.agents.runs import repository
 from auralink.agents.runs.models import RunStatus
 from auralink.agents.workflows.models import WorkflowRequest
 from auralink.agents.workflows.service import delete_workflow, update_workflow
@@ -17,7 +16,7 @@ from auralink.auth import Identity
 from auralink.db import tenant_transaction
 from tests.fakes.openai_server import Calls, Fail, Slow, Text
 from tests.integration.agents.langgraph.conftest import run_to_end, step
-from tests.support.runs import read_run, request_cancel
+from tests.support.runs import StepDied, outcome_lost, read_run, request_cancel
 
 
 def node_events(run: dict) -> list[tuple[str, str]]:
@@ -246,25 +245,12 @@ TWO_QUESTIONS = {
 }
 
 
-class _Died(Exception):
-    pass
+def _step_that_dies(run_id: str, user: str) -> None:
+    with outcome_lost(), pytest.raises(StepDied):
+        step(run_id, user)
 
 
-def _step_that_dies(run_id: str, user: str, monkeypatch) -> None:
-    """A step that does its work and dies before the run records its outcome."""
-
-    def died(*args: object) -> None:
-        raise _Died
-
-    with monkeypatch.context() as patched:
-        patched.setattr(repository, "save_outcome", died)
-        with pytest.raises(_Died):
-            step(run_id, user)
-
-
-def test_an_answer_is_never_given_to_the_question_after_it_when_a_step_is_done_again(
-    user, start, model, monkeypatch
-):
+def test_an_answer_is_never_given_to_the_question_after_it_when_a_step_is_done_again(user, start, model):
     model.script.then(Text("Lisbon, yes."))
     run_id = start(user, TWO_QUESTIONS, {})
     assert run_to_end(run_id, user) == ["waiting_for_input"]
@@ -272,7 +258,7 @@ def test_an_answer_is_never_given_to_the_question_after_it_when_a_step_is_done_a
 
     # The answer is taken, the next question asked and saved; the step dies before the run
     # records that it waits, and is done again.
-    _step_that_dies(run_id, user, monkeypatch)
+    _step_that_dies(run_id, user)
     assert run_to_end(run_id, user) == ["waiting_for_input"]
     waiting = read_run(user, run_id)
     assert waiting["progress"]["waiting_for"]["prompt"] == "Really Lisbon?"
@@ -287,13 +273,11 @@ def test_an_answer_is_never_given_to_the_question_after_it_when_a_step_is_done_a
     assert prompts(model) == ["Write about Lisbon (sure)"]
 
 
-def test_a_step_that_dies_after_the_run_ended_is_done_again_without_running_a_node(
-    user, start, model, monkeypatch
-):
+def test_a_step_that_dies_after_the_run_ended_is_done_again_without_running_a_node(user, start, model):
     model.script.then(Text("1"), Text("2"))
     run_id = start(user, TWO_STEPS, {})
 
-    _step_that_dies(run_id, user, monkeypatch)
+    _step_that_dies(run_id, user)
     assert run_to_end(run_id, user) == ["succeeded"]
 
     assert read_run(user, run_id)["output"]["result"] == "2"

@@ -23,6 +23,7 @@ from crewai.agents.agent_builder.base_agent import BaseAgent
 from crewai.tasks.task_output import TaskOutput
 from crewai.tools import BaseTool
 from crewai.tools.agent_tools.ask_question_tool import AskQuestionTool
+from crewai.tools.agent_tools.base_agent_tools import BaseAgentTool
 from crewai.tools.agent_tools.delegate_work_tool import DelegateWorkTool
 from crewai.utilities.i18n import get_i18n
 from pydantic import BaseModel, ConfigDict
@@ -87,9 +88,9 @@ class CatalogTool(BaseTool):
         return str(text)
 
 
-class _DelegateWork(DelegateWorkTool):
-    """CrewAI's delegation, announced in the thread that runs it, before the coworker starts:
-    the handoff comes before anything the coworker says."""
+class _Announcing(BaseAgentTool):
+    """A delegation tool of CrewAI's that announces each delegation in the thread that runs it,
+    before the coworker starts: the handoff comes before anything the coworker says."""
 
     sender: str
     announce: Any
@@ -99,15 +100,12 @@ class _DelegateWork(DelegateWorkTool):
         return super()._execute(agent_name, task, context)
 
 
-class _AskQuestion(AskQuestionTool):
-    """CrewAI's question to a coworker, announced as `_DelegateWork` announces a delegation."""
+class _DelegateWork(DelegateWorkTool, _Announcing):
+    pass
 
-    sender: str
-    announce: Any
 
-    def _execute(self, agent_name: str | None, task: str, context: str | None = None) -> str:
-        self.announce(self.sender, agent_name, task)
-        return super()._execute(agent_name, task, context)
+class _AskQuestion(AskQuestionTool, _Announcing):
+    pass
 
 
 class RunAgent(Agent):
