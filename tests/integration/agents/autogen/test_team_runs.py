@@ -215,6 +215,9 @@ def test_a_step_that_dies_after_ending_the_conversation_ends_the_run_once(user, 
     said = messages(user, run_id)
     assert [m["content"]["reason"] for m in said if m["type"] == "stop"] == ["max_messages"]
     assert read_run(user, run_id)["output"]["final_message"] == {"source": "second", "content": "B"}
+    with tenant_transaction(user) as conn:
+        kept = conn.execute("SELECT state FROM team_conversations WHERE run_id = %s", (run_id,)).fetchone()
+    assert kept["state"] is None  # dropped once the run's end is recorded
 
 
 def test_a_graph_follows_the_branch_whose_condition_the_message_meets(user, model):

@@ -72,6 +72,9 @@ class AutoGenExecutor:
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
         return asyncio.run(_Step(run, deadline_ms).advance())
 
+    def forget(self, run: Run) -> None:
+        turns.forget(run.user_id, run.run_id)
+
 
 class _RunModelClient(AuraLinkModelClient):
     """The gateway's AutoGen client, keeping the failures AutoGen turns into a RuntimeError."""

@@ -65,6 +65,9 @@ class CrewAIExecutor:
     def step(self, run: Run, *, deadline_ms: int) -> StepOutcome:
         return _Step(run, deadline_ms).advance()
 
+    def forget(self, run: Run) -> None:
+        turns.forget(run.user_id, run.run_id)
+
 
 @dataclass(frozen=True)
 class _State:

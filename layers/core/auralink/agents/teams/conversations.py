@@ -130,12 +130,18 @@ def last_member_message(conn: Connection, run_id: UUID, *, exclude: tuple[str, .
 def finish(conn: Connection, run_id: UUID, stop_reason: str) -> bool:
     """Record why the conversation ended, once: False when it had ended already (a step that
     died after ending it, before the run recorded its outcome, ends it again). The saved state
-    stays: that step's retry builds the run's output from it."""
+    stays until the run's end is recorded (`drop_state`): that step's retry builds the run's
+    output from it."""
     ended = conn.execute(
         "UPDATE team_conversations SET stop_reason = %s WHERE run_id = %s AND stop_reason IS NULL",
         (stop_reason, run_id),
     )
     return ended.rowcount == 1
+
+
+def drop_state(conn: Connection, run_id: UUID) -> None:
+    """The run's end is recorded: its saved state is no longer needed."""
+    conn.execute("UPDATE team_conversations SET state = NULL WHERE run_id = %s", (run_id,))
 
 
 def run_cost_usd(conn: Connection, run_id: UUID) -> float:

@@ -94,6 +94,12 @@ def close(
         )
 
 
+def forget(user_id: str, run_id: UUID) -> None:
+    """Drop a finished run's saved state, once its end is recorded (`KeepsRunState`)."""
+    with tenant_transaction(user_id) as conn:
+        conversations.drop_state(conn, run_id)
+
+
 def task_text(conversation: conversations.Conversation) -> str:
     """The run's task as the team's first message: with its additional context, as JSON."""
     if not conversation.context:
