@@ -80,10 +80,20 @@ def _advance(command: StepCommand, *, remaining_ms: int) -> StepReply:
     metrics.add_metric(name=MetricName.RUN_STEPS, unit=MetricUnit.Count, value=1)
     if status.is_terminal:
         if isinstance(executor, KeepsRunState):
-            executor.forget(run)
+            _forget(executor, run)
         _record_final(run.run_id, run.user_id)
     logger.info("run step done", extra={"run_id": str(run.run_id), "status": status.value})
     return StepReply(run_id=run.run_id, status=status)
+
+
+def _forget(executor: KeepsRunState, run: Run) -> None:
+    try:
+        executor.forget(run)
+    except (ServiceUnavailable, psycopg.Error) as exc:
+        # The run's end is recorded: what is left of its state is dead weight, not a failure.
+        logger.warning(
+            "run state not dropped", extra={"run_id": str(run.run_id), "error_type": type(exc).__name__}
+        )
 
 
 def _finish(run: Run, status: RunStatus, error: RunError | None = None) -> StepReply:
