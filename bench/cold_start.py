@@ -4,7 +4,7 @@ what the MCP SDK's modules cost to import.
 Each sample is a fresh interpreter (as a new Lambda container would be) running from the core
 layer as `make build-CoreLayer` builds it for this machine, with its bytecode, beside a stand-in
 for the boto3 that Lambda's runtime provides: what ships, not the development environment (which
-holds more, psutil for one, that OpenTelemetry's SDK imports when it finds it). It imports a
+holds more: psutil, OpenTelemetry's SDK and OTLP exporter). It imports a
 handler module and handles one request; the variants are sampled alternately, so that the
 machine's state affects them alike. Reported per variant (medians of BENCH_SAMPLES, default 15):
 the init (the import), the first invoke, the two together, and the whole process's wall time
@@ -18,8 +18,9 @@ the init (the import), the first invoke, the two together, and the whole process
   about imports and code; the program asserts that psycopg was loaded by the end of the invoke,
   so that a lazy import cannot hide its cost.
 - ``libraries_db``: floor_db with the libraries every request of the product needs besides (pydantic
-  and Powertools' request validation, YAML, OpenTelemetry's SDK configured at the first invoke with
-  one span around the request): what is left over it is the product's own code.
+  and Powertools' request validation, YAML, OpenTelemetry's API with one span around the request):
+  what is left over it is the product's own code, its span recorder (`auralink.tracing_recorder`)
+  included.
 - ``floor_mcp``: floor_db importing the MCP SDK's client (`mcp.client.session`,
   `mcp.client.streamable_http`) at init. The floor of a function that speaks MCP.
 - ``mcp_function``: functions/mcp/call_tool/app.py through its entry point, answering a bearer
@@ -123,8 +124,9 @@ def health():
 _MCP_INIT = "import mcp.client.session\nimport mcp.client.streamable_http\n"
 
 # The libraries every request of the product needs besides: pydantic and Powertools' validation
-# (every input is validated), YAML (the MCP configuration), OpenTelemetry's SDK configured at the
-# first invoke with one span around the request (traced, as on Lambda). No code of the product.
+# (every input is validated), YAML (the MCP configuration), OpenTelemetry's API with one span around
+# the request. No code of the product: what records the span is the product's own
+# (`auralink.tracing_recorder`), and counted with it.
 _LIBRARIES_INIT = """
 import os
 import psycopg, yaml
@@ -144,14 +146,6 @@ def health() -> Report:
 """
 _RESOLVE_TRACED = """
 T1 = time.perf_counter()
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-class Discard(SpanExporter):
-    def export(self, spans):
-        return SpanExportResult.SUCCESS
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(Discard()))
-trace.set_tracer_provider(provider)
 with trace.get_tracer("bench").start_as_current_span("GET /health"):
     answer = app.resolve(EVENT, None)
 T2 = time.perf_counter()

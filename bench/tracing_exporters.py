@@ -1,16 +1,19 @@
 """What each way of exporting traces costs a Lambda function: the import and set-up at a cold
 start, and the time an invocation spends handing its spans over.
 
-- ``xray``: `auralink.tracing`'s exporter, X-Ray documents over UDP to the daemon Lambda runs;
-- ``otlp``: OpenTelemetry's OTLP/HTTP exporter, as the ADOT collector layer (or any collector on
-  localhost) is fed: protobuf and requests imported, one HTTP POST per flush;
+- ``xray``: `auralink.tracing`'s recorder (`auralink.tracing_recorder`, on OpenTelemetry's API
+  alone) and its exporter, X-Ray documents over UDP to the daemon Lambda runs;
+- ``otlp``: the same recorder feeding OpenTelemetry's OTLP/HTTP exporter, as the ADOT collector
+  layer (or any collector on localhost) is fed: the SDK's spans, protobuf and requests imported,
+  one HTTP POST per flush;
 - ``botocore``: what signing requests for X-Ray's own OTLP endpoint (SigV4) adds at import, for
   a function that reads no secret (one that does has botocore already).
 
 Each cold figure is a fresh interpreter that has already imported what every function imports
-(Powertools' HTTP resolver, psycopg), then sets tracing up: the marginal cost. Median of
-BENCH_SAMPLES (default 15). The export figures are the median per invocation of 10 spans, with a
-UDP sink and an HTTP sink on loopback (a collector's own work is not counted).
+(Powertools' HTTP resolver, psycopg), then imports `auralink.tracing` and sets tracing up
+(`configure`): the marginal cost. Median of BENCH_SAMPLES (default 15). The export figures are
+the median per invocation of 10 spans, ended and flushed as `tracing.invocation` does, with a UDP
+sink and an HTTP sink on loopback (a collector's own work is not counted).
 """
 
 from __future__ import annotations
@@ -25,15 +28,11 @@ import threading
 import time
 from pathlib import Path
 
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "15"))
 
-# psutil is in the development environment, not in the layer; OpenTelemetry's SDK imports it when
-# it finds it (~8 ms): hidden, as on Lambda.
+# psutil is in the development environment, not in the layer; OpenTelemetry's SDK (the OTLP path)
+# imports it when it finds it (~8 ms): hidden, as on Lambda.
 PRELUDE = """
 import sys, time, os
 sys.modules["psutil"] = None
@@ -49,6 +48,7 @@ os.environ["OTEL_TRACES_EXPORTER"] = "xray"
 from auralink import tracing
 tracing.configure()
 print(time.perf_counter() - t0)
+assert not [name for name in sys.modules if name.startswith("opentelemetry.sdk")], "the SDK was imported"
 """,
     "otlp": PRELUDE
     + """
@@ -86,23 +86,25 @@ class _Sink(http.server.BaseHTTPRequestHandler):
 
 
 def export_costs(invocations: int = 200) -> dict[str, float]:
-    from auralink.tracing_sdk import XRayIdGenerator, XRayUdpExporter  # noqa: PLC0415  # on the path once main() runs
+    # On the path once main() runs.
+    from auralink.tracing import OWN_TRACER  # noqa: PLC0415
+    from auralink.tracing_exporters import OtlpExporter, XRayUdpExporter  # noqa: PLC0415
+    from auralink.tracing_recorder import Exporter, OwnSpansProvider  # noqa: PLC0415
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = f"http://127.0.0.1:{server.server_port}/v1/traces"
+    exporters: dict[str, Exporter] = {
+        "xray": XRayUdpExporter(f"127.0.0.1:{udp.getsockname()[1]}"),
+        "otlp": OtlpExporter(),
+    }
     costs = {}
-    for name, processor in (
-        ("xray", SimpleSpanProcessor(XRayUdpExporter(f"127.0.0.1:{udp.getsockname()[1]}"))),
-        (
-            "otlp",
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{server.server_port}/v1/traces")),
-        ),
-    ):
-        provider = TracerProvider(id_generator=XRayIdGenerator())
-        provider.add_span_processor(processor)
-        tracer = provider.get_tracer("bench")
+    for name, exporter in exporters.items():
+        provider = OwnSpansProvider()
+        provider.add_exporter(exporter)
+        tracer = provider.get_tracer(OWN_TRACER)
         samples = []
         for _ in range(invocations):
             started = time.perf_counter()
@@ -115,7 +117,6 @@ def export_costs(invocations: int = 200) -> dict[str, float]:
             provider.force_flush()
             samples.append((time.perf_counter() - started) * 1000)
         costs[name] = statistics.median(samples)
-        provider.shutdown()
     server.shutdown()
     udp.close()
     return costs

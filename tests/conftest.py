@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,8 +32,6 @@ from typing import Any
 import psutil
 import psycopg
 import pytest
-from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from psycopg.rows import DictRow, dict_row
 
 from auralink import tracing
@@ -40,6 +39,7 @@ from auralink.db import reset_connection
 from auralink.db.migrate import apply_migrations
 from auralink.observability import logger
 from auralink.settings import reset_settings
+from auralink.tracing_recorder import FinishedSpan
 from infra.local.postgres import LocalDatabase, attach_postgres, discard_server, start_local_postgres
 from infra.local.prefect_server import LocalPrefectServer
 from tests.support import environment
@@ -208,26 +208,40 @@ def make_user_id() -> Callable[[str], str]:
     return make
 
 
-class _SpanRecorder(InMemorySpanExporter):
-    """An in-memory exporter that keeps spans only while a test asks for them."""
+class SpanRecorder:
+    """An exporter that keeps finished spans in memory, only while a test asks for them."""
 
-    recording = False
+    def __init__(self) -> None:
+        self.recording = False
+        self._finished: list[FinishedSpan] = []
+        self._lock = threading.Lock()
 
-    def export(self, spans: Any) -> Any:
-        if not self.recording:
-            return SpanExportResult.SUCCESS
-        return super().export(spans)
+    def export(self, finished: FinishedSpan) -> None:
+        if self.recording:
+            with self._lock:
+                self._finished.append(finished)
+
+    def force_flush(self) -> None:
+        """Nothing is held back: a span is kept as it ends."""
+
+    def get_finished_spans(self) -> tuple[FinishedSpan, ...]:
+        with self._lock:
+            return tuple(self._finished)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._finished.clear()
 
 
-_RECORDERS: list[_SpanRecorder] = []
+_RECORDERS: list[SpanRecorder] = []
 
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+def spans() -> Iterator[SpanRecorder]:
     """The spans that this process's handlers record during the test (beside the configured
-    exporter: a process installs OpenTelemetry's provider once, and the recorder with it)."""
+    exporter: a process installs the tracing provider once, and the recorder with it)."""
     if not _RECORDERS:
-        _RECORDERS.append(_SpanRecorder())
+        _RECORDERS.append(SpanRecorder())
         tracing.install(_RECORDERS[0])
     recorder = _RECORDERS[0]
     recorder.clear()

@@ -33,3 +33,25 @@ assert "autogen_agentchat" in sys.modules
 """
     environment = {**os.environ, **IMPORT_ENVIRONMENT}
     subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)
+
+
+def test_tracing_loads_its_recorder_before_the_snapshot_and_opens_nothing():
+    # The snapshot is cloned into every restored container: a socket or a thread opened before it
+    # would be shared by all of them. OpenTelemetry's SDK is not needed, so not loaded either.
+    probe = """
+import socket, sys, threading, snapshot_restore_py
+opened = []
+class Watched(socket.socket):
+    def __init__(self, *args, **kwargs):
+        opened.append(args)
+        super().__init__(*args, **kwargs)
+socket.socket = Watched
+from auralink import tracing
+for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+    hook(*args, **kwargs)
+assert {"auralink.tracing_recorder", "auralink.tracing_exporters"} <= set(sys.modules)
+assert not [name for name in sys.modules if name.startswith("opentelemetry.sdk")]
+assert opened == [] and threading.active_count() == 1
+"""
+    environment = {**os.environ, **IMPORT_ENVIRONMENT, "OTEL_TRACES_EXPORTER": "xray"}
+    subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)

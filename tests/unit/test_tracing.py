@@ -1,18 +1,22 @@
-"""`auralink.tracing`: X-Ray trace headers, the parent an invocation takes, what a span may carry,
-and the documents the X-Ray exporter sends."""
+"""`auralink.tracing`: X-Ray trace headers, the parent an invocation takes, the sampling decision a
+span follows, what a span may carry, which library's spans are recorded, and the documents the
+X-Ray and console exporters write."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import time
 from typing import Any
 
 import pytest
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanKind, StatusCode
 
 from auralink import errors, tracing
-from auralink.tracing_sdk import XRayIdGenerator, XRayUdpExporter
+from auralink.tracing_exporters import ConsoleExporter, XRayUdpExporter
+from auralink.tracing_recorder import FinishedSpan, OwnSpansProvider
 
 LAMBDA = "Root=1-6750a3c1-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
 CARRIED = "Root=1-6750a000-fedcba9876543210fedcba98;Parent=1111222233334444;Sampled=1"
@@ -89,9 +93,24 @@ def test_a_span_keeps_only_listed_attributes_and_names_a_failure_by_its_code(spa
         "error.type": "UpstreamError",
     }
     assert (call.status.status_code.name, call.status.description) == ("ERROR", "mcp_http_error")
-    assert not call.events and not tool.events  # no exception event: its message may quote input
     assert tool.status.description == "ValueError"
-    assert "secret" not in repr(call.attributes) + repr(call.status)
+    # Nothing of the messages anywhere in the finished spans: they may quote a user's input.
+    assert "secret" not in repr(call) and "user text" not in repr(tool)
+
+
+def test_an_exception_recorded_on_a_span_leaves_no_message(spans: Any) -> None:
+    tracer = trace.get_tracer(tracing.OWN_TRACER)
+
+    with tracing.span("agent tool") as current:
+        current.record_exception(ValueError("user text"), attributes={"exception.message": "user text"})
+        current.add_event("exception", {"exception.message": "user text"})
+    # The API's defaults: record the exception and set the status when the block raises.
+    with pytest.raises(KeyError), tracer.start_as_current_span("agent tool"):
+        raise KeyError("user text")
+
+    recorded, failed = spans.get_finished_spans()
+    assert "user text" not in repr(recorded) + repr(failed)
+    assert (failed.status.status_code, failed.status.description) == (StatusCode.ERROR, "KeyError")
 
 
 def test_the_exporter_sends_each_span_as_an_x_ray_document(
@@ -110,10 +129,11 @@ def test_the_exporter_sends_each_span_as_an_x_ray_document(
         pass
     finished = spans.get_finished_spans()
 
-    assert exporter.export(finished).name == "SUCCESS"
+    for each in finished:
+        exporter.export(each)
     received = [daemon.recvfrom(65_535)[0] for _ in finished]
     daemon.close()
-    exporter.shutdown()
+    exporter.close()
     header = received[0].partition(b"\n")[0]
     assert json.loads(header) == {"format": "json", "version": 1}
     child, root = (json.loads(data.partition(b"\n")[2]) for data in received)
@@ -134,10 +154,120 @@ def test_the_exporter_sends_each_span_as_an_x_ray_document(
     )
 
 
-def test_trace_ids_start_with_their_time_as_x_ray_requires() -> None:
-    trace_id = XRayIdGenerator().generate_trace_id()
+def test_a_new_trace_starts_with_its_time_as_x_ray_requires(
+    spans: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
 
-    assert abs(int(tracing.xray_trace_id(trace_id)[2:10], 16) - time.time()) < 5
+    with tracing.invocation("migrate", kind=SpanKind.CONSUMER):
+        pass
+
+    (root,) = spans.get_finished_spans()
+    assert root.parent is None and root.context.trace_flags.sampled
+    assert abs(int(tracing.xray_trace_id(root.context.trace_id)[2:10], 16) - time.time()) < 5
+
+
+def test_a_parent_that_is_not_sampled_keeps_its_trace_and_records_nothing(spans: Any) -> None:
+    tracer = trace.get_tracer(tracing.OWN_TRACER)
+    sampled = tracing.parent_context(LAMBDA, None)
+    unsampled = tracing.parent_context(LAMBDA.replace("Sampled=1", "Sampled=0"), None)
+    assert sampled is not None and unsampled is not None
+
+    skipped = tracer.start_span("run step", context=trace.set_span_in_context(NonRecordingSpan(unsampled)))
+    skipped.set_attribute("run.id", "run-1")
+    skipped.end()
+    with tracer.start_as_current_span(
+        "run step", context=trace.set_span_in_context(NonRecordingSpan(sampled))
+    ) as recorded:
+        pass
+
+    assert not skipped.is_recording()
+    assert skipped.get_span_context().trace_id == unsampled.trace_id
+    assert not skipped.get_span_context().trace_flags.sampled
+    (finished,) = spans.get_finished_spans()
+    assert finished.context == recorded.get_span_context() and finished.parent == sampled
+
+
+def test_another_librarys_spans_are_not_recorded_but_ours_inside_them_nest_under_ours(spans: Any) -> None:
+    # The MCP SDK traces itself under its own name: its spans name users' tools.
+    theirs = trace.get_tracer("mcp-python-sdk")
+
+    with tracing.span("mcp call_tool", kind=SpanKind.CLIENT) as outer:
+        with theirs.start_as_current_span("tools/call my-secret-tool") as foreign:
+            assert not foreign.is_recording()
+            with tracing.span("db transaction", kind=SpanKind.CLIENT):
+                pass
+        assert trace.get_current_span() is outer
+
+    inner, call = spans.get_finished_spans()
+    assert [inner.name, call.name] == ["db transaction", "mcp call_tool"]
+    assert inner.parent.span_id == call.context.span_id
+    assert inner.context.trace_id == call.context.trace_id
+
+
+class _Broken:
+    def export(self, finished: FinishedSpan) -> None:
+        raise RuntimeError("the collector is gone")
+
+    def force_flush(self) -> None:
+        raise RuntimeError("the collector is gone")
+
+
+class _Kept:
+    def __init__(self) -> None:
+        self.finished: list[FinishedSpan] = []
+
+    def export(self, finished: FinishedSpan) -> None:
+        self.finished.append(finished)
+
+    def force_flush(self) -> None:
+        pass
+
+
+def test_a_failing_exporter_loses_its_spans_not_the_request_nor_the_other_exporters() -> None:
+    provider = OwnSpansProvider()
+    kept = _Kept()
+    provider.add_exporter(_Broken())
+    provider.add_exporter(kept)
+
+    with provider.get_tracer(tracing.OWN_TRACER).start_as_current_span("run step"):
+        answer = "done"
+    provider.force_flush()
+
+    assert answer == "done"
+    assert [finished.name for finished in kept.finished] == ["run step"]
+
+
+def test_the_console_exporter_writes_one_document_per_span_without_unlisted_attributes(
+    spans: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", LAMBDA)
+    with (
+        tracing.invocation("POST /api/v1/mcp/call"),
+        tracing.span(
+            "mcp call_tool",
+            kind=SpanKind.CLIENT,
+            attributes={"mcp.server": "deepwiki", "mcp.arguments": "secret-args"},
+        ) as current,
+    ):
+        # Past `tracing.span`'s filter, straight through the API: still dropped.
+        current.set_attribute("url.full", "https://secret.example/")
+        tracing.fail(current, "mcp_http_error")
+    out = io.StringIO()
+    exporter = ConsoleExporter(out)
+
+    for each in spans.get_finished_spans():
+        exporter.export(each)
+
+    text = out.getvalue()
+    call, root = (json.loads(line) for line in text.splitlines())
+    assert all(set(document["attributes"]) <= tracing.ATTRIBUTES for document in (call, root))
+    assert call["attributes"] == {"mcp.server": "deepwiki", "error.code": "mcp_http_error"}
+    assert "secret" not in text
+    assert (call["kind"], call["status"], call["parent_id"]) == ("CLIENT", "ERROR", root["span_id"])
+    assert root["parent_id"] == "53995c3f42cd8ad8"
+    assert call["trace_id"] == root["trace_id"] == "6750a3c10123456789abcdef01234567"
+    assert root["start_time"] <= call["start_time"] <= call["end_time"] <= root["end_time"]
 
 
 def test_an_unknown_exporter_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

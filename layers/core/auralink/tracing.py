@@ -3,18 +3,21 @@ agent tool call, with one run's steps in the trace of the request that started i
 
 Instrumented code speaks only the OpenTelemetry API (`span`, `invocation`), which records nothing
 and costs next to nothing until a provider is installed. `configure`, at a container's first
-invocation, installs the SDK with the exporter that ``OTEL_TRACES_EXPORTER`` names:
+invocation, installs our own provider (`auralink.tracing_recorder`, on the API alone: the SDK's
+import cost 11 to 17 ms of every cold start) with the exporter that ``OTEL_TRACES_EXPORTER`` names
+(`auralink.tracing_exporters`):
 
 - ``xray``, the default on Lambda: each span is sent as an X-Ray subsegment over UDP to the daemon
   that Lambda runs beside a function with active tracing (``AWS_XRAY_DAEMON_ADDRESS``). No
   collector extension, no HTTP request, no botocore: a span costs one local datagram
   (docs/benchmarks.md, "Tracing exporters", gives the figures this was chosen on);
 - ``otlp``: OTLP over HTTP to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (a local Jaeger, an ADOT collector);
-  the default where that variable is set and the function is not on Lambda;
+  the default where that variable is set and the function is not on Lambda. Development only: it
+  needs OpenTelemetry's SDK and OTLP exporter, which the layer does not ship;
 - ``console``: one JSON document per span on standard error;
 - ``none``: nothing is recorded (the default elsewhere).
 
-Span attributes are names, ids, counts and codes, never content: `span` takes only the keys of
+Span attributes are names, ids, counts and codes, never content: a span takes only the keys of
 `ATTRIBUTES`, and failures are recorded by their error code or exception class, never by their
 message (which may quote a user's input). No prompt, argument, result, URL, credential or token
 can reach a span.
@@ -23,7 +26,6 @@ can reach a span.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,10 +39,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from auralink.snapstart import before_snapshot
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import SpanProcessor
-    from opentelemetry.sdk.trace.export import SpanExporter
-
-    from auralink.tracing_sdk import OwnSpansProvider
+    from auralink.tracing_recorder import Exporter, OwnSpansProvider
 
 __all__ = [
     "ATTRIBUTES",
@@ -260,7 +259,8 @@ def _parse_header(header: str | None) -> SpanContext | None:
 
 
 def configure() -> None:
-    """Install the SDK with the environment's exporter, once per container (its first invocation)."""
+    """Install the provider with the environment's exporter, once per container (its first
+    invocation)."""
     if _state.configured:
         return
     with _state.lock:
@@ -275,16 +275,14 @@ def configure() -> None:
         set_global_textmap(CompositePropagator([]))
         choice = _exporter_choice()
         if choice != "none":
-            _add(_processor(choice))
+            _add(_exporter(choice))
         _state.configured = True
 
 
-def install(exporter: SpanExporter) -> None:
+def install(exporter: Exporter) -> None:
     """Send every span to ``exporter`` as it ends, besides the configured exporter (tests)."""
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: PLC0415
-
     with _state.lock:
-        _add(SimpleSpanProcessor(exporter))
+        _add(exporter)
 
 
 def _exporter_choice() -> str:
@@ -306,61 +304,34 @@ def _exporter_choice() -> str:
     return "otlp" if otlp else "none"
 
 
-def _processor(choice: str) -> SpanProcessor:
-    from opentelemetry.sdk.trace.export import (  # noqa: PLC0415
-        BatchSpanProcessor,
-        ConsoleSpanExporter,
-        SimpleSpanProcessor,
-    )
+def _exporter(choice: str) -> Exporter:
+    from auralink import tracing_exporters  # noqa: PLC0415
 
     if choice == "xray":
-        from auralink.tracing_sdk import XRayUdpExporter  # noqa: PLC0415
-
-        return SimpleSpanProcessor(
-            XRayUdpExporter(os.environ.get("AWS_XRAY_DAEMON_ADDRESS") or _DEFAULT_DAEMON)
-        )
+        return tracing_exporters.XRayUdpExporter(os.environ.get("AWS_XRAY_DAEMON_ADDRESS") or _DEFAULT_DAEMON)
     if choice == "console":
-        return SimpleSpanProcessor(
-            ConsoleSpanExporter(out=sys.stderr, formatter=lambda span: span.to_json(indent=None) + "\n")
-        )
-    # The OTLP exporter (protobuf, requests) ships in the development environment, not the layer.
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
-
-    # Batched, and flushed at the end of every invocation (`_flush`): a frozen container's
-    # background thread would otherwise hold the spans until the next invocation.
-    return BatchSpanProcessor(OTLPSpanExporter())
+        return tracing_exporters.ConsoleExporter()
+    return tracing_exporters.OtlpExporter()
 
 
-def _add(processor: SpanProcessor) -> None:
+def _add(exporter: Exporter) -> None:
     if _state.provider is None:
-        from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+        from auralink.tracing_recorder import OwnSpansProvider  # noqa: PLC0415
 
-        from auralink.tracing_sdk import OwnSpansProvider, XRayIdGenerator  # noqa: PLC0415
-
-        attributes = {
-            "service.name": os.environ.get("POWERTOOLS_SERVICE_NAME", "auralink"),
-            "cloud.provider": "aws",
-        }
-        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        if function:
-            attributes["faas.name"] = function
-        # `Resource(...)`, not `Resource.create()`: no resource detectors loaded from entry points.
-        _state.provider = OwnSpansProvider(resource=Resource(attributes), id_generator=XRayIdGenerator())
+        _state.provider = OwnSpansProvider()
         trace.set_tracer_provider(_state.provider)
-    _state.provider.add_span_processor(processor)
+    _state.provider.add_exporter(exporter)
 
 
-def _load_sdk() -> None:
-    # Before a SnapStart snapshot: restored containers then find the SDK imported. Nothing is
-    # configured yet, so no socket or thread is cloned into them.
-    import opentelemetry.sdk.trace  # noqa: F401, PLC0415
-
-    import auralink.tracing_sdk  # noqa: F401, PLC0415
+def _load_recorder() -> None:
+    # Before a SnapStart snapshot: restored containers then find the recorder and the exporters
+    # imported. Nothing is configured yet, so no socket is cloned into them.
+    from auralink import tracing_exporters, tracing_recorder  # noqa: F401, PLC0415
 
 
-before_snapshot(_load_sdk)
+before_snapshot(_load_recorder)
 
 
 def _flush() -> None:
     if _state.provider is not None:
-        _state.provider.force_flush(timeout_millis=2_000)
+        _state.provider.force_flush()

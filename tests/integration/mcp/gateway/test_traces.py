@@ -79,7 +79,7 @@ def test_a_registry_tool_call_is_a_client_span_inside_the_request_without_its_co
     for secret in (KEY, QUESTION, "facebook/react", token_for(user), connection["connection_id"]):
         assert secret not in text
     # The MCP SDK's own spans are not recorded, and our trace context does not leave with the call.
-    assert {s.instrumentation_scope.name for s in finished} == {"auralink"}
+    assert {s.name for s in finished} == {request.name, call.name, "db transaction"}
     (sent,) = [seen for seen in deepwiki.log.requests[before:] if seen.rpc_method == "tools/call"]
     assert b"traceparent" not in sent.body and "traceparent" not in sent.headers
 
