@@ -226,11 +226,12 @@ def _successor_problem(model: RegistryModel, by_id: dict[str, RegistryModel]) ->
 
 
 def _yaml(text: str, source: str) -> Any:
-    import yaml  # noqa: PLC0415  # only the requests that read the models file load the parser
+    # Only the requests that read the models file load the parser.
+    from auralink import yaml_documents  # noqa: PLC0415
 
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        return yaml_documents.safe_load(text)
+    except yaml_documents.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ModelsFileError(f"{source}: not valid YAML{where}") from None
