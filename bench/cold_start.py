@@ -67,6 +67,9 @@ ENVIRONMENT = {
     "_X_AMZN_TRACE_ID": "Root=1-6750a3c1-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
     "POWERTOOLS_METRICS_NAMESPACE": "AuraLink",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
+    # As the template's Globals set them for every function.
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
+    "OTEL_PROPAGATORS": "none",
 }
 
 
