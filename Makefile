@@ -207,13 +207,15 @@ define layer_bytecode
 endef
 
 # The dependencies, the auralink package, the configuration files (next to the MCP configuration,
-# where auralink.settings and auralink.llm.models_file look first) and the SQL migrations and seeds
+# where auralink.settings and auralink.llm.models_file look first) with their documents parsed
+# (auralink/yaml_documents.json: no YAML parser at a cold start) and the SQL migrations and seeds
 # (auralink/db/sql, where auralink.db.migrate looks first).
 build-CoreLayer:
 	$(call layer_packages,$(LAYER_REQS))
 	@cp -R layers/core/auralink "$(LAYER_SITE)/auralink"
 	@find "$(LAYER_SITE)/auralink" -name __pycache__ -prune -exec rm -rf {} +
 	@cp shared/configs/*.yaml "$(LAYER_SITE)/auralink/config/"
+	@PYTHONPATH="$(LAYER_SITE)" $(LAYER_PYTHON) -m auralink.yaml_documents "$(LAYER_SITE)"/auralink/config/*.yaml
 	@mkdir -p "$(LAYER_SITE)/auralink/db/sql"
 	@cp -R infra/db/migrations infra/db/seeds "$(LAYER_SITE)/auralink/db/sql/"
 	$(layer_bytecode)

@@ -65,6 +65,8 @@ def _image_package(python: Path, into: Path) -> None:
         shutil.copy(configuration, package / "config")
     for folder in ("migrations", "seeds"):
         shutil.copytree(ROOT / "infra" / "db" / folder, package / "db" / "sql" / folder)
+    configurations = sorted(str(path) for path in (package / "config").glob("*.yaml"))
+    subprocess.run([str(python), "-m", "auralink.yaml_documents", *configurations], check=True, cwd=into)
     subprocess.run([str(python), "-m", "compileall", "-q", str(package)], check=True)
 
 

@@ -96,6 +96,7 @@ print(json.dumps({
     "sql": str(sql),
     "migrations": [[m.name, m.checksum] for m in load_migrations(sql / "migrations")],
     "seeds": [[m.name, m.checksum] for m in load_migrations(sql / "seeds")],
+    "yaml_parser_loaded": "yaml" in sys.modules,
 }))
 """,
         env=ENVIRONMENT,
@@ -113,6 +114,8 @@ print(json.dumps({
     assert found["sql"] == str(core / "auralink" / "db" / "sql")
     assert found["migrations"] == [[m.name, m.checksum] for m in load_migrations(sql / "migrations")]
     assert found["seeds"] == [[m.name, m.checksum] for m in load_migrations(sql / "seeds")]
+    # The build parsed the shipped YAML files: a function reads their documents without a parser.
+    assert found["yaml_parser_loaded"] is False
 
 
 def test_every_module_is_compiled_ahead_of_time_for_the_layer_python(artifacts: Artifacts) -> None:

@@ -79,13 +79,13 @@ def _describe(error: ValidationError) -> str:
 def parse_config(
     text: str, *, environment: str, environ: Mapping[str, str] | None = None, source: str = "mcp-config"
 ) -> McpConfig:
-    # The parser with the configuration: at the first request that reads it.
+    # With the configuration: at the first request that reads it.
     from auralink import yaml_documents  # noqa: PLC0415
 
     try:
         raw = yaml_documents.safe_load(text)
-    except yaml_documents.YAMLError as exc:
-        raise ConfigurationError(f"{source}: not valid YAML ({exc.__class__.__name__})") from None
+    except yaml_documents.NotYaml as exc:
+        raise ConfigurationError(f"{source}: not valid YAML ({exc.kind})") from None
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{source}: the top level must be a mapping")
     overrides = raw.pop(_ENVIRONMENTS_KEY, None) or {}

@@ -226,14 +226,13 @@ def _successor_problem(model: RegistryModel, by_id: dict[str, RegistryModel]) ->
 
 
 def _yaml(text: str, source: str) -> Any:
-    # Only the requests that read the models file load the parser.
+    # Only the requests that read the models file.
     from auralink import yaml_documents  # noqa: PLC0415
 
     try:
         return yaml_documents.safe_load(text)
-    except yaml_documents.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+    except yaml_documents.NotYaml as exc:
+        where = f" at line {exc.line}" if exc.line is not None else ""
         raise ModelsFileError(f"{source}: not valid YAML{where}") from None
 
 
