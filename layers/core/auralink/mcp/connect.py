@@ -19,7 +19,7 @@ from auralink.config import ServerConfig
 from auralink.db import system_transaction, tenant_transaction
 from auralink.errors import Conflict, DomainError, ValidationFailed
 from auralink.mcp import calls, client, gateway, repository
-from auralink.mcp.client import ServerInfo, ToolInfo
+from auralink.mcp.client import ServerInfo
 from auralink.mcp.connections import CUSTOM, check_room, to_connection
 from auralink.mcp.errors import McpTimeout, McpUpstreamError
 from auralink.mcp.models import Connection, ConnectionAuthorization, ConnectionTest, ConnectRequest
@@ -41,10 +41,6 @@ def _server_info(info: ServerInfo) -> dict[str, Any]:
         "capabilities": info.capabilities,
         "instructions": info.instructions,
     }
-
-
-def tool_document(tool: ToolInfo) -> dict[str, Any]:
-    return tool.model_dump(mode="json")
 
 
 def _default_name(request: ConnectRequest, endpoint: str | None) -> str:
@@ -196,7 +192,7 @@ def connect(
                 "credentials": encrypt_credentials(
                     request.credentials, user_id=identity.sub, connection_id=connection_id
                 ),
-                "tools": [tool_document(tool) for tool in tools],
+                "tools": [tool.document() for tool in tools],
                 "now": clock.now(),
                 "latency_ms": outcome.latency_ms,
                 "protocol_version": info.protocol_version,

@@ -66,6 +66,10 @@ class ToolInfo(BaseModel):
     output_schema: dict[str, Any] | None
     annotations: dict[str, Any] | None
 
+    def document(self) -> dict[str, Any]:
+        """The tool as a connection stores it (its cached tools)."""
+        return self.model_dump(mode="json")
+
 
 class ToolResult(BaseModel):
     """A tool's answer in MCP's shape: content blocks as JSON (text, image and audio with base64

@@ -23,7 +23,6 @@ from auralink.mcp.connections import CUSTOM
 from auralink.mcp.errors import McpUpstreamError
 from auralink.mcp.gateway import Upstream
 from auralink.mcp.models import Credentials
-from auralink.mcp.oauth import session as oauth_session
 from auralink.mcp.registry import server_config
 from auralink.settings import get_settings
 
@@ -154,7 +153,12 @@ def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstre
     """The upstream of a stored connection, at call time."""
     connection_id = UUID(str(row["id"]))
     credentials = _decrypt(row["credentials"], user_id=row["user_id"], connection_id=connection_id)
-    oauth = oauth_session.of_row(row)
+    oauth = None
+    if row.get("oauth") is not None:
+        # OAuth's modules, for the connections behind it alone (see calls._tokens).
+        from auralink.mcp.oauth import session as oauth_session  # noqa: PLC0415
+
+        oauth = oauth_session.of_row(row)
     if oauth is not None and oauth.access_token is not None:
         # A connection behind OAuth: its access token, kept fresh by `auralink.mcp.oauth.tokens`.
         credentials = Credentials(token=oauth.access_token)

@@ -14,7 +14,6 @@ from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import tenant_transaction
 from auralink.errors import DomainError, NotFound, ValidationFailed
 from auralink.mcp import arguments, calls, client, repository
-from auralink.mcp.connect import tool_document
 from auralink.mcp.connections import CUSTOM
 from auralink.mcp.models import (
     DeepWikiAnswer,
@@ -48,7 +47,7 @@ def _refresh(
         remaining_ms=remaining_ms,
         clock=clock,
     )
-    tools = [tool_document(tool) for tool in outcome.value[1]]
+    tools = [tool.document() for tool in outcome.value[1]]
     with tenant_transaction(identity.sub) as conn:
         repository.store_tools(conn, row["id"], tools, clock.now())
     return tools
