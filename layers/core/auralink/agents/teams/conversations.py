@@ -106,16 +106,19 @@ def save_turn(
     message_count: int,
     active_ms: int,
     ending: dict[str, Any] | None = None,
+    answered: bool = False,
 ) -> None:
-    """The turn is done: its state and counters replace the last turn's, and the answer it
-    started with is used up, the run's own copy too. A step that dies after this, before the run
-    records its outcome, is done again without that answer: it is never given twice."""
+    """The turn is done: its state and counters replace the last turn's. When it started with a
+    person's answer (``answered``), that answer is used up, the run's own copy too: a step that
+    dies after this, before the run records its outcome, is done again without it, so it is never
+    given twice."""
     conn.execute(
         "UPDATE team_conversations SET state = %s, turns = %s, message_count = %s, active_ms = %s,"
         " pending_answer = NULL, turn_ending = %s WHERE run_id = %s",
         (Jsonb(state), turns, message_count, active_ms, None if ending is None else Jsonb(ending), run_id),
     )
-    runs.answer_used(conn, run_id)
+    if answered:
+        runs.answer_used(conn, run_id)
 
 
 def last_member_message(conn: Connection, run_id: UUID, *, exclude: tuple[str, ...]) -> dict[str, Any] | None:

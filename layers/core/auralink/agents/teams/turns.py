@@ -46,6 +46,7 @@ def save(
             message_count=saved.message_count,
             active_ms=saved.active_ms,
             ending=ending,
+            answered=current.pending_answer is not None,
         )
     return saved
 
