@@ -58,6 +58,7 @@ from bench.crew_ways import (
     Steps,
     WholePath,
 )
+from infra.local.images import image_paths
 from infra.local.runtime import LocalRuntime
 from infra.local.token import mint_dev_token
 from tests.fakes.openai_server import LlmServer, Slow, Text, openai_server
@@ -266,6 +267,8 @@ def _import_sample(python: Path, source: str, home: str) -> tuple[float, float]:
         "CREWAI_STORAGE_DIR": f"{home}/crewai",
         "CREWAI_DISABLE_TELEMETRY": "true",
         "OTEL_SDK_DISABLED": "true",
+        # The package where the image puts it, after the function's own folder.
+        "PYTHONPATH": os.pathsep.join(map(str, (CREW_STEP_APP.parent, *image_paths(ROOT)))),
     }
     result = subprocess.run(
         [str(python), "-s", "-c", program],

@@ -28,9 +28,9 @@ calls: defaultdict[str, int] = defaultdict(int)
 # Who opens a transaction (the function whose `with` it is) → what it is for.
 TRANSACTIONS = {
     "advance": "transaction: the pinned plan and the conversation read",
-    "_task": "transactions: each task's messages (assignment, output) and progress",
-    "bound_reached": "transactions: the bounds read before each task",
-    "save": "transactions: the outputs saved after each task",
+    "_tasks": "transactions: the bounds read and each task assigned (its handoff and progress)",
+    "_save_task": "transactions: each task's output written and its turn saved",
+    "save": "transactions: a reviewed output accepted",
     "close": "transaction: the stop message",
     "_advance": "transactions: claiming the run, saving the outcome",
     "_record_final": "transaction: the run's totals for its metrics",

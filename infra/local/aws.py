@@ -8,11 +8,14 @@ this process, instead of by moto's Lambda. Everything else reaches moto unchange
 Step Functions runs the real ASL files because moto's `stepfunctions.execute_state_machine` setting
 is turned on (through moto's `/moto-api/config` endpoint, its documented switch for server mode).
 moto's ASL interpreter calls Lambda with a boto3 client at `http://localhost:$MOTO_PORT`, so Task
-states reach the layer above and run our handlers; nothing inside moto is patched.
+states reach the layer above and run our handlers. One thing inside moto is changed: a
+definition's parse is kept (`keep_parsed_definitions`), so that an execution does not parse its
+state machine again.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,6 +29,7 @@ import boto3
 import httpx
 from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from infra.local.lambdas import (
@@ -243,6 +247,30 @@ def _aws_error(status: str, error_type: str, message: str) -> tuple[str, dict[st
     return status, headers, json.dumps({"Type": "User", "message": message}).encode("utf-8")
 
 
+_UNSHARED_STATES = ('"Parallel"', '"Map"')
+
+
+def keep_parsed_definitions() -> None:
+    """moto parses a state machine's definition with ANTLR for every execution it starts (about
+    19 ms of this process's CPU for the run state machine, before its first state): the parse is
+    kept by definition text. The program it gives is not changed by an evaluation (each execution
+    keeps its state in its own environment), except Parallel and Map states, which count their
+    workers on the program itself: definitions with them are parsed each time, as before."""
+    parser = AmazonStateLanguageParser
+    if getattr(parser.parse, "keeps_parses", False):
+        return
+    parse = parser.parse
+    kept = functools.lru_cache(maxsize=32)(parse)
+
+    def parse_once(definition: str) -> tuple[Any, Any]:
+        if any(state in definition for state in _UNSHARED_STATES):
+            return parse(definition)
+        return kept(definition)
+
+    parse_once.keeps_parses = True  # type: ignore[attr-defined]
+    parser.parse = staticmethod(parse_once)  # type: ignore[method-assign]
+
+
 class LocalAws:
     """moto's server on a free loopback port, with Lambda invocations dispatched to ``functions``."""
 
@@ -254,6 +282,7 @@ class LocalAws:
         self._previous_config: dict[str, Any] = {}
 
     def start(self) -> None:
+        keep_parsed_definitions()
         app = LambdaInvocations(DomainDispatcherApplication(create_backend_app), self._functions)
         self._server = make_server(self._host, 0, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(

@@ -466,6 +466,30 @@ def test_a_cancel_is_honoured_between_tasks(api: httpx.Client, make_user_id: Any
     assert said[-1]["content"]["reason"] == "cancelled"
 
 
+def test_a_bound_reached_after_a_task_stops_the_crew_before_the_next(
+    api: httpx.Client, make_user_id: Any, llm: LlmServer
+) -> None:
+    _, headers = user_headers(api, make_user_id, llm)
+    llm.script.then(Text("Facts.", input_tokens=100, output_tokens=10), Text("never asked"))
+
+    _, run_id = start(api, headers, {**PAIR, "termination": {"max_messages": 1}})
+    done = wait(api, headers, run_id)
+
+    assert done["status"] == "succeeded", done
+    assert done["output"]["stop_reason"] == "max_messages"
+    assert done["output"]["tasks_output"] == [{"task": "research", "agent": "researcher", "output": "Facts."}]
+    assert done["progress"]["tasks_done"] == 1 and done["progress"]["tasks_total"] == 2
+    assert len(llm.script.received) == 1
+    said = messages(api, headers, run_id)
+    assert [(m["source"], m["type"]) for m in said] == [
+        ("user", "text"),
+        ("crew", "handoff"),
+        ("researcher", "text"),
+        ("crew", "stop"),
+    ]
+    assert said[-1]["content"]["reason"] == "max_messages"
+
+
 def _crew_environments() -> list[psutil.Process]:
     interpreter = str(crew_python())
     return [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
@@ -49,14 +49,27 @@ class Completion:
 
 def model_for(user_id: str, requested: str | None) -> registry.ModelEntry:
     """The requested model, else the user's default; a clear 422 when neither is set."""
-    model_id = requested or preferences.default_model(user_id)
-    if model_id is None:
-        raise ValidationFailed(
-            "No model named and no default model set (PUT /api/v1/llm/preferences)",
-            code="model_required",
-            details=[{"field": "body.model", "message": "required when no default model is set"}],
-        )
-    return preferences.resolve_model(user_id, model_id)
+    return models_for(user_id, [requested])[requested]
+
+
+def models_for(user_id: str, requested: Iterable[str | None]) -> dict[str | None, registry.ModelEntry]:
+    """`model_for` of each of ``requested`` (None: the user's default), each one looked up once."""
+    wanted = list(dict.fromkeys(requested))
+    default = preferences.default_model(user_id) if not all(wanted) else None
+    resolved: dict[str, registry.ModelEntry] = {}
+    found: dict[str | None, registry.ModelEntry] = {}
+    for model_id in wanted:
+        chosen = model_id or default
+        if chosen is None:
+            raise ValidationFailed(
+                "No model named and no default model set (PUT /api/v1/llm/preferences)",
+                code="model_required",
+                details=[{"field": "body.model", "message": "required when no default model is set"}],
+            )
+        if chosen not in resolved:
+            resolved[chosen] = preferences.resolve_model(user_id, chosen)
+        found[model_id] = resolved[chosen]
+    return found
 
 
 def check_max_tokens(max_tokens: int | None, *, field: str = "body.max_tokens") -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -104,7 +105,7 @@ class _Step:
             conversation = conversations.get(conn, self.run.run_id)
             withdrawn = conversations.withdraw_unfinished(conn, self.run.run_id, conversation.turns)
             if self.run.has_resume_input:
-                # Kept with the conversation until the task it starts is saved (`turns.save`).
+                # Kept with the conversation until the task it starts is saved (`turns.save_in`).
                 waiting = self.run.progress.waiting_for
                 pending = {
                     "target": waiting.node if waiting else "",
@@ -148,21 +149,36 @@ class _Step:
         if isinstance(feedback, StepOutcome):
             return feedback
         while True:
-            if (stop := self._before_task()) is not None:
-                return stop
             index = len(self.state.outputs) - 1 if feedback is not None else len(self.state.outputs)
-            if index >= len(self.tasks):
-                return self._succeeded("completed")
+            task = self.tasks[index] if index < len(self.tasks) else None
+            try:
+                built = (
+                    None
+                    if task is None
+                    else self.builder.crew(index, list(self.state.outputs[:index]), feedback)
+                )
+            except Exception as exc:  # CrewAI raises whatever its models and agents raised
+                return self._task_failed(exc)
+            turn = self.conversation.turns + 1
+            # The bounds are read, and the task assigned, in one transaction.
+            with tenant_transaction(self.user_id) as conn:
+                stop = self._stop_before_task(conn, done=built is None)
+                if stop is None and task is not None and built is not None:
+                    self._assign(conn, task, built[1].description, turn)
+            if stop is not None:
+                return stop()
+            assert task is not None and built is not None  # else the crew is done: a stop
+            crew, current = built
             started = time.monotonic()
             try:
-                output = self._task(index, feedback)
+                crew.kickoff()
             except Exception as exc:  # CrewAI raises whatever its clients raised
                 return self._task_failed(exc)
+            output: TaskOutput | None = current.output
+            if output is None:  # CrewAI sets it when the task ends; a task that ends has one
+                return self._task_failed(RuntimeError("the task ended without an output"))
+            self._save_task(index, task, output, turn, elapsed_ms=int((time.monotonic() - started) * 1000))
             feedback = None
-            kept = (*self.state.outputs[:index], output)
-            task = self.tasks[index]
-            self.state = _State(outputs=kept, review=task.human_input)
-            self._save_task(elapsed_ms=int((time.monotonic() - started) * 1000))
             if task.human_input:
                 return self._waiting(task, output)
 
@@ -183,35 +199,55 @@ class _Step:
                 self._append(conn, USER, "text", answer, turn=self.conversation.turns + 1)
             return (self.state.outputs[-1].raw, answer)
         self.state = replace(self.state, review=False)
-        self._save_task(elapsed_ms=0, counted=False)
+        self.conversation = turns.save(
+            self.user_id,
+            self.run.run_id,
+            self.conversation,
+            state=self.state.dump(),
+            turns=0,
+            messages=0,
+            elapsed_ms=0,
+        )
         return None
 
-    def _before_task(self) -> StepOutcome | None:
-        if (reason := self._bound_reached()) is not None:
-            return self._succeeded(reason)
-        if self.cancel_requested:
-            return self._cancelled()
-        if time.monotonic() >= self.soft_deadline:
-            return self._still_running()
-        return None
+    def _assign(self, conn: Any, task: Task, description: str, turn: int) -> None:
+        if self.conversation.turns == 0 and not self.state.outputs:
+            self._append(conn, USER, "text", turns.task_text(self.conversation), turn=turn)
+        assignee = task.agent or MANAGER_SOURCE
+        content = {"target": assignee, "message": f"{task.name}: {description}"}
+        self._append(conn, CREW_SOURCE, "handoff", content, turn=turn, task=task.name, speaker=assignee)
 
-    def _task(self, index: int, feedback: tuple[str, str] | None) -> TaskOutput:
-        task = self.tasks[index]
-        crew, current = self.builder.crew(index, list(self.state.outputs[:index]), feedback)
-        turn = self.conversation.turns + 1
+    def _save_task(self, index: int, task: Task, output: TaskOutput, turn: int, *, elapsed_ms: int) -> None:
+        """The task's output written and the turn saved in one transaction: a step that dies
+        after it does not do the task again."""
+        self.state = _State(outputs=(*self.state.outputs[:index], output), review=task.human_input)
         assignee = task.agent or MANAGER_SOURCE
         with tenant_transaction(self.user_id) as conn:
-            if self.conversation.turns == 0 and not self.state.outputs:
-                self._append(conn, USER, "text", turns.task_text(self.conversation), turn=turn)
-            content = {"target": assignee, "message": f"{task.name}: {current.description}"}
-            self._append(conn, CREW_SOURCE, "handoff", content, turn=turn, task=task.name, speaker=assignee)
-        crew.kickoff()
-        output = current.output
-        if output is None:  # CrewAI sets it when the task ends; a task that ends has one
-            raise RuntimeError("the task ended without an output")
-        with tenant_transaction(self.user_id) as conn:
             self._append(conn, assignee, "text", output.raw, turn=turn, task=task.name, speaker=assignee)
-        return output
+            self.conversation = turns.save_in(
+                conn,
+                self.run.run_id,
+                self.conversation,
+                state=self.state.dump(),
+                messages=1,
+                elapsed_ms=elapsed_ms,
+            )
+
+    def _stop_before_task(self, conn: Any, *, done: bool) -> Callable[[], StepOutcome] | None:
+        """What ends the step before the next task, if anything: a bound reached, no task left,
+        a cancel, too little of the step left. The outcome is made after the transaction (it
+        writes its own)."""
+        if reason := turns.bound_reached_in(
+            conn, self.run.run_id, self.plan.team.termination, self.conversation
+        ):
+            return lambda: self._succeeded(reason)
+        if done:
+            return lambda: self._succeeded("completed")
+        if self.cancel_requested:
+            return self._cancelled
+        if time.monotonic() >= self.soft_deadline:
+            return self._still_running
+        return None
 
     # ------------------------------------------------------------------ messages
 
@@ -270,22 +306,6 @@ class _Step:
         return MANAGER_SOURCE if role else CREW_SOURCE
 
     # ------------------------------------------------------------------ state and bounds
-
-    def _save_task(self, *, elapsed_ms: int, counted: bool = True) -> None:
-        self.conversation = turns.save(
-            self.user_id,
-            self.run.run_id,
-            self.conversation,
-            state=self.state.dump(),
-            turns=1 if counted else 0,
-            messages=1 if counted else 0,
-            elapsed_ms=elapsed_ms,
-        )
-
-    def _bound_reached(self) -> StopReason | None:
-        return turns.bound_reached(
-            self.user_id, self.run.run_id, self.plan.team.termination, self.conversation
-        )
 
     def _close(self, reason: str, detail: dict[str, Any] | None = None) -> None:
         turns.close(

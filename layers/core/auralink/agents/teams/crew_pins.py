@@ -15,9 +15,12 @@ from auralink.llm import gateway
 def pin(identity: Identity, definition: TeamDefinition) -> dict[str, Any]:
     """The plan as JSON; 422 for a model or tool the user no longer has (no default model, a
     connection removed since the team was saved)."""
-    models = {member.name: gateway.model_for(identity.sub, member.model).id for member in definition.members}
+    callers = {member.name: member.model for member in definition.members}
     if definition.collaboration_mode == "hierarchical":
-        models[MANAGER] = gateway.model_for(identity.sub, definition.manager_model).id
+        callers[MANAGER] = definition.manager_model
+    # The user's default and each model are read once, however many members call them.
+    entries = gateway.models_for(identity.sub, callers.values())
+    models = {name: entries[model].id for name, model in callers.items()}
     # The catalog brings the MCP SDK (its MCP tools' calls): the execute route imports it when a
     # crew starts, not at init for every team's run.
     from auralink.agents.tools import catalog  # noqa: PLC0415

@@ -1,6 +1,6 @@
 """What every team executor does between its turns (an AutoGen turn, a CrewAI task): save the
 turn, check the team's run-wide bounds, and close the conversation. Each opens a transaction of
-the run's owner; nothing here knows a framework."""
+the run's owner, or works in the caller's (the `_in` forms); nothing here knows a framework."""
 
 from __future__ import annotations
 
@@ -10,13 +10,38 @@ from uuid import UUID
 
 from auralink.agents.teams import conversations
 from auralink.agents.teams.models import Termination
-from auralink.db import tenant_transaction
+from auralink.db import Connection, tenant_transaction
 
 Bound = Literal["max_messages", "timeout", "max_cost"]
 
 
 def save(
     user_id: str,
+    run_id: UUID,
+    current: conversations.Conversation,
+    *,
+    state: dict[str, Any],
+    turns: int = 1,
+    messages: int,
+    elapsed_ms: int,
+    ending: dict[str, Any] | None = None,
+) -> conversations.Conversation:
+    """`save_in` in a transaction of its own."""
+    with tenant_transaction(user_id) as conn:
+        return save_in(
+            conn,
+            run_id,
+            current,
+            state=state,
+            turns=turns,
+            messages=messages,
+            elapsed_ms=elapsed_ms,
+            ending=ending,
+        )
+
+
+def save_in(
+    conn: Connection,
     run_id: UUID,
     current: conversations.Conversation,
     *,
@@ -37,33 +62,46 @@ def save(
         active_ms=current.active_ms + elapsed_ms,
         turn_ending=ending,
     )
-    with tenant_transaction(user_id) as conn:
-        conversations.save_turn(
-            conn,
-            run_id,
-            state=state,
-            turns=saved.turns,
-            message_count=saved.message_count,
-            active_ms=saved.active_ms,
-            ending=ending,
-            answered=current.pending_answer is not None,
-        )
+    conversations.save_turn(
+        conn,
+        run_id,
+        state=state,
+        turns=saved.turns,
+        message_count=saved.message_count,
+        active_ms=saved.active_ms,
+        ending=ending,
+        answered=current.pending_answer is not None,
+    )
     return saved
 
 
 def bound_reached(
     user_id: str, run_id: UUID, termination: Termination, conversation: conversations.Conversation
 ) -> Bound | None:
+    """`bound_reached_in`, reading the run's cost (when it must) in a transaction of its own."""
+    if (bound := _counted_bound(termination, conversation)) is not None:
+        return bound
+    with tenant_transaction(user_id) as conn:
+        return bound_reached_in(conn, run_id, termination, conversation)
+
+
+def bound_reached_in(
+    conn: Connection, run_id: UUID, termination: Termination, conversation: conversations.Conversation
+) -> Bound | None:
     """The first of the run-wide bounds reached: the messages counted, the time spent in turns
     (not waiting for a person), the run's model calls as the gateway priced them."""
+    if (bound := _counted_bound(termination, conversation)) is not None:
+        return bound
+    if conversations.run_cost_usd(conn, run_id) >= termination.max_cost_usd:
+        return "max_cost"
+    return None
+
+
+def _counted_bound(termination: Termination, conversation: conversations.Conversation) -> Bound | None:
     if conversation.message_count >= termination.max_messages:
         return "max_messages"
     if conversation.active_ms >= termination.timeout_seconds * 1000:
         return "timeout"
-    with tenant_transaction(user_id) as conn:
-        cost = conversations.run_cost_usd(conn, run_id)
-    if cost >= termination.max_cost_usd:
-        return "max_cost"
     return None
 
 
