@@ -19,6 +19,7 @@ none of the `unsupported` problems.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -40,6 +41,8 @@ _DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
 # RE2's memory for one compiled pattern (its default is 8 MiB); larger patterns fail to compile.
 _RE2_MAX_MEM = 2 * 1024 * 1024
 _SHOWN_PATTERN = 100
+# The largest schema text whose problems are kept (at most 256 are).
+_MAX_KEPT_SCHEMA = 64 * 1024
 
 
 class UnsupportedSchema(ValidationFailed):
@@ -100,7 +103,25 @@ _FORMATS.checks("regex")(_is_re2_pattern)
 
 
 def problems(schema: Any) -> list[SchemaProblem]:
-    """What keeps ``schema`` from being applied; empty when `errors` may check values against it."""
+    """What keeps ``schema`` from being applied; empty when `errors` may check values against it.
+
+    Kept by the schema's text: a tool's schema is checked at each of its calls, and checking it
+    against the meta-schema takes most of a millisecond."""
+    try:
+        text = json.dumps(schema, allow_nan=False)
+    except (TypeError, ValueError):
+        return _problems(schema)
+    if len(text) > _MAX_KEPT_SCHEMA:
+        return _problems(schema)
+    return list(_kept_problems(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _kept_problems(text: str) -> tuple[SchemaProblem, ...]:
+    return tuple(_problems(json.loads(text)))
+
+
+def _problems(schema: Any) -> list[SchemaProblem]:
     if not isinstance(schema, Mapping | bool):
         return [SchemaProblem((), "a schema must be an object or a boolean", unsupported=False)]
     if isinstance(schema, bool):
