@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,19 +63,24 @@ class TooManyRequests(Exception):
 class BuiltArtifacts:
     """Functions and layers as a build lays them out, run in a clean interpreter instead of this
     project's virtualenv: each environment sees its code folder, its layers' `python` folders and
-    the libraries Lambda's runtime provides, and nothing else."""
+    the libraries Lambda's runtime provides, and nothing else. An image function with a folder in
+    ``image_roots`` (its task root as its Dockerfile lays it out: `infra.local.dockerfile`) runs
+    from it, in its environment's interpreter."""
 
     interpreter: Path
     function_roots: Mapping[str, Path]  # function id -> its built code folder
     layer_roots: Mapping[str, Path]  # layer logical id -> the folder holding its `python/`
     runtime_paths: tuple[Path, ...] = ()  # what Lambda's runtime brings (boto3, botocore)
+    image_roots: Mapping[str, Path] = field(default_factory=dict)  # function id -> its /var/task
 
     def paths(self, spec: FunctionSpec) -> tuple[Path, ...]:
         return (*(self.layer_roots[layer] / "python" for layer in spec.layers), *self.runtime_paths)
 
-    def opt_path(self, value: str) -> str:
-        """A path under `/opt` (where Lambda mounts the layers, merged) as a built layer holds it;
-        any other value as it is."""
+    def local_path(self, value: str, function_id: str) -> str:
+        """A path under `/opt` (where Lambda mounts the layers, merged) as a built layer holds it,
+        one under `/var/task` as the function's built image root holds it; any other value as it is."""
+        if value.startswith("/var/task/") and function_id in self.image_roots:
+            return str(self.image_roots[function_id] / value.removeprefix("/var/task/"))
         if not value.startswith("/opt/"):
             return value
         relative = value.removeprefix("/opt/")
@@ -265,6 +270,8 @@ class LocalFunctions:
         spec = self.specs[function_id]
         if self._artifacts is not None and spec.image is None:
             return self._artifacts.function_roots[function_id]
+        if self._artifacts is not None and function_id in self._artifacts.image_roots:
+            return self._artifacts.image_roots[function_id]
         return (self.root / spec.code_uri).resolve()
 
     def configure(self, variables: Mapping[str, Mapping[str, str]]) -> None:
@@ -337,6 +344,8 @@ class LocalFunctions:
 
     def _paths(self, spec: FunctionSpec) -> tuple[Path, ...]:
         if spec.image is not None:
+            if self._artifacts is not None and spec.logical_id in self._artifacts.image_roots:
+                return ()  # the built image root holds the package, as /var/task does
             return image_paths(self.root.resolve())
         return () if self._artifacts is None else self._artifacts.paths(spec)
 

@@ -267,11 +267,11 @@ class LocalRuntime:
     ) -> dict[str, str]:
         if self._artifacts is None:
             return function_environment(spec, self._values, overrides)
-        # Built code reads what the layers hold (the configuration) where Lambda mounts them.
+        # Built code reads what its layers or its image hold (the configuration) where Lambda has them.
         environment = function_environment(spec, self._values, {**overrides, "MCP_CONFIG_PATH": None})
         raw = spec.environment.get("MCP_CONFIG_PATH")
         if isinstance(raw, str):
-            environment["MCP_CONFIG_PATH"] = self._artifacts.opt_path(raw)
+            environment["MCP_CONFIG_PATH"] = self._artifacts.local_path(raw, spec.logical_id)
         return environment
 
     def _prepare_aws(self, dev_secrets: DevSecrets) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +21,12 @@ from typing import Any
 import pytest
 
 from auralink.agents.runs.control import WORKFLOW_FRAMEWORK
+from infra.local.dockerfile import TaskRoot, assemble
 from infra.local.lambdas import BuiltArtifacts, FunctionError
 from infra.local.postgres import LocalDatabase
 from infra.local.runtime import LocalRuntime
 from infra.local.token import mint_dev_token
-from infra.template import functions, load_template
+from infra.template import FunctionSpec, functions, load_template
 from tests.e2e.conftest import runtime_database_url
 from tests.fakes.mcp_servers import LoopbackServer, deepwiki_app
 from tests.packaging.artifacts import ROOT, SETUP_TIMEOUT_S, Artifacts
@@ -40,7 +42,8 @@ SERVER_ERRORS = range(500, 600)
 # Two functions at a time: each cold start of a clean interpreter keeps one core busy.
 PARALLEL = 2
 # The step functions, by the framework of the runs they step. There is no image without Docker: the
-# crew step runs from its source in CrewAI's environment, as on the local runtime.
+# crew step runs from the task root its Dockerfile lays out (`infra.local.dockerfile`), in CrewAI's
+# environment made from the lock the image installs.
 STEP_FRAMEWORKS = {"RunStepFunction": WORKFLOW_FRAMEWORK, "CrewStepFunction": "crewai"}
 
 
@@ -59,8 +62,13 @@ def built_runtime(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalRuntime]:
     code = tmp_path_factory.mktemp("functions")
-    specs = [spec for spec in functions(load_template(ROOT / "template.yaml")) if spec.image is None]
-    crew_python()
+    template_functions = functions(load_template(ROOT / "template.yaml"))
+    specs = [spec for spec in template_functions if spec.image is None]
+    images = {
+        spec.logical_id: _image_root(spec, crew_python(), tmp_path_factory)
+        for spec in template_functions
+        if spec.image is not None
+    }
     roots = {}
     for spec in specs:
         # What `sam build` does for a function without a requirements file: copy its CodeUri.
@@ -73,6 +81,7 @@ def built_runtime(
         function_roots=roots,
         layer_roots={layer_id: folder.parent for layer_id, folder in artifacts.layers.items()},
         runtime_paths=(artifacts.runtime,),
+        image_roots={function_id: root.folder for function_id, root in images.items()},
     )
     with LocalRuntime(
         ROOT,
@@ -83,6 +92,20 @@ def built_runtime(
         variables={"DEEPWIKI_MCP_URL": deepwiki.url},
     ) as runtime:
         yield runtime
+
+
+def _image_root(spec: FunctionSpec, python: Path, tmp_path_factory: pytest.TempPathFactory) -> TaskRoot:
+    assert spec.image is not None
+    context = ROOT / spec.image.docker_context
+    root = assemble(
+        context / spec.image.dockerfile,
+        context,
+        tmp_path_factory.mktemp(spec.logical_id) / "task",
+        python=python,
+        scratch=tmp_path_factory.mktemp(f"{spec.logical_id}-scratch"),
+    )
+    assert root.handler == spec.handler
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +137,24 @@ def test_the_built_functions_ran_from_the_build(built_runtime: LocalRuntime, art
 
     assert Path(variables["MCP_CONFIG_PATH"]).is_relative_to(artifacts.layers["CoreLayer"])
     assert built_runtime.functions.task_root("HealthFunction") != ROOT / "functions" / "platform" / "health"
+
+
+def test_the_crew_step_ran_from_the_task_root_its_dockerfile_lays_out(built_runtime: LocalRuntime) -> None:
+    root = built_runtime.functions.task_root("CrewStepFunction")
+    variables = built_runtime.functions.variables("CrewStepFunction")
+
+    assert root != ROOT / "functions" / "steps" / "crew_step"
+    # What the Dockerfile's COPY and RUN instructions put there: the package with its configuration,
+    # SQL, parsed YAML documents and bytecode, and the handler.
+    assert (root / "app.py").is_file() and (root / "auralink" / "db" / "sql" / "migrations").is_dir()
+    assert (root / "auralink" / "yaml_documents.json").is_file()
+    assert list((root / "auralink" / "__pycache__").glob("*.pyc"))
+    assert Path(variables["MCP_CONFIG_PATH"]) == root / "auralink" / "config" / "mcp-config.yaml"
+    assert Path(variables["MCP_CONFIG_PATH"]).is_file()
+    # The package can only have come from there: CrewAI's environment does not hold it.
+    probe = "import importlib.util; print(importlib.util.find_spec('auralink'))"
+    found = subprocess.run([crew_python(), "-s", "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "None"
 
 
 def _sample(function_id: str) -> Any:
