@@ -30,7 +30,7 @@ TRANSACTIONS = {
     "advance": "transaction: the pinned plan and the conversation read",
     "_tasks": "transactions: the bounds read and each task assigned (its handoff and progress)",
     "_save_task": "transactions: each task's output written and its turn saved",
-    "save": "transactions: a reviewed output accepted",
+    "_review_answer": "transactions: a review answered (its feedback, or the output accepted)",
     "close": "transaction: the stop message",
     "_advance": "transactions: claiming the run, saving the outcome",
     "_record_final": "transaction: the run's totals for its metrics",

@@ -289,15 +289,16 @@ class _Step:
     def _save_turn(
         self, state: Mapping[str, Any], turn: _Turn, *, elapsed_ms: int, ending: dict[str, Any] | None
     ) -> None:
-        self.conversation = turns.save(
-            self.user_id,
-            self.run.run_id,
-            self.conversation,
-            state=dict(state),
-            messages=len(turn.counted),
-            elapsed_ms=elapsed_ms,
-            ending=ending,
-        )
+        with tenant_transaction(self.user_id) as conn:
+            self.conversation = turns.save(
+                conn,
+                self.run.run_id,
+                self.conversation,
+                state=dict(state),
+                messages=len(turn.counted),
+                elapsed_ms=elapsed_ms,
+                ending=ending,
+            )
 
     def _close(self, reason: str, detail: dict[str, Any] | None = None) -> None:
         turns.close(

@@ -105,7 +105,7 @@ class _Step:
             conversation = conversations.get(conn, self.run.run_id)
             withdrawn = conversations.withdraw_unfinished(conn, self.run.run_id, conversation.turns)
             if self.run.has_resume_input:
-                # Kept with the conversation until the task it starts is saved (`turns.save_in`).
+                # Kept with the conversation until the task it starts is saved (`turns.save`).
                 waiting = self.run.progress.waiting_for
                 pending = {
                     "target": waiting.node if waiting else "",
@@ -199,15 +199,16 @@ class _Step:
                 self._append(conn, USER, "text", answer, turn=self.conversation.turns + 1)
             return (self.state.outputs[-1].raw, answer)
         self.state = replace(self.state, review=False)
-        self.conversation = turns.save(
-            self.user_id,
-            self.run.run_id,
-            self.conversation,
-            state=self.state.dump(),
-            turns=0,
-            messages=0,
-            elapsed_ms=0,
-        )
+        with tenant_transaction(self.user_id) as conn:
+            self.conversation = turns.save(
+                conn,
+                self.run.run_id,
+                self.conversation,
+                state=self.state.dump(),
+                turns=0,
+                messages=0,
+                elapsed_ms=0,
+            )
         return None
 
     def _assign(self, conn: Any, task: Task, description: str, turn: int) -> None:
@@ -224,7 +225,7 @@ class _Step:
         assignee = task.agent or MANAGER_SOURCE
         with tenant_transaction(self.user_id) as conn:
             self._append(conn, assignee, "text", output.raw, turn=turn, task=task.name, speaker=assignee)
-            self.conversation = turns.save_in(
+            self.conversation = turns.save(
                 conn,
                 self.run.run_id,
                 self.conversation,

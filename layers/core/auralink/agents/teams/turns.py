@@ -1,6 +1,7 @@
 """What every team executor does between its turns (an AutoGen turn, a CrewAI task): save the
 turn, check the team's run-wide bounds, and close the conversation. Each opens a transaction of
-the run's owner, or works in the caller's (the `_in` forms); nothing here knows a framework."""
+the run's owner, or works in the caller's (`save`, `bound_reached_in`); nothing here knows a
+framework."""
 
 from __future__ import annotations
 
@@ -16,31 +17,6 @@ Bound = Literal["max_messages", "timeout", "max_cost"]
 
 
 def save(
-    user_id: str,
-    run_id: UUID,
-    current: conversations.Conversation,
-    *,
-    state: dict[str, Any],
-    turns: int = 1,
-    messages: int,
-    elapsed_ms: int,
-    ending: dict[str, Any] | None = None,
-) -> conversations.Conversation:
-    """`save_in` in a transaction of its own."""
-    with tenant_transaction(user_id) as conn:
-        return save_in(
-            conn,
-            run_id,
-            current,
-            state=state,
-            turns=turns,
-            messages=messages,
-            elapsed_ms=elapsed_ms,
-            ending=ending,
-        )
-
-
-def save_in(
     conn: Connection,
     run_id: UUID,
     current: conversations.Conversation,
