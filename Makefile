@@ -56,9 +56,10 @@ $(STAMP): $(DEV_LOCK) pyproject.toml
 
 venv: $(STAMP)
 
-# CrewAI's environment from its lock, through uv's cache (1.5 s when the wheels are cached, 6.5 s
-# from an empty cache here: docs/local-runtime.md). --no-config: pyproject.toml's [tool.uv]
-# overrides (pydantic>=2.14) belong to the main environment and would break CrewAI's.
+# CrewAI's environment from its lock, through uv's cache (about 10 s when the wheels are cached,
+# 15 s from an empty cache here, most of it the bytecode: docs/local-runtime.md). --no-config:
+# pyproject.toml's [tool.uv] overrides (pydantic>=2.14) belong to the main environment and would
+# break CrewAI's.
 $(CREW_STAMP): $(CREW_LOCK) | $(STAMP)
 	@rm -rf $(CREW_VENV)
 	@$(UV) venv --no-config --quiet --python "$$(infra/bin/find-python 3.13)" $(CREW_VENV)
