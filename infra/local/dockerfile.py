@@ -77,6 +77,8 @@ def assemble(dockerfile: Path, context: Path, into: Path, *, python: Path, scrat
         elif instruction.keyword == "COPY":
             _copy(instruction.argument, context, into, scratch)
         elif instruction.keyword == "RUN":
+            if instruction.argument.startswith("["):
+                raise UnsupportedDockerfile(f"RUN {instruction.argument}: only the shell form is followed")
             if _installs_packages(instruction.argument):
                 skipped.append(instruction.argument)
             else:

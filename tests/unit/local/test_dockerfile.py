@@ -79,6 +79,7 @@ def test_copies_and_runs_lay_out_the_task_root_as_the_image_holds_it(tmp_path: P
         (BASE + 'COPY --chown=1 app.py ${LAMBDA_TASK_ROOT}/\nCMD ["app.h"]\n', "no flags"),
         (BASE + 'COPY app.py $HOME/\nCMD ["app.h"]\n', "only ${LAMBDA_TASK_ROOT} and absolute paths"),
         (BASE + "COPY app.py ${LAMBDA_TASK_ROOT}/\n", "names no handler"),
+        (BASE + 'RUN ["python", "-V"]\nCMD ["app.h"]\n', "only the shell form"),
     ],
 )
 def test_what_cannot_be_done_as_docker_would_is_refused_by_name(
