@@ -6,6 +6,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from auralink.errors import DecryptionError, ValidationFailed
+from auralink.llm import gateway, preferences
 from auralink.llm.preferences import resolve_access
 from tests.integration.llm.preferences.conftest import (
     ANTHROPIC_KEY,
@@ -136,3 +137,32 @@ def test_a_sealed_key_moved_to_another_user_or_provider_does_not_open(put, make_
         owner_conn.execute("UPDATE user_llm_preferences SET providers = %s", (Jsonb({"anthropic": sealed}),))
     with pytest.raises(DecryptionError):
         resolve_access(alice, "anthropic")
+
+
+def test_models_for_looks_up_the_default_and_each_model_once(put, make_user_id, monkeypatch):
+    user = make_user_id()
+    status, body = put(user, {"default_model": "openai/gpt-5.4-mini"})
+    assert status == 200, body
+    lookups: list[str] = []
+    resolve = preferences.resolve_model
+    monkeypatch.setattr(
+        preferences, "resolve_model", lambda who, model: lookups.append(model) or resolve(who, model)
+    )
+
+    found = gateway.models_for(user, [None, "openai/gpt-5.4-nano", None, "openai/gpt-5.4-mini"])
+
+    assert {name: entry.id for name, entry in found.items()} == {
+        None: "openai/gpt-5.4-mini",
+        "openai/gpt-5.4-nano": "openai/gpt-5.4-nano",
+        "openai/gpt-5.4-mini": "openai/gpt-5.4-mini",
+    }
+    assert sorted(lookups) == ["openai/gpt-5.4-mini", "openai/gpt-5.4-nano"]
+
+
+def test_models_for_without_a_default_names_what_is_missing(api, make_user_id):
+    user = make_user_id()
+
+    assert gateway.models_for(user, ["openai/gpt-5.4-nano"])["openai/gpt-5.4-nano"].name == "gpt-5.4-nano"
+    with pytest.raises(ValidationFailed) as refused:
+        gateway.models_for(user, ["openai/gpt-5.4-nano", None])
+    assert refused.value.code == "model_required"
