@@ -149,20 +149,20 @@ def test_models_for_looks_up_the_default_and_each_model_once(put, make_user_id, 
         preferences, "resolve_model", lambda who, model: lookups.append(model) or resolve(who, model)
     )
 
-    found = gateway.models_for(user, [None, "openai/gpt-5.4-nano", None, "openai/gpt-5.4-mini"])
+    found = gateway.models_for(user, [None, "openai/gpt-5.4", None, "openai/gpt-5.4-mini"])
 
     assert {name: entry.id for name, entry in found.items()} == {
         None: "openai/gpt-5.4-mini",
-        "openai/gpt-5.4-nano": "openai/gpt-5.4-nano",
+        "openai/gpt-5.4": "openai/gpt-5.4",
         "openai/gpt-5.4-mini": "openai/gpt-5.4-mini",
     }
-    assert sorted(lookups) == ["openai/gpt-5.4-mini", "openai/gpt-5.4-nano"]
+    assert sorted(lookups) == ["openai/gpt-5.4", "openai/gpt-5.4-mini"]
 
 
 def test_models_for_without_a_default_names_what_is_missing(api, make_user_id):
     user = make_user_id()
 
-    assert gateway.models_for(user, ["openai/gpt-5.4-nano"])["openai/gpt-5.4-nano"].name == "gpt-5.4-nano"
+    assert gateway.models_for(user, ["openai/gpt-5.4"])["openai/gpt-5.4"].name == "gpt-5.4"
     with pytest.raises(ValidationFailed) as refused:
-        gateway.models_for(user, ["openai/gpt-5.4-nano", None])
+        gateway.models_for(user, ["openai/gpt-5.4", None])
     assert refused.value.code == "model_required"
