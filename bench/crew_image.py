@@ -2,18 +2,19 @@
 
 What the Dockerfile puts in /var/task: the packages of requirements/crewai.lock less boto3,
 botocore and s3transfer (Lambda's runtime provides them), installed wheels only for Lambda's arm64
-with their bytecode, and the auralink package with its configuration and SQL, compiled. The base
-image (public.ecr.aws/lambda/python:3.13) comes on top.
+with their bytecode, and the auralink package with its configuration and SQL, compiled, as the
+Dockerfile's other instructions lay it out (`infra.local.dockerfile`). The base image
+(public.ecr.aws/lambda/python:3.13) comes on top.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from infra.local.dockerfile import assemble
 from tests.packaging.artifacts import unzipped_size
 from tests.support.crew import crew_python
 
@@ -55,21 +56,6 @@ def _image_packages(python: Path, into: Path, scratch: Path) -> None:
     )
 
 
-def _image_package(python: Path, into: Path) -> None:
-    """The auralink package as the Dockerfile copies it: configuration and SQL beside it, compiled."""
-    package = into / "auralink"
-    shutil.copytree(
-        ROOT / "layers" / "core" / "auralink", package, ignore=shutil.ignore_patterns("__pycache__")
-    )
-    for configuration in (ROOT / "shared" / "configs").glob("*.yaml"):
-        shutil.copy(configuration, package / "config")
-    for folder in ("migrations", "seeds"):
-        shutil.copytree(ROOT / "infra" / "db" / folder, package / "db" / "sql" / folder)
-    configurations = sorted(str(path) for path in (package / "config").glob("*.yaml"))
-    subprocess.run([str(python), "-m", "auralink.yaml_documents", *configurations], check=True, cwd=into)
-    subprocess.run([str(python), "-m", "compileall", "-q", str(package)], check=True)
-
-
 def main() -> None:
     python = crew_python()
     with tempfile.TemporaryDirectory() as folder:
@@ -79,8 +65,10 @@ def main() -> None:
         packages = unzipped_size(target)
         parts = sorted(((unzipped_size(p), p.name) for p in target.iterdir() if p.is_dir()), reverse=True)
         installed = len(list(target.glob("*.dist-info")))
-        _image_package(python, scratch / "ours")
-        ours = unzipped_size(scratch / "ours")
+        # The rest of /var/task as the Dockerfile's own COPY and RUN instructions lay it out.
+        dockerfile = ROOT / "functions" / "steps" / "crew_step" / "Dockerfile"
+        laid_out = assemble(dockerfile, ROOT, scratch / "ours", python=python, scratch=scratch / "copied")
+        ours = unzipped_size(laid_out.folder / "auralink")
     print(f"CrewStepFunction's /var/task, computed for {LAMBDA_PLATFORM} (the base image comes on top):")
     print(
         f"  {installed} packages of the lock (less boto3, botocore, s3transfer), with bytecode:"
