@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from tests.fakes.mcp_servers import LoopbackServer, host_app
-from tests.integration.mcp.gateway.conftest import write_config
+from tests.integration.mcp.gateway.conftest import forget_shared_server, write_config
 from tests.support.environment import forget_caches
 
 SHARED = "deepwiki"
@@ -35,13 +35,9 @@ def host() -> Iterator[LoopbackServer]:
 def fresh_shared_breaker(owner_conn: psycopg.Connection) -> Iterator[None]:
     """The shared server's breaker and limit start and end clean: other tests call it too."""
 
-    def forget() -> None:
-        owner_conn.execute("DELETE FROM mcp_circuit_breakers WHERE server = %s", (SHARED,))
-        owner_conn.execute("DELETE FROM mcp_rate_windows WHERE bucket = %s", (f"server:{SHARED}",))
-
-    forget()
+    forget_shared_server(owner_conn, SHARED)
     yield
-    forget()
+    forget_shared_server(owner_conn, SHARED)
 
 
 @pytest.fixture
