@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import jwt
+import psycopg
 import pytest
 from moto import mock_aws
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -28,8 +29,19 @@ CREDENTIALS_KEY_SECRET_ID = "auralink/test/credentials-key"
 
 
 @pytest.fixture
-def service(database: LocalDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """The environment a deployed function sees, on the session database, with moto's Secrets Manager."""
+def service(
+    database: LocalDatabase, owner_conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pytest.MonkeyPatch]:
+    """The environment a deployed function sees, on the session database, with moto's Secrets Manager.
+
+    The registry servers' shared breakers and rate limits start empty: they are counted by the
+    server's name, so the tests of the worker's database before this one (an unreachable default
+    endpoint opens a breaker for 30 s) would otherwise weigh on it. A user's own servers are
+    counted per user, and every test has users of its own."""
+    owner_conn.execute("DELETE FROM mcp_circuit_breakers WHERE server NOT LIKE 'user:%'")
+    owner_conn.execute(
+        "DELETE FROM mcp_rate_windows WHERE bucket LIKE 'server:%' AND bucket NOT LIKE 'server:user:%'"
+    )
     environment.apply(
         monkeypatch,
         DATABASE_URL=database.app_dsn,

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import psycopg
 import pytest
 
 from auralink.crypto import generate_key_material
@@ -73,14 +72,6 @@ def gateway(credentials_key: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pyt
     credentials_key.setenv("MCP_CONFIG_PATH", str(write_config(tmp_path / "mcp-config.yaml")))
     environment.forget_caches()
     yield credentials_key
-
-
-def forget_shared_server(owner_conn: psycopg.Connection, server: str) -> None:
-    """A registry server's shared breaker and rate-limit window, forgotten: every test of the
-    worker's database that calls a server of that name counts in them (an unreachable default
-    endpoint opens the breaker for 30 s), whatever endpoint its configuration gives the server."""
-    owner_conn.execute("DELETE FROM mcp_circuit_breakers WHERE server = %s", (server,))
-    owner_conn.execute("DELETE FROM mcp_rate_windows WHERE bucket = %s", (f"server:{server}",))
 
 
 @pytest.fixture

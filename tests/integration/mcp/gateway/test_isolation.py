@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests.fakes.mcp_servers import LoopbackServer, host_app
-from tests.integration.mcp.gateway.conftest import forget_shared_server, write_config
+from tests.integration.mcp.gateway.conftest import write_config
 from tests.support.environment import forget_caches
 
 SHARED = "deepwiki"
@@ -29,15 +28,6 @@ STALL = {"seconds": 30}  # far beyond the calls' deadline
 def host() -> Iterator[LoopbackServer]:
     with LoopbackServer(host_app(), name="isolation-host") as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh_shared_breaker(owner_conn: psycopg.Connection) -> Iterator[None]:
-    """The shared server's breaker and limit start and end clean: other tests call it too."""
-
-    forget_shared_server(owner_conn, SHARED)
-    yield
-    forget_shared_server(owner_conn, SHARED)
 
 
 @pytest.fixture

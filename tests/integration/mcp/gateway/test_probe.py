@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
-import pytest
-
-from tests.integration.mcp.gateway.conftest import forget_shared_server
 from tests.support.environment import forget_caches
 from tests.support.handlers import call_http, invoke, sample_event
-
-PROBED = ("deepwiki", "memory")
-
-
-@pytest.fixture(autouse=True)
-def fresh_shared_breakers(owner_conn: psycopg.Connection) -> Iterator[None]:
-    """The probed servers are shared by name with other tests, which may have opened their breakers."""
-    for server in PROBED:
-        forget_shared_server(owner_conn, server)
-    yield
-    for server in PROBED:
-        forget_shared_server(owner_conn, server)
 
 
 def configure(gateway, tmp_path: Path, deepwiki_url: str) -> None:
@@ -55,7 +38,7 @@ def test_the_probe_checks_enabled_servers_and_health_shows_them(
 
     probed = {server["server_name"]: server for server in result["servers"]}
     # Disabled servers and servers that need a key the deployment does not have are not probed.
-    assert set(probed) == set(PROBED)
+    assert set(probed) == {"deepwiki", "memory"}
     assert probed["deepwiki"]["status"] == "ok", probed["deepwiki"]
     assert probed["deepwiki"]["tool_count"] >= 60
     assert probed["memory"]["status"] == "error" and probed["memory"]["error_code"] == "mcp_unreachable"
