@@ -10,8 +10,7 @@ Every rejection raises `Unauthorized` with a stable ``code``; messages never quo
 
 The JWT library (with `cryptography`, ~70 ms of cold start) is imported when a token is first read,
 not with this module: the open routes (`GET /health` without a token) and the 401 to a request
-without one never load it. Its `cryptography.x509` loads only where an HMAC key is checked
-(`auralink.deferred_imports`).
+without one never load it.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from auralink import deferred_imports
 from auralink import secrets as secret_store
 from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from auralink.observability import logger
@@ -61,16 +59,11 @@ _FAILURES = (
 )
 
 
-deferred_imports.defer("cryptography.x509")
-
-
 @before_snapshot
 def _load_jwt() -> None:
     # A function restored from a snapshot (SnapStart) verifies a token at its first request: the
-    # library is in the snapshot instead of being imported then, x509 included (an attribute read
-    # runs a deferred module). Without SnapStart this never runs.
+    # library is in the snapshot instead of being imported then. Without SnapStart this never runs.
     importlib.import_module("jwt")
-    _ = importlib.import_module("cryptography.x509").Certificate
 
 
 @dataclass(frozen=True)

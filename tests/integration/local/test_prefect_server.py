@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -99,8 +100,15 @@ def test_a_server_holds_its_port_from_the_start_then_stops_with_all_it_started(t
 
 
 def _pretend_server() -> subprocess.Popen[bytes]:
-    """A process whose command line names the server's script, as a server left running would."""
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prefect_serve.py"])
+    """A process whose command line names the server's script, as a server left running would.
+
+    Returned once its command line says so: until the child has exec'd, it shows the parent's."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "prefect_serve.py"])
+    deadline = time.monotonic() + 10
+    while "prefect_serve.py" not in " ".join(psutil.Process(process.pid).cmdline()):
+        assert time.monotonic() < deadline, "the pretend server did not start"
+        time.sleep(0.01)
+    return process
 
 
 def test_a_server_left_running_by_a_dead_runtime_is_stopped_first(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ def configure(gateway, tmp_path: Path, deepwiki_url: str) -> None:
     config.write_text(
         f"""
 version: 1
-defaults: {{timeout_seconds: 2, retries: {{max_attempts: 1}}}}
+defaults: {{timeout_seconds: 10, retries: {{max_attempts: 1}}}}
 servers:
   deepwiki: {{display_name: DeepWiki, endpoint: "{deepwiki_url}"}}
   memory: {{display_name: Memory, hosted: true, path: /mcp/memory}}
