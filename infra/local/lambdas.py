@@ -311,14 +311,23 @@ class LocalFunctions:
         function_id = self.resolve(name_or_arn)
         pool = self._pools[function_id]
         environment = pool.acquire(wait_s=wait_s)
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
         try:
             return environment.invoke(
                 event,
-                request_id=str(uuid.uuid4()),
+                request_id=request_id,
                 function_arn=function_arn(function_id, self.specs[function_id].auto_publish_alias),
             )
         finally:
+            # Lambda's REPORT line: the invocation in its environment, without the way in (HTTP,
+            # the state machine) and the wait for an environment.
+            duration_ms = (time.perf_counter() - started) * 1000
             pool.release(environment)
+            log.debug(
+                "REPORT %s RequestId: %s Duration: %.2f ms", function_id, request_id, duration_ms,
+                extra={"function_id": function_id, "duration_ms": duration_ms},
+            )  # fmt: skip
 
     def unload(self) -> None:
         """Shut every environment down: the next invocation is a cold start again."""

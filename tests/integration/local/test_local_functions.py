@@ -7,6 +7,7 @@ Every test writes small handlers into a temporary folder and invokes them throug
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -241,6 +242,26 @@ def test_cold_starts_are_logged_with_their_init_time(
     cold_starts = [record.getMessage() for record in caplog.records if "cold start" in record.getMessage()]
     assert len(cold_starts) == 1
     assert "cold start Logged (environment 1" in cold_starts[0] and "init" in cold_starts[0]
+
+
+def test_each_invocation_is_reported_with_its_duration(
+    pool: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    functions = pool(write(tmp_path, "Reported"))
+
+    with caplog.at_level(logging.DEBUG, logger="infra.local.lambdas"):
+        functions.invoke("Reported", {})
+        functions.invoke("Reported", {})
+
+    reports = [record.getMessage() for record in caplog.records if record.getMessage().startswith("REPORT")]
+    assert len(reports) == 2
+    parsed = [
+        re.fullmatch(r"REPORT Reported RequestId: ([0-9a-f-]{36}) Duration: (\d+\.\d\d) ms", line)
+        for line in reports
+    ]
+    assert all(parsed), reports
+    assert parsed[0] is not None and parsed[1] is not None
+    assert parsed[0][1] != parsed[1][1]  # one request id each
 
 
 def test_idle_environments_are_shut_down(tmp_path: Path) -> None:
