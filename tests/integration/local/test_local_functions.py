@@ -230,38 +230,23 @@ def test_a_configuration_change_applies_to_new_environments(pool: Any, tmp_path:
     assert functions.variables("Colored") == {"COLOR": "red"}
 
 
-def test_cold_starts_are_logged_with_their_init_time(
+def test_cold_starts_are_logged_with_their_init_time_and_each_invocation_with_its_duration(
     pool: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     functions = pool(write(tmp_path, "Logged"))
 
-    with caplog.at_level(logging.INFO, logger="infra.local.lambdas"):
+    with caplog.at_level(logging.DEBUG, logger="infra.local.lambdas"):
         functions.invoke("Logged", {})
         functions.invoke("Logged", {})
 
-    cold_starts = [record.getMessage() for record in caplog.records if "cold start" in record.getMessage()]
+    lines = [record.getMessage() for record in caplog.records]
+    cold_starts = [line for line in lines if "cold start" in line]
     assert len(cold_starts) == 1
     assert "cold start Logged (environment 1" in cold_starts[0] and "init" in cold_starts[0]
-
-
-def test_each_invocation_is_reported_with_its_duration(
-    pool: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    functions = pool(write(tmp_path, "Reported"))
-
-    with caplog.at_level(logging.DEBUG, logger="infra.local.lambdas"):
-        functions.invoke("Reported", {})
-        functions.invoke("Reported", {})
-
-    reports = [record.getMessage() for record in caplog.records if record.getMessage().startswith("REPORT")]
-    assert len(reports) == 2
-    parsed = [
-        re.fullmatch(r"REPORT Reported RequestId: ([0-9a-f-]{36}) Duration: (\d+\.\d\d) ms", line)
-        for line in reports
-    ]
-    assert all(parsed), reports
-    assert parsed[0] is not None and parsed[1] is not None
-    assert parsed[0][1] != parsed[1][1]  # one request id each
+    # As Lambda's REPORT lines: one per invocation, each with its own request id.
+    report = re.compile(r"REPORT Logged RequestId: ([0-9a-f-]{36}) Duration: \d+\.\d\d ms")
+    reports = [matched[1] for line in lines if (matched := report.fullmatch(line))]
+    assert len(reports) == 2 and reports[0] != reports[1], lines
 
 
 def test_idle_environments_are_shut_down(tmp_path: Path) -> None:
