@@ -9,6 +9,7 @@ and the OpenAI-compatible double behind the user's own key.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -156,10 +157,26 @@ def step(run_id: str, user: str, *, remaining_ms: int = STEP_MS) -> str:
     return service.advance(command, remaining_ms=remaining_ms).status.value
 
 
+# The run state machine's retries of an interrupted step (run.asl.json: StepInterrupted, five
+# more attempts), here 1 s apart: the Prefect server answers an error now and then under load
+# (the step then stops, and is done again from its checkpoint).
+_INTERRUPTED_RETRIES = 5
+
+
 def run_to_end(run_id: str, user: str, *, max_steps: int = 10) -> list[str]:
+    """The statuses of the run's steps until it stops running, interrupted steps retried as the
+    state machine retries them."""
     statuses = []
+    retries = _INTERRUPTED_RETRIES
     for _ in range(max_steps):
-        statuses.append(step(run_id, user))
+        try:
+            statuses.append(step(run_id, user))
+        except service.StepInterrupted:
+            if retries == 0:
+                raise
+            retries -= 1
+            time.sleep(1)
+            continue
         if statuses[-1] != "running":
             return statuses
     raise AssertionError(f"still running after {max_steps} steps")
