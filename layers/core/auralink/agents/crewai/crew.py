@@ -200,6 +200,16 @@ class CrewBuilder:
             for tool in self.plan.tools_of(member.tools)
         ]
 
+    def description(self, index: int, feedback: tuple[str, str] | None) -> str:
+        """What task ``index`` asks, with the inputs filled in (and the feedback, to do it again)."""
+        description = fill(self.plan.tasks()[index].description, self.inputs)
+        if feedback is not None:
+            previous, answer = feedback
+            description += f"\n\nYour previous answer:\n{previous}\n\n" + get_i18n().slice(
+                "human_feedback"
+            ).format(human_feedback=answer)
+        return description
+
     def crew(
         self, index: int, outputs: list[TaskOutput], feedback: tuple[str, str] | None
     ) -> tuple[Crew, CrewTask]:
@@ -213,15 +223,9 @@ class CrewBuilder:
         context = [
             done for done, spec in zip(earlier, tasks, strict=False) if not named or spec.name in named
         ]
-        description = fill(task.description, self.inputs)
-        if feedback is not None:
-            previous, answer = feedback
-            description += f"\n\nYour previous answer:\n{previous}\n\n" + get_i18n().slice(
-                "human_feedback"
-            ).format(human_feedback=answer)
         current = CrewTask(
             name=task.name,
-            description=description,
+            description=self.description(index, feedback),
             expected_output=fill(task.expected_output, self.inputs),
             agent=agents[task.agent] if task.agent is not None else None,
             context=context,

@@ -151,28 +151,21 @@ class _Step:
         while True:
             index = len(self.state.outputs) - 1 if feedback is not None else len(self.state.outputs)
             task = self.tasks[index] if index < len(self.tasks) else None
-            try:
-                built = (
-                    None
-                    if task is None
-                    else self.builder.crew(index, list(self.state.outputs[:index]), feedback)
-                )
-            except Exception as exc:  # CrewAI raises whatever its models and agents raised
-                return self._task_failed(exc)
             turn = self.conversation.turns + 1
-            # The bounds are read, and the task assigned, in one transaction.
+            # The bounds are read, and the task assigned, in one transaction; the crew is built
+            # after it, only for a task that runs.
             with tenant_transaction(self.user_id) as conn:
-                stop = self._stop_before_task(conn, done=built is None)
-                if stop is None and task is not None and built is not None:
-                    self._assign(conn, task, built[1].description, turn)
+                stop = self._stop_before_task(conn, done=task is None)
+                if stop is None and task is not None:
+                    self._assign(conn, task, self.builder.description(index, feedback), turn)
             if stop is not None:
                 return stop()
-            assert task is not None and built is not None  # else the crew is done: a stop
-            crew, current = built
+            assert task is not None  # else the crew is done: a stop
             started = time.monotonic()
             try:
+                crew, current = self.builder.crew(index, list(self.state.outputs[:index]), feedback)
                 crew.kickoff()
-            except Exception as exc:  # CrewAI raises whatever its clients raised
+            except Exception as exc:  # CrewAI raises whatever its models, agents and clients raised
                 return self._task_failed(exc)
             output: TaskOutput | None = current.output
             if output is None:  # CrewAI sets it when the task ends; a task that ends has one
