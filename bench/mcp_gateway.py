@@ -7,6 +7,9 @@ client, and the server itself. Reported against the same tool called with the cl
 fresh client per call, as outside a kept session) and against the open-session floor (the SDK's
 client alone, opened once). The local runtime runs the functions with the template's environment,
 so API containers keep their MCP sessions warm (MCP_WARM_SESSIONS) as in AWS.
+
+The three are measured in ROUNDS alternating rounds of CALLS_PER_ROUND calls each (the floor's
+session opened once a round), so that the machine's state affects them alike.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from infra.local.token import mint_dev_token
 from tests.fakes.mcp_servers import LoopbackServer, tools_app
 
 ROOT = Path(__file__).resolve().parents[1]
-CALLS = 100
+ROUNDS = 10
+CALLS_PER_ROUND = 10
+CALLS = ROUNDS * CALLS_PER_ROUND
 
 
 def _percentiles(samples: list[float]) -> str:
@@ -62,14 +67,18 @@ def _reported(function_id: str) -> Iterator[list[float]]:
         logger.propagate = propagate
 
 
-def _through_gateway(api: httpx.Client, url: str, token: str) -> list[float]:
-    headers = {"Authorization": f"Bearer {token}"}
+def _connect(api: httpx.Client, url: str, token: str) -> str:
+    """The path of the server's ``add`` tool on a new connection of the token's user."""
     body = {"server_type": "custom", "endpoint": url}
-    connected = api.post("/api/v1/mcp/connect", headers=headers, json=body)
+    connected = api.post("/api/v1/mcp/connect", headers={"Authorization": f"Bearer {token}"}, json=body)
     connected.raise_for_status()
-    path = f"/api/v1/mcp/connections/{connected.json()['connection_id']}/tools/add/call"
+    return f"/api/v1/mcp/connections/{connected.json()['connection_id']}/tools/add/call"
+
+
+def _through_gateway(api: httpx.Client, path: str, token: str) -> list[float]:
+    headers = {"Authorization": f"Bearer {token}"}
     samples = []
-    for _ in range(CALLS):
+    for _ in range(CALLS_PER_ROUND):
         started = time.perf_counter()
         api.post(path, headers=headers, json={"arguments": {"a": 1, "b": 2}}).raise_for_status()
         samples.append((time.perf_counter() - started) * 1000)
@@ -79,41 +88,59 @@ def _through_gateway(api: httpx.Client, url: str, token: str) -> list[float]:
 def _client_alone(url: str, protocol: str) -> list[float]:
     target = McpTarget(url=url, headers={}, protocol=protocol)  # type: ignore[arg-type]
     samples = []
-    for _ in range(CALLS):
+    for _ in range(CALLS_PER_ROUND):
         started = time.perf_counter()
         client.call_tool(target, "add", {"a": 1, "b": 2}, deadline_s=10)
         samples.append((time.perf_counter() - started) * 1000)
     return samples
 
 
+def _measure(runtime: LocalRuntime, api: httpx.Client, protocol: str, *, stateless: bool) -> None:
+    with LoopbackServer(tools_app(stateless=stateless), name=protocol) as server:
+        token = mint_dev_token(f"bench-{protocol}")
+        path = _connect(api, server.url, token)
+        gateway: list[float] = []
+        alone: list[float] = []
+        floor: list[float] = []
+        with _reported("McpCallToolFunction") as invocations:
+            _through_gateway(api, path, token)  # the first call opens the container's session
+            del invocations[:]
+            for _ in range(ROUNDS):
+                gateway += _through_gateway(api, path, token)
+                alone += _client_alone(server.url, protocol)
+                floor += open_session_floor(
+                    server.url,
+                    legacy=not stateless,
+                    calls=CALLS_PER_ROUND,
+                    tool="add",
+                    arguments={"a": 1, "b": 2},
+                )
+        in_function = list(invocations)
+        # The environments that spoke to the server end (their kept sessions with them) while it
+        # still listens: a server stopped under an open session reports it as an error.
+        for function_id in ("McpConnectFunction", "McpCallToolFunction"):
+            runtime.functions.update_environment(function_id, {})
+    ratio = statistics.median(gateway) / statistics.median(floor)
+    print(f"tool call, {protocol}, {CALLS} calls in {ROUNDS} alternating rounds:")
+    print(f"  through the gateway (HTTP, local runtime): {_percentiles(gateway)} ({ratio:.2f}x floor)")
+    in_ratio = statistics.median(in_function) / statistics.median(floor)
+    print(f"  the function in its environment:           {_percentiles(in_function)} ({in_ratio:.2f}x floor)")
+    hop = statistics.median(gateway) - statistics.median(in_function)
+    print(f"  the local runtime's HTTP hop (medians):    {hop:6.1f} ms")
+    print(f"  client alone, a fresh client per call:     {_percentiles(alone)}")
+    print(f"  open-session floor (the SDK's client):     {_percentiles(floor)}")
+
+
 def main() -> None:
+    # The AWS emulation's access log would bury the figures, as `make dev` keeps it out of its log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as data:
         runtime = LocalRuntime(ROOT, port=0, schedules=False, data_dir=Path(data))
         runtime.start()
         try:
             with httpx.Client(base_url=runtime.url, timeout=30) as api:
                 for stateless, protocol in ((True, "2026-07-28"), (False, "2025-11-25")):
-                    with LoopbackServer(tools_app(stateless=stateless), name=protocol) as server:
-                        with _reported("McpCallToolFunction") as invocations:
-                            gateway = _through_gateway(api, server.url, mint_dev_token(f"bench-{protocol}"))
-                        in_function = invocations[-CALLS:]
-                        alone = _client_alone(server.url, protocol)
-                        floor = open_session_floor(
-                            server.url,
-                            legacy=not stateless,
-                            calls=CALLS,
-                            tool="add",
-                            arguments={"a": 1, "b": 2},
-                        )
-                    ratio = statistics.median(gateway) / statistics.median(floor)
-                    print(f"tool call, {protocol}, {CALLS} calls:")
-                    shown = f"{_percentiles(gateway)} ({ratio:.2f}x floor)"
-                    print(f"  through the gateway (HTTP, local runtime): {shown}")
-                    hop = statistics.median(gateway) - statistics.median(in_function)
-                    print(f"  the function in its environment:           {_percentiles(in_function)}")
-                    print(f"  the local runtime's HTTP hop (medians):    {hop:6.1f} ms")
-                    print(f"  client alone, a fresh client per call:     {_percentiles(alone)}")
-                    print(f"  open-session floor (the SDK's client):     {_percentiles(floor)}")
+                    _measure(runtime, api, protocol, stateless=stateless)
         finally:
             runtime.stop()
 

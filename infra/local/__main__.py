@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import threading
-import warnings
 from pathlib import Path
 from types import FrameType
 
@@ -45,10 +44,6 @@ def _configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     # The service's own logger prints JSON lines itself; passed on to the root it would print twice.
     logging.getLogger("auralink").propagate = False
-    # Every handler that adds no metric of its own says so at each invocation. The function
-    # environments are forked from a process started with this variable, and keep its filter.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
-    os.environ.setdefault("PYTHONWARNINGS", "ignore:No application metrics to publish:UserWarning")
 
 
 def _port() -> int:

@@ -76,6 +76,28 @@ print(json.dumps({
     assert found["paths"] == []  # neither the venv's nor the interpreter's own packages
 
 
+def test_an_invocation_without_metrics_of_its_own_leaves_no_warning_in_the_log(artifacts: Artifacts) -> None:
+    # The MCP functions' metrics are documents of their own, and many routes emit none: Powertools'
+    # warning that the function's set is empty would be a line in every container's log.
+    found = artifacts.run(
+        artifacts.sys_path(layers=[CORE]),
+        """
+import warnings
+from auralink.observability import metrics
+@metrics.log_metrics
+def handler(event, context):
+    return {}
+with warnings.catch_warnings(record=True) as caught:
+    handler({}, None)
+    handler({}, None)
+print(json.dumps([str(warning.message) for warning in caught]))
+""",
+        env=ENVIRONMENT,
+    )
+
+    assert found == []
+
+
 def test_the_configuration_and_the_sql_are_where_the_code_looks(artifacts: Artifacts) -> None:
     core = artifacts.layers[CORE]
 

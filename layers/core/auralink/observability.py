@@ -6,6 +6,7 @@ the correlation id are configured once (through the POWERTOOLS_* environment var
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 
 from aws_lambda_powertools import Logger, Metrics
@@ -15,6 +16,10 @@ NAMESPACE = "AuraLink"
 
 logger = Logger(service="auralink")
 metrics = Metrics(namespace=NAMESPACE, service="auralink")
+
+# Many invocations add nothing to `metrics`: their metrics are documents of their own
+# (`emit_with_dimensions`), or there are none. Powertools would warn of it in each container's log.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 __all__ = [
     "NAMESPACE",
