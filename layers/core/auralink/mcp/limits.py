@@ -13,9 +13,10 @@ Each check is one statement per bucket that admits and counts atomically::
 
     INSERT ... ON CONFLICT DO UPDATE SET calls = calls + 1 WHERE calls < limit RETURNING calls
 
-so N racing callers for the last slot yield exactly one admission. Both buckets are counted in
-a savepoint: a call rejected by either limit consumes nothing from the other, and a rejected
-call never counts. An admitted call counts even if it later fails.
+so N racing callers for the last slot yield exactly one admission. A call rejected by either
+limit consumes nothing from the other (the server's refusal takes back the user's count, in the
+same transaction), and a rejected call never counts. An admitted call counts even if it later
+fails.
 
 The buckets' rows stay locked until the caller's transaction ends: keep that transaction short
 (the gateway checks the limits, admits the call and commits before calling the server). The
@@ -71,20 +72,23 @@ def check_and_consume(
     """
     window = rate_windows.window_at(now, WINDOW_SECONDS)
     retry_after = window.seconds_left(now)
-    with conn.transaction():
-        if not rate_windows.consume(conn, user_bucket(user_id), window, limit=limits.per_user_per_minute):
-            raise RateLimited(
-                f"Too many MCP calls: at most {limits.per_user_per_minute} per minute per user",
-                code=USER_LIMITED,
-                retry_after_seconds=retry_after,
-            )
-        if not rate_windows.consume(conn, server_bucket(server), window, limit=limits.per_server_per_minute):
-            raise RateLimited(
-                f"Too many calls to MCP server {server_name or server}:"
-                f" at most {limits.per_server_per_minute} per minute",
-                code=SERVER_LIMITED,
-                retry_after_seconds=retry_after,
-            )
+    user = user_bucket(user_id)
+    if not rate_windows.consume(conn, user, window, limit=limits.per_user_per_minute):
+        raise RateLimited(
+            f"Too many MCP calls: at most {limits.per_user_per_minute} per minute per user",
+            code=USER_LIMITED,
+            retry_after_seconds=retry_after,
+        )
+    if not rate_windows.consume(conn, server_bucket(server), window, limit=limits.per_server_per_minute):
+        # Taken back rather than counted in a savepoint, which would cost every admitted call two
+        # more round trips. The user's row stays locked by this transaction: nobody saw the count.
+        rate_windows.add(conn, user, window, -1)
+        raise RateLimited(
+            f"Too many calls to MCP server {server_name or server}:"
+            f" at most {limits.per_server_per_minute} per minute",
+            code=SERVER_LIMITED,
+            retry_after_seconds=retry_after,
+        )
 
 
 def purge_expired_windows(conn: psycopg.Connection[Any], *, now: datetime) -> int:
