@@ -17,6 +17,8 @@ the init (the import), the first invoke, the two together, and the whole process
   token. The database is unreachable on purpose (the check fails fast), so that the figure is
   about imports and code; the program asserts that psycopg was loaded by the end of the invoke,
   so that a lazy import cannot hide its cost.
+- ``pydantic_db``: floor_db with pydantic, one model answering: the least of what `libraries_db`
+  adds, which every route that validates its input or its settings needs.
 - ``libraries_db``: floor_db with the libraries every request of the product needs besides (pydantic
   and Powertools' request validation, YAML, OpenTelemetry's API with one span around the request):
   what is left over it is the product's own code, its span recorder (`auralink.tracing_recorder`)
@@ -126,6 +128,23 @@ def health():
 
 _MCP_INIT = "import mcp.client.session\nimport mcp.client.streamable_http\n"
 
+_PYDANTIC_DB_INIT = """
+import os
+import psycopg
+from pydantic import BaseModel
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+app = APIGatewayHttpResolver()
+class Report(BaseModel):
+    status: str
+@app.get("/health")
+def health():
+    try:
+        psycopg.connect(os.environ["DATABASE_URL"], connect_timeout=1).close()
+    except psycopg.Error:
+        return Report(status="unavailable").model_dump()
+    return Report(status="ok").model_dump()
+"""
+
 # The libraries every request of the product needs besides: pydantic and Powertools' validation
 # (every input is validated), YAML (the MCP configuration), OpenTelemetry's API with one span around
 # the request. No code of the product: what records the span is the product's own
@@ -203,6 +222,7 @@ def _program(body: str, **values: object) -> str:
 VARIANTS = {
     "bare": _program(_BARE_INIT + _RESOLVE, EVENT=HEALTH_EVENT),
     "floor_db": _program(_DB_INIT + _RESOLVE, EVENT=HEALTH_EVENT),
+    "pydantic_db": _program(_PYDANTIC_DB_INIT + _RESOLVE, EVENT=HEALTH_EVENT),
     "health": _program(
         _FUNCTION,
         EVENT=HEALTH_EVENT,
@@ -334,6 +354,9 @@ def report(runner: Runner) -> None:
         )
     print(_ratio(figures, "health", "floor_db"))
     print(_ratio(figures, "mcp_function", "floor_mcp"))
+    for name, floor in (("pydantic_db", "floor_db"), ("libraries_db", "floor_db")):
+        ratio = figures[name]["init_invoke_ms"] / figures[floor]["init_invoke_ms"]
+        print(f"  {name}/{floor}: {ratio:.2f}x (libraries alone, no code of the product)")
     for name, floor in (("health", "libraries_db"), ("mcp_function", "libraries_mcp")):
         ratio = figures[name]["init_invoke_ms"] / figures[floor]["init_invoke_ms"]
         print(f"  {name}/{floor}: {ratio:.2f}x (the product's own code over the libraries it needs)")
