@@ -15,9 +15,11 @@ from tests.fakes.openai_server import Calls, Fail, Slow, Text
 from tests.integration.agents.autogen.conftest import KEY, member, messages, run_to_end, start_team, step
 from tests.support.runs import StepDied, outcome_lost, read_run, request_cancel
 
-# A step's time (a second once the step's safety margin is kept back) that leaves room for one
-# turn of a model that takes 0.6 s, and no more.
-ONE_TURN_MS = 11_000
+# A step's time (2.2 s once the step's safety margin is kept back) that leaves room for one turn
+# of a model that takes TURN_S, and no more: a second turn would start with less than half the
+# step left. A second left over for the step's own work, which a loaded machine slows.
+TURN_S = 1.2
+ONE_TURN_MS = 12_200
 
 
 def _framework_of(output: str, metric: str) -> list[str]:
@@ -248,7 +250,7 @@ def test_a_graph_follows_the_branch_whose_condition_the_message_meets(user, mode
 def test_a_graph_loop_goes_round_again_across_steps(user, model):
     # One turn per step (a small time budget): the loop's bookkeeping must survive each reload.
     replies = ["draft 1", "REVISE it", "draft 2", "APPROVE", "published"]
-    model.script.then(*(Slow(0.6, Text(reply)) for reply in replies))
+    model.script.then(*(Slow(TURN_S, Text(reply)) for reply in replies))
     run_id = start_team(
         user,
         {
