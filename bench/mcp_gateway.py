@@ -103,7 +103,7 @@ def _measure(runtime: LocalRuntime, api: httpx.Client, protocol: str, *, statele
         alone: list[float] = []
         floor: list[float] = []
         with _reported("McpCallToolFunction") as invocations:
-            _through_gateway(api, path, token)  # the first call opens the container's session
+            _through_gateway(api, path, token)  # not counted: its first call opens the session
             del invocations[:]
             for _ in range(ROUNDS):
                 gateway += _through_gateway(api, path, token)
