@@ -81,6 +81,34 @@ def test_a_statement_timeout_holds_inside_the_transaction_only(service_env: pyte
     assert conn.execute("SHOW statement_timeout").fetchone() != {"statement_timeout": "150ms"}
 
 
+def test_a_failed_block_commits_nothing_and_the_next_transaction_starts_clean(
+    owner_conn: psycopg.Connection,
+) -> None:
+    # A subject is the token's to choose: quotes and backslashes reach the server as they are.
+    caller = "o'brien\\'; SELECT 1; --"
+    marker = f"rollback-{time.monotonic_ns()}"
+
+    with pytest.raises(RuntimeError), system_transaction() as conn:
+        conn.execute(
+            "INSERT INTO mcp_rate_windows (bucket, window_start, window_seconds, calls)"
+            " VALUES (%s, now(), 60, 1)",
+            (marker,),
+        )
+        raise RuntimeError("the caller's block fails")
+    with pytest.raises(psycopg.errors.UndefinedTable), system_transaction() as conn:
+        conn.execute("SELECT * FROM no_such_table")
+    with tenant_transaction(caller) as conn:
+        row = conn.execute(
+            "SELECT current_setting('app.current_user_id') AS caller, now() = statement_timestamp() AS fresh"
+        ).fetchone()
+
+    assert row == {"caller": caller, "fresh": False}  # inside a transaction begun before the statement
+    assert (
+        owner_conn.execute("SELECT 1 FROM mcp_rate_windows WHERE bucket = %s", (marker,)).fetchone() is None
+    )
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
 def test_a_connection_closed_by_the_server_is_replaced_on_the_next_transaction(
     admin_conn: psycopg.Connection, make_user_id: Callable[[str], str]
 ) -> None:

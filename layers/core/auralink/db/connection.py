@@ -2,8 +2,9 @@
 
 The connection is opened on first use, in autocommit mode so that every transaction is explicit,
 with ``prepare_threshold=None`` so that RDS Proxy can multiplex it without pinning. Each request
-runs in one transaction that first sets the caller with ``set_config(..., true)``: the setting is
-transaction-local, so it never outlives the request on the same connection.
+runs in one transaction that first sets the caller with ``set_config(..., true)``, sent with its
+BEGIN in one round trip: the setting is transaction-local, so it never outlives the request on the
+same connection.
 
 Lambda runs one request at a time per container, but a request may use threads of its own
 (LangGraph writes checkpoints from a background thread), so the connection is lent to one
@@ -20,6 +21,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 
@@ -32,8 +34,10 @@ from auralink.snapstart import after_restore
 
 Connection = psycopg.Connection[DictRow]
 
-_IDENTITY_SQL = (
-    "SELECT set_config('app.current_user_id', %s, true), set_config('statement_timeout', %s, true)"
+# BEGIN and the caller in one round trip: a simple query of two statements, whose values psycopg
+# quotes itself (the extended protocol that carries parameters takes one statement at a time).
+_BEGIN_AS = sql.SQL(
+    "BEGIN; SELECT set_config('app.current_user_id', {}, true), set_config('statement_timeout', {}, true)"
 )
 
 _lock = threading.RLock()
@@ -159,6 +163,17 @@ def reset_connection() -> None:
         _discard()
 
 
+def _roll_back(conn: Connection) -> None:
+    """End the failed transaction, where there is one to end: the error that failed it is what
+    the caller hears, not an error of the rollback (a lost connection is discarded anyway)."""
+    if conn.closed or conn.broken or conn.info.transaction_status == pq.TransactionStatus.IDLE:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error as exc:
+        logger.warning("rollback failed", extra={"error_type": type(exc).__name__})
+
+
 def _unavailable(exc: psycopg.Error) -> ServiceUnavailable:
     logger.warning(
         "database connection lost", extra={"error_type": type(exc).__name__, "sqlstate": exc.sqlstate}
@@ -207,10 +222,14 @@ def _attempts(user_id: str, timeout: str) -> Iterator[Connection]:
         conn = _usable_connection()
         started = False
         try:
-            with conn.transaction():
-                conn.execute(_IDENTITY_SQL, (user_id, timeout))
+            try:
+                conn.execute(_BEGIN_AS.format(sql.Literal(user_id), sql.Literal(timeout)))
                 started = True
                 yield conn
+            except BaseException:
+                _roll_back(conn)
+                raise
+            conn.execute("COMMIT")
             return
         except psycopg.OperationalError as exc:
             lost = conn.closed or conn.broken
