@@ -6,6 +6,7 @@ from bench import (
     cold_start,
     crew_image,
     crew_runs,
+    db_transactions,
     layer_size,
     mcp_gateway,
     mcp_sessions,
@@ -20,6 +21,7 @@ def main() -> None:
     cold_start.main()
     tracing_exporters.main()
     layer_size.main()
+    db_transactions.main()
     mcp_gateway.main()
     mcp_sessions.main()
     workflow_runs.main()
