@@ -109,6 +109,16 @@ def test_a_failed_block_commits_nothing_and_the_next_transaction_starts_clean(
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
 
+def test_a_connection_left_inside_a_transaction_is_replaced_rather_than_lent(
+    make_user_id: Callable[[str], str],
+) -> None:
+    with tenant_transaction(make_user_id()) as conn:
+        pid = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+    conn.execute("BEGIN")  # as a rollback that failed would leave it
+
+    assert _backend_pid() != pid
+
+
 def test_a_connection_closed_by_the_server_is_replaced_on_the_next_transaction(
     admin_conn: psycopg.Connection, make_user_id: Callable[[str], str]
 ) -> None:

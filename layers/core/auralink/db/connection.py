@@ -138,7 +138,8 @@ def _open(dsn: str, settings: Settings) -> Connection:
 
 def _usable_connection() -> Connection:
     global _connection  # noqa: PLW0603  # the one connection of this container
-    if _connection is not None and (_connection.closed or _connection.broken):
+    if _connection is not None and (_connection.closed or _connection.broken or not _idle(_connection)):
+        # A transaction left open (a rollback that failed) must not lend its state to the next.
         _discard()
     if _connection is None:
         _connection = _connect(get_settings())
@@ -163,10 +164,15 @@ def reset_connection() -> None:
         _discard()
 
 
+def _idle(conn: Connection) -> bool:
+    """Outside any transaction, as libpq last heard from the server (no round trip)."""
+    return conn.info.transaction_status == pq.TransactionStatus.IDLE
+
+
 def _roll_back(conn: Connection) -> None:
     """End the failed transaction, where there is one to end: the error that failed it is what
     the caller hears, not an error of the rollback (a lost connection is discarded anyway)."""
-    if conn.closed or conn.broken or conn.info.transaction_status == pq.TransactionStatus.IDLE:
+    if conn.closed or conn.broken or _idle(conn):
         return
     try:
         conn.execute("ROLLBACK")
