@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from unittest.mock import patch
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -102,11 +103,25 @@ def _variants(conn: psycopg.Connection) -> dict[str, Callable[[], object]]:
     return {"service": service, "psycopg": with_psycopg, "pipeline": pipeline}
 
 
+@contextmanager
+def _service_on(dsn: str) -> Iterator[None]:
+    """The service's settings on ``dsn`` for the block; this process's own are given back after it
+    (`bench` runs the benchmarks that follow in the same process)."""
+    with patch.dict(os.environ, {**SERVICE_ENVIRONMENT, "DATABASE_URL": dsn}):
+        reset_settings()
+        db.reset_connection()
+        try:
+            yield
+        finally:
+            db.reset_connection()
+            reset_settings()  # read again, from the environment given back, at the next use
+
+
 def _measure(dsn: str) -> dict[str, float]:
-    os.environ.update({**SERVICE_ENVIRONMENT, "DATABASE_URL": dsn})
-    reset_settings()
-    db.reset_connection()
-    with psycopg.connect(dsn, autocommit=True, prepare_threshold=None, row_factory=dict_row) as conn:
+    with (
+        _service_on(dsn),
+        psycopg.connect(dsn, autocommit=True, prepare_threshold=None, row_factory=dict_row) as conn,
+    ):
         variants = _variants(conn)
         samples: dict[str, list[float]] = {name: [] for name in variants}
         for run in variants.values():  # warm-up, not counted
@@ -118,7 +133,6 @@ def _measure(dsn: str) -> dict[str, float]:
                     started = time.perf_counter()
                     run()
                     samples[name].append((time.perf_counter() - started) * 1000)
-    db.reset_connection()
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
