@@ -1,9 +1,11 @@
-"""What one short transaction costs in round trips to Postgres: the service's way against the two
-others psycopg offers, on loopback and behind a delay that stands in for a network.
+"""What one short transaction costs in round trips to Postgres: the service's two ways against the
+two others psycopg offers, on loopback and behind a delay that stands in for a network.
 
 Each variant is a transaction that carries a caller (the two `set_config` of
 `auralink.db.connection`) and reads one row:
 
+- ``statements``: `auralink.db.tenant_statements`: BEGIN, the caller, the read and COMMIT in one
+  simple query, the read's value quoted by psycopg (one round trip);
 - ``service``: `auralink.db.tenant_transaction`: BEGIN and the caller in one simple query, the read,
   COMMIT (three round trips);
 - ``psycopg``: `Connection.transaction()` with the caller in a statement of its own (four);
@@ -86,6 +88,10 @@ def _delaying_proxy(unix_socket: str, delay_s: float) -> Iterator[int]:
 
 
 def _variants(conn: psycopg.Connection) -> dict[str, Callable[[], object]]:
+    def statements() -> object:
+        (rows,) = db.tenant_statements("bench-user", [db.Statement(_READ, (1,))])
+        return rows[0]
+
     def service() -> object:
         with db.tenant_transaction("bench-user") as tx:
             return tx.execute(_READ, (1,)).fetchone()
@@ -100,7 +106,7 @@ def _variants(conn: psycopg.Connection) -> dict[str, Callable[[], object]]:
             conn.execute(_IDENTITY, ("bench-user", "5000"))
             return conn.execute(_READ, (1,)).fetchone()
 
-    return {"service": service, "psycopg": with_psycopg, "pipeline": pipeline}
+    return {"statements": statements, "service": service, "psycopg": with_psycopg, "pipeline": pipeline}
 
 
 @contextmanager

@@ -11,8 +11,10 @@ when it is over.
 
     INSERT ... ON CONFLICT DO UPDATE SET calls = calls + n WHERE calls + n <= limit RETURNING calls
 
-so N racing callers for the last slot yield exactly one admission. The bucket's row stays
-locked until the caller's transaction ends: keep that transaction short. `add` counts without
+so N racing callers for the last slot yield exactly one admission. `consume_both_statement`
+counts one call in two buckets in one statement, the second only if the first admitted it, to be
+sent in a batch with others. The bucket's row stays locked until the caller's transaction ends:
+keep that transaction short. `add` counts without
 a check (usage known only afterwards, reservations given back), never below zero.
 """
 
@@ -26,6 +28,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
+
+from auralink.db import Rows, Statement
 
 MINUTE = 60
 HOUR = 3_600
@@ -42,6 +46,23 @@ _ADD = """
 INSERT INTO mcp_rate_windows AS w (bucket, window_start, window_seconds, calls)
 VALUES (%(bucket)s, %(window)s, %(seconds)s, greatest(%(amount)s, 0))
 ON CONFLICT (bucket, window_start) DO UPDATE SET calls = greatest(w.calls + %(amount)s, 0)
+"""
+# The same in two buckets, in this order: `later` is not touched unless `earlier` admitted.
+_CONSUME_BOTH = """
+WITH earlier AS (
+    INSERT INTO mcp_rate_windows AS w (bucket, window_start, window_seconds, calls)
+    VALUES (%(earlier)s, %(window)s, %(seconds)s, 1)
+    ON CONFLICT (bucket, window_start) DO UPDATE SET calls = w.calls + 1
+     WHERE w.calls + 1 <= %(earlier_limit)s
+    RETURNING calls
+), later AS (
+    INSERT INTO mcp_rate_windows AS w (bucket, window_start, window_seconds, calls)
+    SELECT %(later)s, %(window)s, %(seconds)s, 1 FROM earlier
+    ON CONFLICT (bucket, window_start) DO UPDATE SET calls = w.calls + 1
+     WHERE w.calls + 1 <= %(later_limit)s
+    RETURNING calls
+)
+SELECT (SELECT calls FROM earlier) AS earlier_calls, (SELECT calls FROM later) AS later_calls
 """
 _FORGET_OLDER = "DELETE FROM mcp_rate_windows WHERE bucket = %(bucket)s AND window_start < %(window)s"
 
@@ -91,6 +112,39 @@ def consume(
             # This call opened the bucket's window: the bucket's older windows are over.
             cursor.execute(_FORGET_OLDER, params)
     return True
+
+
+def consume_both_statement(
+    earlier: str, later: str, window: Window, *, earlier_limit: int, later_limit: int
+) -> Statement:
+    """One call counted in two buckets in one statement, for a batch: in ``earlier``, then in
+    ``later`` only if ``earlier`` admitted it (the buckets' rows are always locked in this order, so
+    that two transactions cannot deadlock). `consumed_both` reads its row."""
+    return Statement(
+        _CONSUME_BOTH,
+        {
+            "earlier": earlier,
+            "later": later,
+            "window": window.start,
+            "seconds": window.seconds,
+            "earlier_limit": earlier_limit,
+            "later_limit": later_limit,
+        },
+    )
+
+
+def consumed_both(
+    conn: psycopg.Connection[Any], rows: Rows, earlier: str, later: str, window: Window
+) -> tuple[bool, bool]:
+    """Whether each bucket of `consume_both_statement` counted the call; ``conn`` is still in its
+    transaction. The call admitted by neither or one only is still counted where it was."""
+    (row,) = rows
+    counts = ((earlier, row["earlier_calls"]), (later, row["later_calls"]))
+    for bucket, calls in counts:
+        if calls == 1:
+            # This call opened the bucket's window: the bucket's older windows are over.
+            conn.execute(_FORGET_OLDER, _params(bucket, window, 1))
+    return row["earlier_calls"] is not None, row["later_calls"] is not None
 
 
 def add(conn: psycopg.Connection[Any], bucket: str, window: Window, amount: int) -> None:

@@ -11,16 +11,26 @@ security shows each caller only its own rows.
 
 from auralink.db.connection import (
     Connection,
+    Rows,
+    Statement,
     dsn_from_secret,
+    execute_batch,
     reset_connection,
     system_transaction,
+    tenant_batch,
+    tenant_statements,
     tenant_transaction,
 )
 
 __all__ = [
     "Connection",
+    "Rows",
+    "Statement",
     "dsn_from_secret",
+    "execute_batch",
     "reset_connection",
     "system_transaction",
+    "tenant_batch",
+    "tenant_statements",
     "tenant_transaction",
 ]

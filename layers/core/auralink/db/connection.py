@@ -6,6 +6,11 @@ runs in one transaction that first sets the caller with ``set_config(..., true)`
 BEGIN in one round trip: the setting is transaction-local, so it never outlives the request on the
 same connection.
 
+Round trips are what a transaction costs most, across a network to RDS. Statements known before a
+transaction starts can go with its BEGIN (`tenant_batch`), or with its BEGIN and COMMIT
+(`tenant_statements`): one simple query of several statements, whose values psycopg quotes
+itself (the extended protocol that carries parameters takes one statement at a time).
+
 Lambda runs one request at a time per container, but a request may use threads of its own
 (LangGraph writes checkpoints from a background thread), so the connection is lent to one
 transaction at a time.
@@ -15,8 +20,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -33,12 +39,21 @@ from auralink.settings import Settings, get_settings
 from auralink.snapstart import after_restore
 
 Connection = psycopg.Connection[DictRow]
+Rows = list[DictRow]
 
-# BEGIN and the caller in one round trip: a simple query of two statements, whose values psycopg
-# quotes itself (the extended protocol that carries parameters takes one statement at a time).
+# BEGIN and the caller in one round trip: a simple query of two statements.
 _BEGIN_AS = sql.SQL(
     "BEGIN; SELECT set_config('app.current_user_id', {}, true), set_config('statement_timeout', {}, true)"
 )
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a batch and its values (``%s`` or ``%(name)s`` placeholders)."""
+
+    query: str
+    params: Sequence[Any] | Mapping[str, Any] | None = None
+
 
 _lock = threading.RLock()
 _local = threading.local()
@@ -180,6 +195,36 @@ def _roll_back(conn: Connection) -> None:
         logger.warning("rollback failed", extra={"error_type": type(exc).__name__})
 
 
+def _bound(conn: Connection, statements: Sequence[Statement]) -> list[str]:
+    binder = psycopg.ClientCursor(conn)
+    return [binder.mogrify(statement.query, statement.params) for statement in statements]
+
+
+def _results(cursor: psycopg.Cursor[DictRow], *, skip: int, count: int) -> list[Rows]:
+    """The rows of each of the ``count`` results of a simple query that follow its first ``skip``
+    (none for a statement that returns no rows)."""
+    for _ in range(skip):
+        cursor.nextset()
+    rows: list[Rows] = []
+    for index in range(count):
+        if index:
+            cursor.nextset()
+        rows.append(cursor.fetchall() if cursor.description is not None else [])
+    return rows
+
+
+def execute_batch(conn: Connection, statements: Sequence[Statement]) -> list[Rows]:
+    """``statements`` in the transaction ``conn`` is in, in one round trip; the rows of each.
+
+    A statement that fails stops the rest, and the error is raised as `execute` raises it.
+    """
+    if not statements:
+        return []
+    with conn.cursor(row_factory=dict_row) as cursor:
+        cursor.execute("; ".join(_bound(conn, statements)))
+        return _results(cursor, skip=0, count=len(statements))
+
+
 def _unavailable(exc: psycopg.Error) -> ServiceUnavailable:
     logger.warning(
         "database connection lost", extra={"error_type": type(exc).__name__, "sqlstate": exc.sqlstate}
@@ -206,11 +251,44 @@ def system_transaction() -> Iterator[Connection]:
         yield conn
 
 
+@contextmanager
+def tenant_batch(user_id: str, statements: Sequence[Statement]) -> Iterator[tuple[Connection, list[Rows]]]:
+    """A transaction of ``user_id`` that opens with ``statements``, sent with its BEGIN in one round
+    trip; the block goes on in it with their rows. Commits when the block ends, rolls back when it
+    raises."""
+    if not user_id:
+        raise Unauthorized("no caller identity", code="identity_missing")
+    with _opened(user_id, statements, commit=False) as opened:
+        yield opened
+
+
+def tenant_statements(user_id: str, statements: Sequence[Statement]) -> list[Rows]:
+    """``statements`` as one transaction of ``user_id`` in one round trip (BEGIN, the caller, them,
+    COMMIT); the rows of each.
+
+    Like every transaction, it is sent again once on a new connection when the container's
+    connection turns out lost; here that may happen after the server committed, so each statement
+    must be safe to repeat (a read, an update to fixed values).
+    """
+    if not user_id:
+        raise Unauthorized("no caller identity", code="identity_missing")
+    with _opened(user_id, statements, commit=True) as (_, rows):
+        return rows
+
+
 _SPAN_ATTRIBUTES = {"db.system.name": "postgresql"}
 
 
 @contextmanager
 def _transaction(user_id: str) -> Iterator[Connection]:
+    with _opened(user_id, (), commit=False) as (conn, _):
+        yield conn
+
+
+@contextmanager
+def _opened(
+    user_id: str, statements: Sequence[Statement], *, commit: bool
+) -> Iterator[tuple[Connection, list[Rows]]]:
     if getattr(_local, "active", False):
         # A nested transaction would be a savepoint sharing the outer caller: never what is meant.
         raise RuntimeError("a database transaction is already open in this thread")
@@ -218,24 +296,38 @@ def _transaction(user_id: str) -> Iterator[Connection]:
     with _lock, tracing.span("db transaction", kind=tracing.SpanKind.CLIENT, attributes=_SPAN_ATTRIBUTES):
         _local.active = True
         try:
-            yield from _attempts(user_id, timeout)
+            yield from _attempts(user_id, timeout, statements, commit=commit)
         finally:
             _local.active = False
 
 
-def _attempts(user_id: str, timeout: str) -> Iterator[Connection]:
+def _begin(
+    conn: Connection, user_id: str, timeout: str, statements: Sequence[Statement], *, commit: bool
+) -> list[Rows]:
+    """BEGIN with the caller, then ``statements`` (and COMMIT), in one simple query."""
+    begin = _BEGIN_AS.format(sql.Literal(user_id), sql.Literal(timeout)).as_string(conn)
+    parts = [begin, *_bound(conn, statements), *(["COMMIT"] if commit else [])]
+    with conn.cursor(row_factory=dict_row) as cursor:
+        cursor.execute("; ".join(parts))
+        return _results(cursor, skip=2, count=len(statements))
+
+
+def _attempts(
+    user_id: str, timeout: str, statements: Sequence[Statement], *, commit: bool
+) -> Iterator[tuple[Connection, list[Rows]]]:
     for attempt in (1, 2):
         conn = _usable_connection()
         started = False
         try:
             try:
-                conn.execute(_BEGIN_AS.format(sql.Literal(user_id), sql.Literal(timeout)))
+                rows = _begin(conn, user_id, timeout, statements, commit=commit)
                 started = True
-                yield conn
+                yield conn, rows
             except BaseException:
                 _roll_back(conn)
                 raise
-            conn.execute("COMMIT")
+            if not commit:
+                conn.execute("COMMIT")
             return
         except psycopg.OperationalError as exc:
             lost = conn.closed or conn.broken

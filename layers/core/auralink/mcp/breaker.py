@@ -43,6 +43,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from auralink.config.models import CircuitBreakerPolicy
+from auralink.db import Rows, Statement
 from auralink.errors import ServiceUnavailable
 from auralink.observability import logger
 
@@ -95,15 +96,17 @@ def before_call(
     trial_lease_seconds: float = DEFAULT_TRIAL_LEASE_SECONDS,
     server_name: str | None = None,
     caller: str | None = None,
+    read: Rows | None = None,
 ) -> Permit:
     """Admit a call to ``server`` or raise ``ServiceUnavailable(code="circuit_open")``.
 
     ``server_name`` is the server as the caller knows it, for the refusal (``server`` by default).
     ``caller`` is the witness the caller's failures would name: a caller whose trial already
     failed in this half-open phase gets no other trial, so one user cannot hold the trial slot.
+    ``read`` is the rows of `state_statement`, when the caller sent it in a batch.
     """
     shown = server_name or server
-    row = _read(conn, server, lock=False)
+    row = _read(conn, server, lock=False) if read is None else next(iter(read), None)
     if row is None or row["state"] == "closed":
         return Permit(server, "closed", row["generation"] if row else 0, policy)
     row = _read(conn, server, lock=True)
@@ -124,10 +127,22 @@ def before_call(
     return Permit(server, "half_open", row["generation"], policy, trial_id)
 
 
+def state_statement(server: str) -> Statement:
+    """The read of the circuit that `before_call` starts with, for a batch (unlocked: a closed
+    circuit, the usual case, needs nothing more)."""
+    return Statement(_SELECT, (server,))
+
+
+def learns_from_success(permit: Permit) -> bool:
+    """Whether `record_success` has anything to do: successes do not reset a closed circuit's
+    failure window, so only a half-open trial's success is news."""
+    return permit.state != "closed"
+
+
 def record_success(conn: psycopg.Connection[Any], permit: Permit, now: datetime) -> None:
     """A call admitted by ``permit`` succeeded: a half-open circuit closes."""
-    if permit.state == "closed":
-        return  # successes do not reset the failure window: nothing to write
+    if not learns_from_success(permit):
+        return
     row = _read(conn, permit.server, lock=True)
     if row is None or row["generation"] != permit.generation or row["state"] != "half_open":
         return

@@ -2,11 +2,14 @@
 
 1. Admission, in one short transaction: the per-user and per-server rate limits, the server's
    circuit breaker, and the operation's `pending` row in the log — committed before the server is
-   contacted. A rejection is logged as `rejected` and raised (429 / 503).
+   contacted. A rejection is logged as `rejected` and raised (429 / 503). The statements go with
+   the transaction's BEGIN, in one round trip; what follows them (a breaker not closed, a new
+   rate window) costs more only when it happens.
 2. The call, outside any transaction, with a deadline shorter than the function's remaining
    time, retried (with jitter) only when the failure says it is safe to repeat.
 3. The record, in a second transaction: the breaker learns the outcome and the log row is
-   completed. Metrics per server and tool.
+   completed (one round trip when the circuit was closed and the call succeeded: nothing for the
+   breaker to learn). Metrics per server and tool.
 
 Whose breaker and server limit a call counts against (`Upstream.key`): a user's own server (a
 custom endpoint, or a registry server reached with the user's own credentials) has its own,
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
@@ -31,7 +35,7 @@ from uuid import UUID
 from auralink import config, rate_windows, retry, tracing
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import Limits
-from auralink.db import tenant_transaction
+from auralink.db import tenant_batch, tenant_statements, tenant_transaction
 from auralink.errors import DomainError, RateLimited, ServiceUnavailable
 from auralink.mcp import breaker, limits, oplog
 from auralink.mcp import errors as mcp_errors
@@ -167,17 +171,19 @@ def _execute[T](
         )
         raise
     latency_ms = round((clock.monotonic() - started) * 1000)
-    with tenant_transaction(record.user_id) as conn:
-        breaker.record_success(conn, permit, clock.now())
-        oplog.finish(
-            conn,
-            operation_id,
-            status="success",
-            now=clock.now(),
-            latency_ms=latency_ms,
-            attempts=attempts.count,
-            response_bytes=response_size(value),
-        )
+    finished = oplog.finish_statement(
+        operation_id,
+        status="success",
+        now=clock.now(),
+        latency_ms=latency_ms,
+        attempts=attempts.count,
+        response_bytes=response_size(value),
+    )
+    if breaker.learns_from_success(permit):
+        with tenant_batch(record.user_id, [finished]) as (conn, _):
+            breaker.record_success(conn, permit, clock.now())
+    else:
+        tenant_statements(record.user_id, [finished])
     _emit(record, latency_ms, failed=False)
     return Outcome(value, operation_id, latency_ms, attempts.count)
 
@@ -185,14 +191,23 @@ def _execute[T](
 def _admit(
     upstream: Upstream, record: OperationRecord, clock: Clock, *, lease_s: float
 ) -> tuple[UUID, breaker.Permit]:
+    now = clock.now()
+    operation_id = uuid.uuid4()
+    rate_limits = upstream.limits.rate_limits
+    statements = [
+        limits.consume_statement(user_id=record.user_id, server=upstream.key, limits=rate_limits, now=now),
+        breaker.state_statement(upstream.key),
+        # Rolled back with the rest if the call is refused.
+        oplog.start_statement(record, now=now, operation_id=operation_id),
+    ]
     try:
-        with tenant_transaction(record.user_id) as conn:
-            now = clock.now()
-            limits.check_and_consume(
+        with tenant_batch(record.user_id, statements) as (conn, (counted, circuit, _)):
+            limits.settle(
                 conn,
+                counted,
                 user_id=record.user_id,
                 server=upstream.key,
-                limits=upstream.limits.rate_limits,
+                limits=rate_limits,
                 now=now,
                 server_name=upstream.server_name,
             )
@@ -205,8 +220,8 @@ def _admit(
                 trial_lease_seconds=lease_s,
                 server_name=upstream.server_name,
                 caller=None if upstream.owner is not None else rate_windows.subject_digest(record.user_id),
+                read=circuit,
             )
-            operation_id = oplog.start(conn, record, now=now)
     except (RateLimited, ServiceUnavailable) as exc:
         _reject(record, clock, exc)
     return operation_id, permit
@@ -214,9 +229,15 @@ def _admit(
 
 def _reject(record: OperationRecord, clock: Clock, error: DomainError) -> NoReturn:
     """Log the refusal (its own transaction: the admission's was rolled back) and raise it."""
-    with tenant_transaction(record.user_id) as conn:
-        operation_id = oplog.start(conn, record, now=clock.now())
-        oplog.finish(conn, operation_id, status="rejected", now=clock.now(), error_code=error.code)
+    operation_id = uuid.uuid4()
+    now = clock.now()
+    tenant_statements(
+        record.user_id,
+        [
+            oplog.start_statement(record, now=now, operation_id=operation_id),
+            oplog.finish_statement(operation_id, status="rejected", now=now, error_code=error.code),
+        ],
+    )
     logger.info("mcp operation rejected", extra={"server": record.server_name, "error_code": error.code})
     _emit(record, None, failed=True)
     raise error

@@ -9,14 +9,15 @@ at most its limit per window, and ``retry_after_seconds`` is the time left until
 ends. A fixed window can admit up to twice the limit over a minute that straddles a boundary;
 the limits are sized for that (they guard servers and costs, not exact quotas).
 
-Each check is one statement per bucket that admits and counts atomically::
+Each bucket admits and counts atomically::
 
     INSERT ... ON CONFLICT DO UPDATE SET calls = calls + 1 WHERE calls < limit RETURNING calls
 
-so N racing callers for the last slot yield exactly one admission. A call rejected by either
-limit consumes nothing from the other (the server's refusal takes back the user's count, in the
-same transaction), and a rejected call never counts. An admitted call counts even if it later
-fails.
+so N racing callers for the last slot yield exactly one admission. Both buckets are counted by one
+statement (`consume_statement`, which the gateway sends in a batch with the rest of its
+admission), the server's only if the user's admitted the call. A call rejected by either limit
+consumes nothing from the other (the server's refusal takes back the user's count, in the same
+transaction), and a rejected call never counts. An admitted call counts even if it later fails.
 
 The buckets' rows stay locked until the caller's transaction ends: keep that transaction short
 (the gateway checks the limits, admits the call and commits before calling the server). The
@@ -35,6 +36,7 @@ import psycopg
 
 from auralink import rate_windows
 from auralink.config.models import RateLimits
+from auralink.db import Rows, Statement, execute_batch
 from auralink.errors import RateLimited
 
 WINDOW_SECONDS = rate_windows.MINUTE
@@ -70,16 +72,44 @@ def check_and_consume(
     ``conn`` is in the caller's transaction; the counts are committed with it. ``server_name``
     is the server as the caller knows it, for the refusal's message (``server`` by default).
     """
+    (rows,) = execute_batch(conn, [consume_statement(user_id=user_id, server=server, limits=limits, now=now)])
+    settle(conn, rows, user_id=user_id, server=server, limits=limits, now=now, server_name=server_name)
+
+
+def consume_statement(*, user_id: str, server: str, limits: RateLimits, now: datetime) -> Statement:
+    """The one statement that counts a call in both buckets, for a batch; `settle` reads its rows."""
+    return rate_windows.consume_both_statement(
+        user_bucket(user_id),
+        server_bucket(server),
+        rate_windows.window_at(now, WINDOW_SECONDS),
+        earlier_limit=limits.per_user_per_minute,
+        later_limit=limits.per_server_per_minute,
+    )
+
+
+def settle(
+    conn: psycopg.Connection[Any],
+    rows: Rows,
+    *,
+    user_id: str,
+    server: str,
+    limits: RateLimits,
+    now: datetime,
+    server_name: str | None = None,
+) -> None:
+    """Admit the call counted by `consume_statement` (its ``rows``), or raise `RateLimited` with
+    nothing counted; ``conn`` is still in that statement's transaction."""
     window = rate_windows.window_at(now, WINDOW_SECONDS)
     retry_after = window.seconds_left(now)
     user = user_bucket(user_id)
-    if not rate_windows.consume(conn, user, window, limit=limits.per_user_per_minute):
+    by_user, by_server = rate_windows.consumed_both(conn, rows, user, server_bucket(server), window)
+    if not by_user:
         raise RateLimited(
             f"Too many MCP calls: at most {limits.per_user_per_minute} per minute per user",
             code=USER_LIMITED,
             retry_after_seconds=retry_after,
         )
-    if not rate_windows.consume(conn, server_bucket(server), window, limit=limits.per_server_per_minute):
+    if not by_server:
         # Taken back rather than counted in a savepoint, which would cost every admitted call two
         # more round trips. The user's row stays locked by this transaction: nobody saw the count.
         rate_windows.add(conn, user, window, -1)

@@ -7,12 +7,13 @@ in between. Rejections (rate limit, open circuit, bad arguments) are rows too.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from auralink.db import Connection
+from auralink.db import Connection, Statement
 from auralink.paging import decode_cursor, split_page
 
 Status = Literal["success", "error", "rejected"]
@@ -29,14 +30,25 @@ class OperationRecord:
 
 
 def start(conn: Connection, record: OperationRecord, *, now: datetime) -> UUID:
-    row = conn.execute(
+    """Insert the operation's `pending` row; its id."""
+    operation_id = uuid.uuid4()
+    statement = start_statement(record, now=now, operation_id=operation_id)
+    conn.execute(statement.query, statement.params)
+    return operation_id
+
+
+def start_statement(record: OperationRecord, *, now: datetime, operation_id: UUID) -> Statement:
+    """`start`'s insert, for a batch, under an id of the caller's (a random UUID, as the table's own):
+    sent again, it inserts nothing more."""
+    return Statement(
         """
         INSERT INTO mcp_operation_logs
-            (user_id, connection_id, server_name, tool, operation, status, request_bytes, created_at)
-        VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s)
-        RETURNING id
+            (id, user_id, connection_id, server_name, tool, operation, status, request_bytes, created_at)
+        VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s)
+        ON CONFLICT (id) DO NOTHING
         """,
         (
+            operation_id,
             record.user_id,
             record.connection_id,
             record.server_name,
@@ -45,9 +57,7 @@ def start(conn: Connection, record: OperationRecord, *, now: datetime) -> UUID:
             record.request_bytes,
             now,
         ),
-    ).fetchone()
-    assert row is not None  # RETURNING of an INSERT
-    return UUID(str(row["id"]))
+    )
 
 
 def finish(
@@ -62,7 +72,32 @@ def finish(
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> None:
-    conn.execute(
+    statement = finish_statement(
+        operation_id,
+        status=status,
+        now=now,
+        latency_ms=latency_ms,
+        attempts=attempts,
+        response_bytes=response_bytes,
+        error_code=error_code,
+        error_message=error_message,
+    )
+    conn.execute(statement.query, statement.params)
+
+
+def finish_statement(
+    operation_id: UUID,
+    *,
+    status: Status,
+    now: datetime,
+    latency_ms: int | None = None,
+    attempts: int | None = None,
+    response_bytes: int | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> Statement:
+    """`finish`'s update, for a batch: the same row, the same values, however often it is sent."""
+    return Statement(
         """
         UPDATE mcp_operation_logs
            SET status = %s, latency_ms = %s, attempts = %s, response_bytes = %s, error_code = %s,

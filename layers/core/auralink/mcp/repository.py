@@ -14,7 +14,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
-from auralink.db import Connection
+from auralink.db import Connection, Rows, Statement
 from auralink.errors import Conflict, NotFound
 from auralink.quotas import repository as quota_repository
 
@@ -93,9 +93,19 @@ def get(conn: Connection, connection_id: UUID, *, for_update: bool = False) -> d
     row = conn.execute(
         _SELECT + " WHERE c.id = %s" + (" FOR UPDATE OF c" if for_update else ""), (connection_id,)
     ).fetchone()
-    if row is None:
+    return found([] if row is None else [row])
+
+
+def get_statement(connection_id: UUID) -> Statement:
+    """`get`'s read, for a batch (`auralink.db.tenant_statements`); `found` reads its rows."""
+    return Statement(_SELECT + " WHERE c.id = %s", (connection_id,))
+
+
+def found(rows: Rows) -> dict[str, Any]:
+    """The connection of `get_statement`'s rows; 404 when there is none."""
+    if not rows:
         raise NotFound("Connection not found", code="connection_not_found")
-    return row
+    return rows[0]
 
 
 def find_by_server(conn: Connection, server_name: str) -> dict[str, Any] | None:

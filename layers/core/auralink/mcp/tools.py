@@ -11,7 +11,7 @@ from uuid import UUID
 
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
-from auralink.db import tenant_transaction
+from auralink.db import tenant_statements, tenant_transaction
 from auralink.errors import DomainError, NotFound, ValidationFailed
 from auralink.mcp import arguments, calls, client, repository
 from auralink.mcp.connections import CUSTOM
@@ -28,6 +28,12 @@ from auralink.observability import logger
 
 # A cached list older than this is refreshed when a call names a tool it does not know.
 _STALE_AFTER = timedelta(minutes=5)
+
+
+def _connection(identity: Identity, connection_id: UUID) -> dict[str, Any]:
+    """The caller's connection, read in one round trip."""
+    (rows,) = tenant_statements(identity.sub, [repository.get_statement(connection_id)])
+    return repository.found(rows)
 
 
 def _tools(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -62,8 +68,7 @@ def list_tools(
     remaining_ms: int,
     clock: Clock = SYSTEM_CLOCK,
 ) -> ToolList:
-    with tenant_transaction(identity.sub) as conn:
-        row = repository.get(conn, connection_id)
+    row = _connection(identity, connection_id)
     tools, fetched_at = _tools(row), row["tools_fetched_at"]
     if refresh or row["tools"] is None:
         tools = _refresh(identity, row, api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock)
@@ -170,8 +175,7 @@ def call_tool(
     expected_server: str | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> ToolCallResponse:
-    with tenant_transaction(identity.sub) as conn:
-        row = repository.get(conn, connection_id)
+    row = _connection(identity, connection_id)
     if expected_server is not None and (row["server_name"] or CUSTOM) != expected_server:
         raise ValidationFailed(
             f"Connection {connection_id} is not a {expected_server} connection",
