@@ -12,6 +12,11 @@ Each variant is a transaction that carries a caller (the two `set_config` of
 - ``pipeline``: the same in psycopg's pipeline mode, which queues statements until a result is
   needed.
 
+Two more read what a tool call reads of its connection when the server describes TOOLS tools
+(about 97 KB of JSON): the whole list (``whole_list``), or the one tool the call names
+(``one_tool``, as `auralink.mcp.repository.get_with_tool_statement` does); both the service's
+way, in one round trip.
+
 Run against an embedded Postgres of its own, through a TCP proxy on loopback that waits
 DELAYS_MS before it forwards each packet, each way (0: loopback as it is). Medians of 1,000
 transactions per variant, in alternating rounds.
@@ -34,6 +39,7 @@ from unittest.mock import patch
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from auralink.db import connection as db
 from auralink.settings import reset_settings
@@ -44,6 +50,27 @@ DELAYS_MS = (0.0, 0.25)
 ROUNDS = 40
 PER_ROUND = 25
 _READ = "SELECT v FROM bench_rows WHERE id = %s"
+TOOLS = 80
+_WHOLE_LIST = "SELECT tools FROM bench_connections WHERE id = %s"
+_ONE_TOOL = (
+    "SELECT jsonb_path_query_first(tools, '$[*] ? (@.name == $name)', jsonb_build_object('name', %s::text))"
+    " AS tool FROM bench_connections WHERE id = %s"
+)
+
+
+def _tool_list() -> list[dict[str, object]]:
+    """A server's tools as the service caches them, each with a description and eight parameters."""
+    parameters = {f"p{index}": {"type": "string", "description": "a parameter " * 5} for index in range(8)}
+    return [
+        {
+            "name": f"tool_{index}",
+            "description": "Does a thing with a repository. " * 8,
+            "input_schema": {"type": "object", "properties": parameters, "required": ["p0"]},
+        }
+        for index in range(TOOLS)
+    ]
+
+
 _IDENTITY = "SELECT set_config('app.current_user_id', %s, true), set_config('statement_timeout', %s, true)"
 
 
@@ -106,7 +133,22 @@ def _variants(conn: psycopg.Connection) -> dict[str, Callable[[], object]]:
             conn.execute(_IDENTITY, ("bench-user", "5000"))
             return conn.execute(_READ, (1,)).fetchone()
 
-    return {"statements": statements, "service": service, "psycopg": with_psycopg, "pipeline": pipeline}
+    def whole_list() -> object:
+        (rows,) = db.tenant_statements("bench-user", [db.Statement(_WHOLE_LIST, (1,))])
+        return next(tool for tool in rows[0]["tools"] if tool["name"] == "tool_40")
+
+    def one_tool() -> object:
+        (rows,) = db.tenant_statements("bench-user", [db.Statement(_ONE_TOOL, ("tool_40", 1))])
+        return rows[0]["tool"]
+
+    return {
+        "statements": statements,
+        "service": service,
+        "psycopg": with_psycopg,
+        "pipeline": pipeline,
+        "whole_list": whole_list,
+        "one_tool": one_tool,
+    }
 
 
 @contextmanager
@@ -149,8 +191,11 @@ def main() -> None:
             with psycopg.connect(database.admin_dsn, autocommit=True) as admin:
                 admin.execute("CREATE TABLE bench_rows (id int PRIMARY KEY, v int)")
                 admin.execute("INSERT INTO bench_rows VALUES (1, 0)")
+                admin.execute("CREATE TABLE bench_connections (id int PRIMARY KEY, tools jsonb)")
+                admin.execute("INSERT INTO bench_connections VALUES (1, %s)", (Jsonb(_tool_list()),))
             unix_socket = glob.glob(conninfo_to_dict(database.admin_dsn)["host"] + "/.s.PGSQL.*")[0]
-            print(f"a transaction reading one row, median of {ROUNDS * PER_ROUND}:")
+            read = f"one row (whole_list, one_tool: of {TOOLS} tools)"
+            print(f"a transaction reading {read}, median of {ROUNDS * PER_ROUND}:")
             for delay_ms in DELAYS_MS:
                 with _delaying_proxy(unix_socket, delay_ms / 1000) as port:
                     figures = _measure(make_conninfo(database.admin_dsn, host="127.0.0.1", port=port))

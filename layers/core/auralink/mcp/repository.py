@@ -18,14 +18,21 @@ from auralink.db import Connection, Rows, Statement
 from auralink.errors import Conflict, NotFound
 from auralink.quotas import repository as quota_repository
 
-_SELECT = """
-    SELECT c.id, c.user_id, c.name, c.status, c.endpoint, c.credentials, c.tools, c.tools_fetched_at,
+_SELECT_WITH = """
+    SELECT c.id, c.user_id, c.name, c.status, c.endpoint, c.credentials, {tools}, c.tools_fetched_at,
            c.last_tested_at, c.last_latency_ms, c.last_error_code, c.protocol_version, c.discover_result,
            c.server_info, c.oauth,
            c.created_at, s.name AS server_name, s.display_name AS server_display_name
       FROM user_mcp_connections c
       LEFT JOIN mcp_servers s ON s.id = c.server_id
 """
+_SELECT = _SELECT_WITH.format(tools="c.tools")
+# In place of the whole tool list (a server may describe a hundred tools in as many kilobytes,
+# which a call would fetch and parse only to pick one), the one tool a call names.
+_SELECT_ONE_TOOL = _SELECT_WITH.format(
+    tools="jsonb_path_query_first(c.tools, '$[*] ? (@.name == $name)', jsonb_build_object('name', %s::text))"
+    " AS tool"
+)
 
 
 def registry_rows(conn: Connection) -> list[dict[str, Any]]:
@@ -99,6 +106,12 @@ def get(conn: Connection, connection_id: UUID, *, for_update: bool = False) -> d
 def get_statement(connection_id: UUID) -> Statement:
     """`get`'s read, for a batch (`auralink.db.tenant_statements`); `found` reads its rows."""
     return Statement(_SELECT + " WHERE c.id = %s", (connection_id,))
+
+
+def get_with_tool_statement(connection_id: UUID, tool: str) -> Statement:
+    """`get_statement` with, in place of ``tools``, ``tool``: the one of that name in the cached
+    list (None when the list has none, or was never fetched)."""
+    return Statement(_SELECT_ONE_TOOL + " WHERE c.id = %s", (tool, connection_id))
 
 
 def found(rows: Rows) -> dict[str, Any]:

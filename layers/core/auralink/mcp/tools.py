@@ -30,9 +30,15 @@ from auralink.observability import logger
 _STALE_AFTER = timedelta(minutes=5)
 
 
-def _connection(identity: Identity, connection_id: UUID) -> dict[str, Any]:
-    """The caller's connection, read in one round trip."""
-    (rows,) = tenant_statements(identity.sub, [repository.get_statement(connection_id)])
+def _connection(identity: Identity, connection_id: UUID, *, tool: str | None = None) -> dict[str, Any]:
+    """The caller's connection, read in one round trip; with ``tool``, that tool in place of the
+    whole list (`repository.get_with_tool_statement`)."""
+    statement = (
+        repository.get_statement(connection_id)
+        if tool is None
+        else repository.get_with_tool_statement(connection_id, tool)
+    )
+    (rows,) = tenant_statements(identity.sub, [statement])
     return repository.found(rows)
 
 
@@ -153,8 +159,9 @@ def _find_tool(
     remaining_ms: int,
     clock: Clock,
 ) -> dict[str, Any]:
-    tools = _tools(row)
-    found = next((tool for tool in tools if tool["name"] == name), None)
+    """The tool ``name`` of the connection ``row`` (as `repository.get_with_tool_statement` reads
+    it), fetched anew when the cached list does not have it and is old enough to be wrong."""
+    found: dict[str, Any] | None = row["tool"]
     stale = row["tools_fetched_at"] is None or clock.now() - row["tools_fetched_at"] > _STALE_AFTER
     if found is None and stale:
         tools = _refresh(identity, row, api_base_url=api_base_url, remaining_ms=remaining_ms, clock=clock)
@@ -175,7 +182,7 @@ def call_tool(
     expected_server: str | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> ToolCallResponse:
-    row = _connection(identity, connection_id)
+    row = _connection(identity, connection_id, tool=tool)
     if expected_server is not None and (row["server_name"] or CUSTOM) != expected_server:
         raise ValidationFailed(
             f"Connection {connection_id} is not a {expected_server} connection",

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from auralink.db import tenant_transaction
 from tests.fakes.mcp_servers import PNG_1X1
 from tests.integration.mcp.gateway.conftest import write_config
 from tests.support.environment import forget_caches
@@ -82,6 +83,36 @@ def test_an_unknown_tool_is_404(api, connection):
     user, connection_id = connection
     status, body, _ = call(api, user, connection_id, "no_such_tool", {})
     assert (status, body["error"]["code"]) == (404, "tool_not_found")
+
+
+def test_a_tool_missing_from_an_old_cached_list_is_fetched_again(api, connection, stateless_mcp):
+    user, connection_id = connection
+    with tenant_transaction(user) as conn:
+        # The cached list lacks "echo", as if the server had added it since the list was fetched.
+        conn.execute(
+            "UPDATE user_mcp_connections SET tools = (SELECT jsonb_agg(t) FROM jsonb_array_elements(tools) t"
+            " WHERE t->>'name' <> 'echo') WHERE id = %s",
+            (connection_id,),
+        )
+    before = len(stateless_mcp.log.requests)
+
+    fresh_status, fresh, _ = call(api, user, connection_id, "echo", {"text": "hi"})
+    sent_while_fresh = len(stateless_mcp.log.requests) - before
+    with tenant_transaction(user) as conn:
+        conn.execute(
+            "UPDATE user_mcp_connections SET tools_fetched_at = now() - interval '6 minutes' WHERE id = %s",
+            (connection_id,),
+        )
+    old_status, old, _ = call(api, user, connection_id, "echo", {"text": "hi"})
+
+    assert (fresh_status, fresh["error"]["code"]) == (404, "tool_not_found")  # a recent list is trusted
+    assert sent_while_fresh == 0
+    assert old_status == 200 and old["result"]["content"] == [{"type": "text", "text": "hi"}]
+    with tenant_transaction(user) as conn:
+        stored = conn.execute(
+            "SELECT tools FROM user_mcp_connections WHERE id = %s", (connection_id,)
+        ).fetchone()
+    assert "echo" in {tool["name"] for tool in stored["tools"]}
 
 
 def test_a_slow_tool_times_out_with_504(api, make_user_id, slow_mcp):
