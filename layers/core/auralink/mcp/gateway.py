@@ -35,7 +35,7 @@ from uuid import UUID
 from auralink import config, rate_windows, retry, tracing
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.config import Limits
-from auralink.db import tenant_batch, tenant_statements, tenant_transaction
+from auralink.db import tenant_batch, tenant_statements
 from auralink.errors import DomainError, RateLimited, ServiceUnavailable
 from auralink.mcp import breaker, limits, oplog
 from auralink.mcp import errors as mcp_errors
@@ -193,24 +193,22 @@ def _admit(
 ) -> tuple[UUID, breaker.Permit]:
     now = clock.now()
     operation_id = uuid.uuid4()
-    rate_limits = upstream.limits.rate_limits
+    call = limits.count(
+        user_id=record.user_id,
+        server=upstream.key,
+        limits=upstream.limits.rate_limits,
+        now=now,
+        server_name=upstream.server_name,
+    )
     statements = [
-        limits.consume_statement(user_id=record.user_id, server=upstream.key, limits=rate_limits, now=now),
+        call.statement,
         breaker.state_statement(upstream.key),
         # Rolled back with the rest if the call is refused.
         oplog.start_statement(record, now=now, operation_id=operation_id),
     ]
     try:
         with tenant_batch(record.user_id, statements) as (conn, (counted, circuit, _)):
-            limits.settle(
-                conn,
-                counted,
-                user_id=record.user_id,
-                server=upstream.key,
-                limits=rate_limits,
-                now=now,
-                server_name=upstream.server_name,
-            )
+            limits.settle(conn, call, counted)
             # A half-open trial slot is held no longer than the call can last.
             permit = breaker.before_call(
                 conn,
@@ -254,22 +252,21 @@ def _record_failure(
     attempts: int,
     clock: Clock,
 ) -> None:
-    with tenant_transaction(record.user_id) as conn:
+    finished = oplog.finish_statement(
+        operation_id,
+        status="error",
+        now=clock.now(),
+        latency_ms=latency_ms,
+        attempts=attempts,
+        error_code=error.code,
+        error_message=error.message,
+    )
+    with tenant_batch(record.user_id, [finished]) as (conn, _):
         counted, witness = _breaker_failure(upstream, record, error)
         if counted:
             breaker.record_failure(conn, permit, clock.now(), witness=witness)
         else:
             breaker.record_success(conn, permit, clock.now())
-        oplog.finish(
-            conn,
-            operation_id,
-            status="error",
-            now=clock.now(),
-            latency_ms=latency_ms,
-            attempts=attempts,
-            error_code=error.code,
-            error_message=error.message,
-        )
     logger.warning(
         "mcp operation failed",
         extra={

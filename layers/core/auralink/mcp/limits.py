@@ -14,7 +14,7 @@ Each bucket admits and counts atomically::
     INSERT ... ON CONFLICT DO UPDATE SET calls = calls + 1 WHERE calls < limit RETURNING calls
 
 so N racing callers for the last slot yield exactly one admission. Both buckets are counted by one
-statement (`consume_statement`, which the gateway sends in a batch with the rest of its
+statement (`Count.statement`, which the gateway sends in a batch with the rest of its
 admission), the server's only if the user's admitted the call. A call rejected by either limit
 consumes nothing from the other (the server's refusal takes back the user's count, in the same
 transaction), and a rejected call never counts. An admitted call counts even if it later fails.
@@ -29,6 +29,7 @@ are deleted when a bucket starts a new window, and by `purge_expired_windows`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,64 +59,67 @@ def window_start(now: datetime) -> datetime:
     return rate_windows.window_at(now, WINDOW_SECONDS).start
 
 
-def check_and_consume(
-    conn: psycopg.Connection[Any],
-    *,
-    user_id: str,
-    server: str,
-    limits: RateLimits,
-    now: datetime,
-    server_name: str | None = None,
-) -> None:
-    """Count one call of ``user_id`` to ``server``, or raise `RateLimited` and count nothing.
+@dataclass(frozen=True)
+class Count:
+    """One call of a user to a server, to count against both limits (made by `count`)."""
 
-    ``conn`` is in the caller's transaction; the counts are committed with it. ``server_name``
-    is the server as the caller knows it, for the refusal's message (``server`` by default).
-    """
-    (rows,) = execute_batch(conn, [consume_statement(user_id=user_id, server=server, limits=limits, now=now)])
-    settle(conn, rows, user_id=user_id, server=server, limits=limits, now=now, server_name=server_name)
+    user: str  # the user's bucket
+    server: str  # the server's bucket
+    server_name: str  # the server as the caller knows it, for the refusal's message
+    limits: RateLimits
+    now: datetime
 
+    @property
+    def window(self) -> rate_windows.Window:
+        return rate_windows.window_at(self.now, WINDOW_SECONDS)
 
-def consume_statement(*, user_id: str, server: str, limits: RateLimits, now: datetime) -> Statement:
-    """The one statement that counts a call in both buckets, for a batch; `settle` reads its rows."""
-    return rate_windows.consume_both_statement(
-        user_bucket(user_id),
-        server_bucket(server),
-        rate_windows.window_at(now, WINDOW_SECONDS),
-        earlier_limit=limits.per_user_per_minute,
-        later_limit=limits.per_server_per_minute,
-    )
+    @property
+    def statement(self) -> Statement:
+        """The one statement that counts the call in both buckets, for a batch; `settle` reads
+        its rows."""
+        return rate_windows.consume_both_statement(
+            self.user,
+            self.server,
+            self.window,
+            earlier_limit=self.limits.per_user_per_minute,
+            later_limit=self.limits.per_server_per_minute,
+        )
 
 
-def settle(
-    conn: psycopg.Connection[Any],
-    rows: Rows,
-    *,
-    user_id: str,
-    server: str,
-    limits: RateLimits,
-    now: datetime,
-    server_name: str | None = None,
-) -> None:
-    """Admit the call counted by `consume_statement` (its ``rows``), or raise `RateLimited` with
+def count(
+    *, user_id: str, server: str, limits: RateLimits, now: datetime, server_name: str | None = None
+) -> Count:
+    """One call of ``user_id`` to ``server`` (the gateway's key for it) at ``now``.
+    ``server_name`` is the server as the caller knows it (``server`` by default)."""
+    return Count(user_bucket(user_id), server_bucket(server), server_name or server, limits, now)
+
+
+def check_and_consume(conn: psycopg.Connection[Any], call: Count) -> None:
+    """Count ``call``, or raise `RateLimited` and count nothing. ``conn`` is in the caller's
+    transaction; the counts are committed with it."""
+    (rows,) = execute_batch(conn, [call.statement])
+    settle(conn, call, rows)
+
+
+def settle(conn: psycopg.Connection[Any], call: Count, rows: Rows) -> None:
+    """Admit ``call`` as its statement counted it (its ``rows``), or raise `RateLimited` with
     nothing counted; ``conn`` is still in that statement's transaction."""
-    window = rate_windows.window_at(now, WINDOW_SECONDS)
-    retry_after = window.seconds_left(now)
-    user = user_bucket(user_id)
-    by_user, by_server = rate_windows.consumed_both(conn, rows, user, server_bucket(server), window)
+    window = call.window
+    retry_after = window.seconds_left(call.now)
+    by_user, by_server = rate_windows.consumed_both(conn, rows, call.user, call.server, window)
     if not by_user:
         raise RateLimited(
-            f"Too many MCP calls: at most {limits.per_user_per_minute} per minute per user",
+            f"Too many MCP calls: at most {call.limits.per_user_per_minute} per minute per user",
             code=USER_LIMITED,
             retry_after_seconds=retry_after,
         )
     if not by_server:
         # Taken back rather than counted in a savepoint, which would cost every admitted call two
         # more round trips. The user's row stays locked by this transaction: nobody saw the count.
-        rate_windows.add(conn, user, window, -1)
+        rate_windows.add(conn, call.user, window, -1)
         raise RateLimited(
-            f"Too many calls to MCP server {server_name or server}:"
-            f" at most {limits.per_server_per_minute} per minute",
+            f"Too many calls to MCP server {call.server_name}:"
+            f" at most {call.limits.per_server_per_minute} per minute",
             code=SERVER_LIMITED,
             retry_after_seconds=retry_after,
         )

@@ -7,7 +7,6 @@ in between. Rejections (rate limit, open circuit, bad arguments) are rows too.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -29,17 +28,9 @@ class OperationRecord:
     request_bytes: int | None = None
 
 
-def start(conn: Connection, record: OperationRecord, *, now: datetime) -> UUID:
-    """Insert the operation's `pending` row; its id."""
-    operation_id = uuid.uuid4()
-    statement = start_statement(record, now=now, operation_id=operation_id)
-    conn.execute(statement.query, statement.params)
-    return operation_id
-
-
 def start_statement(record: OperationRecord, *, now: datetime, operation_id: UUID) -> Statement:
-    """`start`'s insert, for a batch, under an id of the caller's (a random UUID, as the table's own):
-    sent again, it inserts nothing more."""
+    """The operation's `pending` row, under an id of the caller's (a random UUID, as the table's
+    own): sent again, it inserts nothing more."""
     return Statement(
         """
         INSERT INTO mcp_operation_logs
@@ -60,31 +51,6 @@ def start_statement(record: OperationRecord, *, now: datetime, operation_id: UUI
     )
 
 
-def finish(
-    conn: Connection,
-    operation_id: UUID,
-    *,
-    status: Status,
-    now: datetime,
-    latency_ms: int | None = None,
-    attempts: int | None = None,
-    response_bytes: int | None = None,
-    error_code: str | None = None,
-    error_message: str | None = None,
-) -> None:
-    statement = finish_statement(
-        operation_id,
-        status=status,
-        now=now,
-        latency_ms=latency_ms,
-        attempts=attempts,
-        response_bytes=response_bytes,
-        error_code=error_code,
-        error_message=error_message,
-    )
-    conn.execute(statement.query, statement.params)
-
-
 def finish_statement(
     operation_id: UUID,
     *,
@@ -96,7 +62,7 @@ def finish_statement(
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> Statement:
-    """`finish`'s update, for a batch: the same row, the same values, however often it is sent."""
+    """The operation's row completed: the same row, the same values, however often it is sent."""
     return Statement(
         """
         UPDATE mcp_operation_logs

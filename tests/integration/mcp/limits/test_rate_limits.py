@@ -17,6 +17,7 @@ from auralink.mcp.limits import (
     SERVER_LIMITED,
     USER_LIMITED,
     check_and_consume,
+    count,
     purge_expired_windows,
     server_bucket,
     user_bucket,
@@ -30,7 +31,7 @@ def consume(
     conn: psycopg.Connection, transaction: Callable, user: str, server: str, limits: RateLimits, now: datetime
 ) -> None:
     with transaction(conn, user):
-        check_and_consume(conn, user_id=user, server=server, limits=limits, now=now)
+        check_and_consume(conn, count(user_id=user, server=server, limits=limits, now=now))
 
 
 def calls_in_window(owner_conn: psycopg.Connection, bucket: str, now: datetime) -> int:
@@ -51,9 +52,10 @@ def test_a_user_is_limited_across_servers(
 
     for server in (server_name, server_name + "-b", server_name):
         with tenant_transaction(user) as conn:
-            check_and_consume(conn, user_id=user, server=server, limits=limits, now=clock.now())
+            check_and_consume(conn, count(user_id=user, server=server, limits=limits, now=clock.now()))
     with tenant_transaction(user) as conn, pytest.raises(RateLimited) as raised:
-        check_and_consume(conn, user_id=user, server=server_name + "-c", limits=limits, now=clock.now())
+        other_server = f"{server_name}-c"
+        check_and_consume(conn, count(user_id=user, server=other_server, limits=limits, now=clock.now()))
 
     assert raised.value.code == USER_LIMITED
     assert raised.value.retry_after_seconds == 45  # the window ends at 12:01:00
@@ -67,11 +69,12 @@ def test_a_server_is_limited_across_users(
     for label in ("first", "second"):
         user = make_user_id(label)
         with tenant_transaction(user) as conn:
-            check_and_consume(conn, user_id=user, server=server_name, limits=limits, now=clock.now())
+            check_and_consume(conn, count(user_id=user, server=server_name, limits=limits, now=clock.now()))
 
     third = make_user_id("third")
     with tenant_transaction(third) as conn, pytest.raises(RateLimited) as raised:
-        check_and_consume(conn, user_id=third, server=server_name, limits=limits, now=clock.advance(20.2))
+        later = clock.advance(20.2)
+        check_and_consume(conn, count(user_id=third, server=server_name, limits=limits, now=later))
 
     assert raised.value.code == SERVER_LIMITED
     assert raised.value.retry_after_seconds == 40  # 39.8 s left, rounded up
@@ -100,9 +103,9 @@ def test_a_rejected_call_consumes_nothing(
     assert calls_in_window(owner_conn, server_bucket(server_name), NOON) == 1
     # A caller that goes on after the server's refusal and commits: the refusal took its count back.
     with transaction(conn, user):
-        check_and_consume(conn, user_id=user, server=server_name + "-b", limits=limits, now=NOON)
+        check_and_consume(conn, count(user_id=user, server=server_name + "-b", limits=limits, now=NOON))
         with pytest.raises(RateLimited):
-            check_and_consume(conn, user_id=user, server=server_name, limits=limits, now=NOON)
+            check_and_consume(conn, count(user_id=user, server=server_name, limits=limits, now=NOON))
     assert calls_in_window(owner_conn, user_bucket(user), NOON) == 1
     consume(conn, transaction, user, server_name + "-c", limits, NOON)
     with pytest.raises(RateLimited) as raised:
@@ -126,7 +129,7 @@ def test_counts_commit_with_the_callers_transaction(
     limits = RateLimits(per_user_per_minute=5, per_server_per_minute=5)
 
     with pytest.raises(RuntimeError), tenant_transaction(user) as conn:
-        check_and_consume(conn, user_id=user, server=server_name, limits=limits, now=NOON)
+        check_and_consume(conn, count(user_id=user, server=server_name, limits=limits, now=NOON))
         raise RuntimeError("the request failed before committing")
 
     assert calls_in_window(owner_conn, user_bucket(user), NOON) == 0
@@ -214,7 +217,7 @@ def _race(
         with transaction(conn, user):
             barrier.wait(timeout=10)
             try:
-                check_and_consume(conn, user_id=user, server=server, limits=limits, now=NOON)
+                check_and_consume(conn, count(user_id=user, server=server, limits=limits, now=NOON))
             except RateLimited as exc:
                 return exc.code
         return "admitted"

@@ -8,12 +8,13 @@ the log like any call (`oauth_token`, `oauth_refresh`), with their outcome and n
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from auralink.clock import Clock
-from auralink.db import tenant_transaction
+from auralink.db import tenant_statements, tenant_transaction
 from auralink.errors import DomainError
 from auralink.mcp import oplog, repository
 from auralink.mcp.oauth import errors, store, wire
@@ -23,14 +24,17 @@ from auralink.mcp.oplog import OperationRecord
 
 def logged[T](record: OperationRecord, request: Callable[[], T], clock: Clock) -> T:
     """One request to the authorization server, written to the operation log before and after."""
-    with tenant_transaction(record.user_id) as conn:
-        operation_id = oplog.start(conn, record, now=clock.now())
+    operation_id = uuid.uuid4()
+    pending = oplog.start_statement(record, now=clock.now(), operation_id=operation_id)
+    tenant_statements(record.user_id, [pending])
     started = clock.monotonic()
 
     def finish(**outcome: Any) -> None:
-        with tenant_transaction(record.user_id) as conn:
-            latency_ms = round((clock.monotonic() - started) * 1000)
-            oplog.finish(conn, operation_id, now=clock.now(), latency_ms=latency_ms, attempts=1, **outcome)
+        latency_ms = round((clock.monotonic() - started) * 1000)
+        finished = oplog.finish_statement(
+            operation_id, now=clock.now(), latency_ms=latency_ms, attempts=1, **outcome
+        )
+        tenant_statements(record.user_id, [finished])
 
     try:
         value = request()
