@@ -13,7 +13,7 @@ from uuid import UUID
 from auralink import config
 from auralink.auth import Identity
 from auralink.db import Connection as DbConnection
-from auralink.db import tenant_transaction
+from auralink.db import tenant_statements, tenant_transaction
 from auralink.errors import Conflict
 from auralink.mcp import repository
 from auralink.mcp.models import Connection, ConnectionList
@@ -65,14 +65,13 @@ def check_room(conn: DbConnection) -> None:
 
 
 def list_connections(identity: Identity) -> ConnectionList:
-    with tenant_transaction(identity.sub) as conn:
-        rows = repository.list_all(conn)
+    (rows,) = tenant_statements(identity.sub, [repository.list_all_statement()])
     return ConnectionList(connections=[to_connection(row) for row in rows])
 
 
 def get_connection(identity: Identity, connection_id: UUID) -> Connection:
-    with tenant_transaction(identity.sub) as conn:
-        return to_connection(repository.get(conn, connection_id))
+    (rows,) = tenant_statements(identity.sub, [repository.get_statement(connection_id)])
+    return to_connection(repository.found(rows))
 
 
 def delete_connection(identity: Identity, connection_id: UUID) -> None:

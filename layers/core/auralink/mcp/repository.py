@@ -92,8 +92,9 @@ def name_taken(conn: Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM user_mcp_connections WHERE name = %s", (name,)).fetchone() is not None
 
 
-def list_all(conn: Connection) -> list[dict[str, Any]]:
-    return conn.execute(_SELECT + " ORDER BY c.created_at, c.id").fetchall()
+def list_all_statement() -> Statement:
+    """Every connection of the caller, oldest first, for a batch."""
+    return Statement(_SELECT + " ORDER BY c.created_at, c.id")
 
 
 def get(conn: Connection, connection_id: UUID, *, for_update: bool = False) -> dict[str, Any]:
@@ -127,8 +128,9 @@ def find_by_server(conn: Connection, server_name: str) -> dict[str, Any] | None:
     ).fetchone()
 
 
-def find_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
-    return conn.execute(_SELECT + " WHERE c.name = %s", (name,)).fetchone()
+def find_by_name_statement(name: str) -> Statement:
+    """The caller's connection named ``name`` (none or one row), for a batch."""
+    return Statement(_SELECT + " WHERE c.name = %s", (name,))
 
 
 def delete(conn: Connection, connection_id: UUID) -> None:

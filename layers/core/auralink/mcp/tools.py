@@ -117,13 +117,9 @@ def tools_of_all_connections(
     server cannot hide the others.
     """
     started = time.monotonic()
-    with tenant_transaction(identity.sub) as conn:
-        # A connection waiting for its user to sign in has no tools to offer yet.
-        rows = [
-            row
-            for row in repository.list_all(conn)
-            if row["status"] not in ("disabled", "authorization_required")
-        ]
+    (every,) = tenant_statements(identity.sub, [repository.list_all_statement()])
+    # A connection waiting for its user to sign in has no tools to offer yet.
+    rows = [row for row in every if row["status"] not in ("disabled", "authorization_required")]
     listed: list[ConnectionTools] = []
     for row in rows:
         tools = row["tools"]
@@ -143,8 +139,8 @@ def tools_of_all_connections(
 
 def tools_of_named_connection(identity: Identity, name: str) -> tuple[UUID, list[dict[str, Any]]] | None:
     """The id and cached tools (name, description, input_schema) of the caller's connection ``name``."""
-    with tenant_transaction(identity.sub) as conn:
-        row = repository.find_by_name(conn, name)
+    (rows,) = tenant_statements(identity.sub, [repository.find_by_name_statement(name)])
+    row = next(iter(rows), None)
     if row is None:
         return None
     return row["id"], _tools(row)
