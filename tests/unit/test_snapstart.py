@@ -55,18 +55,3 @@ assert opened == [] and threading.active_count() == 1
 """
     environment = {**os.environ, **IMPORT_ENVIRONMENT, "OTEL_TRACES_EXPORTER": "xray"}
     subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)
-
-
-def test_an_mcp_function_loads_what_its_first_call_needs_before_the_snapshot_not_at_init():
-    # The SSRF-guarded transport (httpcore2 with it) and OAuth's token handling wait for a call.
-    probe = """
-import sys, snapshot_restore_py, runpy
-runpy.run_path("functions/mcp/call_tool/app.py")
-lazy = {"auralink.ssrf.transport", "httpcore2", "auralink.mcp.oauth.tokens"}
-assert not lazy & set(sys.modules), lazy & set(sys.modules)
-for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
-    hook(*args, **kwargs)
-assert lazy <= set(sys.modules), lazy - set(sys.modules)
-"""
-    environment = {**os.environ, **IMPORT_ENVIRONMENT}
-    subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)

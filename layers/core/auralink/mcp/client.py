@@ -71,7 +71,7 @@ from auralink.mcp.response_cap import CappedTransport, ResponseMeter
 from auralink.mcp.results import McpTarget, Protocol, ServerInfo, ToolInfo, ToolResult
 from auralink.observability import logger
 from auralink.settings import get_settings
-from auralink.snapstart import before_snapshot
+from auralink.ssrf.transport import guarded_transport, refusal_of
 
 __all__ = [
     "McpTarget",
@@ -341,20 +341,8 @@ def _transport(target: McpTarget) -> httpx2.AsyncBaseTransport:
     # Connections go straight to the server: a client given a transport reads no proxy variables.
     if target.ssrf_guard:
         allow_loopback = get_settings().allow_loopback_endpoints
-        from auralink.ssrf.transport import guarded_transport  # noqa: PLC0415  # see _load_guard
-
         return guarded_transport(allow_loopback=allow_loopback, verify=_tls_context())
     return httpx2.AsyncHTTPTransport(verify=_tls_context())
-
-
-def _load_guard() -> None:
-    """The SSRF-guarded transport is loaded at the first connection: it brings httpcore2 (about
-    20 ms of a cold start), which the SDK's own client too loads only when it connects. SnapStart
-    functions load it before their snapshot."""
-    import auralink.ssrf.transport  # noqa: F401, PLC0415
-
-
-before_snapshot(_load_guard)
 
 
 @functools.cache
@@ -549,8 +537,6 @@ def _translate(leaves: list[BaseException], wire: _Wire, operation: str) -> Doma
 
 
 def _transport_failure(failure: httpx2.RequestError, operation: str) -> DomainError:
-    from auralink.ssrf.transport import refusal_of  # noqa: PLC0415  # see _load_guard
-
     refusal = refusal_of(failure)
     if refusal is not None:
         # The name now resolves to an address the guard refuses: never retried.
