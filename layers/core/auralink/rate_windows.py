@@ -14,8 +14,8 @@ when it is over.
 so N racing callers for the last slot yield exactly one admission. `consume_both_statement`
 counts one call in two buckets in one statement, the second only if the first admitted it, to be
 sent in a batch with others. The bucket's row stays locked until the caller's transaction ends:
-keep that transaction short. `add` counts without
-a check (usage known only afterwards, reservations given back), never below zero.
+keep that transaction short. `add` counts without a check (usage known only afterwards,
+reservations given back), never below zero.
 """
 
 from __future__ import annotations
