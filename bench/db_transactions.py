@@ -12,10 +12,11 @@ Each variant is a transaction that carries a caller (the two `set_config` of
 - ``pipeline``: the same in psycopg's pipeline mode, which queues statements until a result is
   needed.
 
-Two more read what a tool call reads of its connection when the server describes TOOLS tools
-(about 97 KB of JSON): the whole list (``whole_list``), or the one tool the call names
-(``one_tool``, as `auralink.mcp.repository.get_with_tool_statement` does); both the service's
-way, in one round trip.
+Three more read what a tool call reads of its connection when the server describes TOOLS tools
+(about 97 KB of JSON): the whole list (``whole_list``), the one tool the call names (``one_tool``,
+as `auralink.mcp.repository.get_with_tool_statement` does), or the tools' names alone
+(``tool_names``, as the federated endpoint reads every connection to resolve a call); all the
+service's way, in one round trip.
 
 Run against an embedded Postgres of its own, through a TCP proxy on loopback that waits
 DELAYS_MS before it forwards each packet, each way (0: loopback as it is). Medians of 1,000
@@ -55,6 +56,10 @@ _WHOLE_LIST = "SELECT tools FROM bench_connections WHERE id = %s"
 _ONE_TOOL = (
     "SELECT jsonb_path_query_first(tools, '$[*] ? (@.name == $name)', jsonb_build_object('name', %s::text))"
     " AS tool FROM bench_connections WHERE id = %s"
+)
+_TOOL_NAMES = (
+    "SELECT (SELECT jsonb_agg(jsonb_build_object('name', t -> 'name')) FROM jsonb_array_elements(tools) t)"
+    " AS tools FROM bench_connections WHERE id = %s"
 )
 
 
@@ -141,6 +146,10 @@ def _variants(conn: psycopg.Connection) -> dict[str, Callable[[], object]]:
         (rows,) = db.tenant_statements("bench-user", [db.Statement(_ONE_TOOL, ("tool_40", 1))])
         return rows[0]["tool"]
 
+    def tool_names() -> object:
+        (rows,) = db.tenant_statements("bench-user", [db.Statement(_TOOL_NAMES, (1,))])
+        return next(tool for tool in rows[0]["tools"] if tool["name"] == "tool_40")
+
     return {
         "statements": statements,
         "service": service,
@@ -148,6 +157,7 @@ def _variants(conn: psycopg.Connection) -> dict[str, Callable[[], object]]:
         "pipeline": pipeline,
         "whole_list": whole_list,
         "one_tool": one_tool,
+        "tool_names": tool_names,
     }
 
 
@@ -194,7 +204,7 @@ def main() -> None:
                 admin.execute("CREATE TABLE bench_connections (id int PRIMARY KEY, tools jsonb)")
                 admin.execute("INSERT INTO bench_connections VALUES (1, %s)", (Jsonb(_tool_list()),))
             unix_socket = glob.glob(conninfo_to_dict(database.admin_dsn)["host"] + "/.s.PGSQL.*")[0]
-            read = f"one row (whole_list, one_tool: of {TOOLS} tools)"
+            read = f"one row (whole_list, one_tool, tool_names: of {TOOLS} tools)"
             print(f"a transaction reading {read}, median of {ROUNDS * PER_ROUND}:")
             for delay_ms in DELAYS_MS:
                 with _delaying_proxy(unix_socket, delay_ms / 1000) as port:

@@ -107,9 +107,7 @@ def catalog(identity: Identity, *, api_base_url: str | None, remaining_ms: int) 
 
 def _resolve(identity: Identity, name: str, *, api_base_url: str | None) -> FederatedTool:
     # The cached lists are at least as recent as the listing the client saw: nothing is fetched.
-    connections = tools.tools_of_all_connections(
-        identity, api_base_url=api_base_url, remaining_ms=0, fetch_missing=False
-    )
+    connections = tools.tool_names_of_all_connections(identity)
     found = next((tool for tool in federate(connections, api_base_url) if tool.name == name), None)
     if found is None:
         raise UnknownTool(f"Unknown tool: {name[:_LOGGED_NAME_CHARS]}")

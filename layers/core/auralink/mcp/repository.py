@@ -29,6 +29,10 @@ _SELECT_WITH = """
 _SELECT = _SELECT_WITH.format(tools="c.tools")
 # In place of the whole tool list (a server may describe a hundred tools in as many kilobytes,
 # which a call would fetch and parse only to pick one), the one tool a call names.
+_SELECT_TOOL_NAMES = _SELECT_WITH.format(
+    tools="(SELECT jsonb_agg(jsonb_build_object('name', t -> 'name')) FROM jsonb_array_elements(c.tools) t)"
+    " AS tools"
+)
 _SELECT_ONE_TOOL = _SELECT_WITH.format(
     tools="jsonb_path_query_first(c.tools, '$[*] ? (@.name == $name)', jsonb_build_object('name', %s::text))"
     " AS tool"
@@ -92,9 +96,11 @@ def name_taken(conn: Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM user_mcp_connections WHERE name = %s", (name,)).fetchone() is not None
 
 
-def list_all_statement() -> Statement:
-    """Every connection of the caller, oldest first, for a batch."""
-    return Statement(_SELECT + " ORDER BY c.created_at, c.id")
+def list_all_statement(*, tool_names_only: bool = False) -> Statement:
+    """Every connection of the caller, oldest first, for a batch; with ``tool_names_only``, each
+    cached tool by its name alone (``{"name": ...}``)."""
+    select = _SELECT_TOOL_NAMES if tool_names_only else _SELECT
+    return Statement(select + " ORDER BY c.created_at, c.id")
 
 
 def get(conn: Connection, connection_id: UUID, *, for_update: bool = False) -> dict[str, Any]:

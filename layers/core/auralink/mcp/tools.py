@@ -11,7 +11,7 @@ from uuid import UUID
 
 from auralink.auth import Identity
 from auralink.clock import SYSTEM_CLOCK, Clock
-from auralink.db import tenant_statements, tenant_transaction
+from auralink.db import Statement, tenant_statements, tenant_transaction
 from auralink.errors import DomainError, NotFound, ValidationFailed
 from auralink.mcp import arguments, calls, client, repository
 from auralink.mcp.connections import CUSTOM
@@ -107,23 +107,19 @@ def tools_of_all_connections(
     *,
     api_base_url: str | None,
     remaining_ms: int,
-    fetch_missing: bool = True,
     clock: Clock = SYSTEM_CLOCK,
 ) -> list[ConnectionTools]:
     """Every enabled connection of the caller with its cached tools, oldest connection first.
 
-    With ``fetch_missing``, a list never fetched is fetched now; when that fails (server down,
-    limits, no time left) the connection is listed without tools and the failure logged, so one
-    server cannot hide the others.
+    A list never fetched is fetched now; when that fails (server down, limits, no time left) the
+    connection is listed without tools and the failure logged, so one server cannot hide the
+    others.
     """
     started = time.monotonic()
-    (every,) = tenant_statements(identity.sub, [repository.list_all_statement()])
-    # A connection waiting for its user to sign in has no tools to offer yet.
-    rows = [row for row in every if row["status"] not in ("disabled", "authorization_required")]
     listed: list[ConnectionTools] = []
-    for row in rows:
+    for row in _enabled(identity, repository.list_all_statement()):
         tools = row["tools"]
-        if tools is None and fetch_missing:
+        if tools is None:
             left_ms = remaining_ms - int((time.monotonic() - started) * 1000)
             try:
                 tools = _refresh(identity, row, api_base_url=api_base_url, remaining_ms=left_ms, clock=clock)
@@ -133,8 +129,24 @@ def tools_of_all_connections(
                     extra={"connection_id": str(row["id"]), "error_code": exc.code},
                 )
                 tools = []
-        listed.append(ConnectionTools(row["id"], row["name"], row["endpoint"], list(tools or [])))
+        listed.append(ConnectionTools(row["id"], row["name"], row["endpoint"], list(tools)))
     return listed
+
+
+def tool_names_of_all_connections(identity: Identity) -> list[ConnectionTools]:
+    """`tools_of_all_connections` as cached, each tool by its name alone (``{"name": ...}``), and
+    nothing fetched: enough to tell which connection's tool a name stands for, without reading
+    every tool's description and schema."""
+    return [
+        ConnectionTools(row["id"], row["name"], row["endpoint"], list(row["tools"] or []))
+        for row in _enabled(identity, repository.list_all_statement(tool_names_only=True))
+    ]
+
+
+def _enabled(identity: Identity, statement: Statement) -> list[dict[str, Any]]:
+    (every,) = tenant_statements(identity.sub, [statement])
+    # A connection waiting for its user to sign in has no tools to offer yet.
+    return [row for row in every if row["status"] not in ("disabled", "authorization_required")]
 
 
 def tools_of_named_connection(identity: Identity, name: str) -> tuple[UUID, list[dict[str, Any]]] | None:
