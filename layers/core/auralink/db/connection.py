@@ -49,7 +49,8 @@ _BEGIN_AS = sql.SQL(
 
 @dataclass(frozen=True)
 class Statement:
-    """One statement of a batch and its values (``%s`` or ``%(name)s`` placeholders)."""
+    """One statement of a batch, and its values as psycopg takes them: a sequence for ``%s`` in
+    the query, a mapping for ``%(name)s``."""
 
     query: str
     params: Sequence[Any] | Mapping[str, Any] | None = None

@@ -27,12 +27,13 @@ _SELECT_WITH = """
       LEFT JOIN mcp_servers s ON s.id = c.server_id
 """
 _SELECT = _SELECT_WITH.format(tools="c.tools")
-# In place of the whole tool list (a server may describe a hundred tools in as many kilobytes,
-# which a call would fetch and parse only to pick one), the one tool a call names.
+# A server may describe a hundred tools in as many kilobytes: what reads only some of them reads
+# no more. Each tool by its name alone (the federated endpoint resolving a call)...
 _SELECT_TOOL_NAMES = _SELECT_WITH.format(
     tools="(SELECT jsonb_agg(jsonb_build_object('name', t -> 'name')) FROM jsonb_array_elements(c.tools) t)"
     " AS tools"
 )
+# ...and the one tool a call names.
 _SELECT_ONE_TOOL = _SELECT_WITH.format(
     tools="jsonb_path_query_first(c.tools, '$[*] ? (@.name == $name)', jsonb_build_object('name', %s::text))"
     " AS tool"
