@@ -11,6 +11,7 @@ from bench import (
     mcp_gateway,
     mcp_sessions,
     pipeline_runs,
+    secret_read,
     team_runs,
     tracing_exporters,
     workflow_runs,
@@ -19,6 +20,7 @@ from bench import (
 
 def main() -> None:
     cold_start.main()
+    secret_read.main()
     tracing_exporters.main()
     layer_size.main()
     db_transactions.main()

@@ -71,6 +71,13 @@ def _start() -> LocalDatabase:
     return start_local_postgres(ROOT / ".data" / f"test-pg-{os.getpid()}", throwaway=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def secrets_manager() -> None:
+    """The service reads secrets over HTTP: moto's server, for every test of this process (its
+    state is `mock_aws`'s, so the secrets a test creates through `mock_aws` are the ones read)."""
+    os.environ[environment.SECRETS_MANAGER_ENDPOINT] = environment.secrets_manager_endpoint()
+
+
 @pytest.fixture(scope="session")
 def database() -> Iterator[LocalDatabase]:
     db = _start()

@@ -5,8 +5,8 @@
 - the agent frameworks (LangGraph, LangChain, AutoGen, Prefect) only in functions given a framework's layer,
   each framework only where its own layer is (its code reached at all, a lazy import included), and
   none of them in an API function (one with HttpApi events);
-- boto3 (and Powertools' secrets client) in no function at init: it comes with the first secret
-  read, so a function that reads none never loads it;
+- boto3 (and Powertools' secrets client) in no function at init; secrets are read without it
+  (`auralink.aws_json`, tested in tests/unit/test_aws_json.py);
 - the AWS X-Ray SDK (and Powertools' Tracer, built on it) in no function at all: traces go through
   OpenTelemetry (`auralink.tracing`).
 """
@@ -181,7 +181,7 @@ def test_no_api_function_imports_an_agent_framework_at_init(template: dict[str, 
 
 
 def test_no_function_loads_the_secrets_client_at_init(template: dict[str, Any]) -> None:
-    # Powertools' parameters utility brings boto3 (~0.4 s); it is imported at the first secret read.
+    # boto3 costs 150-400 ms; what calls an AWS service other than Secrets Manager loads it then.
     assert _loaded(template, set(function_ids(template)), SECRETS_CLIENT) == {}
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import logging
+
 import pytest
+from moto.server import ThreadedMotoServer
 
 from auralink import auth, config, crypto, secrets
 from auralink.agents.runs import orchestrator
@@ -51,6 +56,24 @@ UNSET = (
     "PIPELINE_RESULTS_PREFIX",
     "AWS_ENDPOINT_URL_S3",
 )
+
+
+# The variable that points the service's Secrets Manager reads (`auralink.aws_json`) elsewhere.
+SECRETS_MANAGER_ENDPOINT = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+
+
+@functools.cache
+def secrets_manager_endpoint() -> str:
+    """moto's server on loopback, for this process: the service reads secrets over HTTP, which
+    `mock_aws` (it intercepts botocore) does not see. The server shares moto's state with
+    `mock_aws`, so a secret created through `mock_aws` is read from it. A test process that runs
+    the service in a process of its own points that process here, or at a server of its own."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    atexit.register(server.stop)
+    host, port = server.get_host_and_port()
+    return f"http://{host}:{port}"
 
 
 def forget_caches() -> None:

@@ -1,16 +1,22 @@
-"""Secrets Manager access, cached in the container through Powertools parameters.
+"""Secrets Manager access, cached in the container.
 
 Values are cached for ``SECRETS_MAX_AGE_S`` seconds, so that a warm container does not call
 Secrets Manager on every request and still picks up a rotated secret soon after it changes.
-Errors name the secret id, never its value.
+Reads go through `auralink.aws_json`, not boto3: every function that reads the database reads a
+secret at its first request, and the SDK would add 150-400 ms to that request. Errors name the
+secret id, never its value.
 """
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
+import base64
+import binascii
+import json
+import threading
+import time
 from typing import Any
 
+from auralink import aws_json
 from auralink.errors import ConfigurationError
 from auralink.observability import logger
 from auralink.settings import get_settings
@@ -18,20 +24,13 @@ from auralink.snapstart import after_restore
 
 __all__ = ["get_secret_json", "get_secret_string", "reset_caches"]
 
+_lock = threading.Lock()
+# secret id -> (value, monotonic time it was fetched)
+_cache: dict[str, tuple[str | bytes, float]] = {}
+
 
 def _unavailable(secret_id: str, reason: str) -> ConfigurationError:
     return ConfigurationError(f"secret {secret_id!r} {reason}", code="secret_unavailable")
-
-
-_PARAMETERS = "aws_lambda_powertools.utilities.parameters"
-
-
-def _parameters() -> ModuleType:
-    # Imported on first use: it brings boto3 (~0.4 s of cold start), which functions that read
-    # no secret (or read none before their first request) should not pay for at init.
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
-
-    return parameters
 
 
 def get_secret_string(secret_id: str, *, max_age: int | None = None, force_fetch: bool = False) -> str:
@@ -40,45 +39,65 @@ def get_secret_string(secret_id: str, *, max_age: int | None = None, force_fetch
     ``max_age`` (seconds) overrides the settings' cache age; ``force_fetch`` skips the cache, for a
     value that may have changed since it was cached (a rotated database password).
     """
-    parameters = _parameters()
-    if max_age is None:
-        max_age = get_settings().secrets_max_age_s
-    try:
-        value = parameters.get_secret(secret_id, max_age=max_age, force_fetch=force_fetch)
-    except parameters.exceptions.GetParameterError as exc:
-        # The wrapped botocore error names the operation and the error code, not the value.
-        logger.warning("secret unavailable", extra={"secret_id": secret_id, "error": str(exc)})
-        raise _unavailable(secret_id, "cannot be read") from exc
+    value = _value(secret_id, max_age=max_age, force_fetch=force_fetch)
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
             raise _unavailable(secret_id, "is not UTF-8 text") from None
-    return str(value)
+    return value
 
 
 def get_secret_json(secret_id: str) -> dict[str, Any]:
-    """The secret's value parsed as a JSON object (a copy: callers may change it freely)."""
-    parameters = _parameters()
+    """The secret's value parsed as a JSON object (a new object each call: callers may change it)."""
+    text = get_secret_string(secret_id)
     try:
-        value = parameters.get_secret(secret_id, transform="json", max_age=get_settings().secrets_max_age_s)
-    except parameters.exceptions.GetParameterError as exc:
-        logger.warning("secret unavailable", extra={"secret_id": secret_id, "error": str(exc)})
-        raise _unavailable(secret_id, "cannot be read") from exc
-    except parameters.exceptions.TransformParameterError:
+        value = json.loads(text)
+    except ValueError:
         # The parser's error can quote the document; drop it so no part of the value travels on.
         raise _unavailable(secret_id, "is not valid JSON") from None
     if not isinstance(value, dict):
         raise _unavailable(secret_id, "is not a JSON object")
-    return dict(value)
+    return value
+
+
+def _value(secret_id: str, *, max_age: int | None, force_fetch: bool) -> str | bytes:
+    if max_age is None:
+        max_age = get_settings().secrets_max_age_s
+    with _lock:
+        held = _cache.get(secret_id)
+        if held is not None and not force_fetch and time.monotonic() - held[1] < max_age:
+            return held[0]
+        value = _fetch(secret_id)
+        _cache[secret_id] = (value, time.monotonic())
+        return value
+
+
+def _fetch(secret_id: str) -> str | bytes:
+    try:
+        answer = aws_json.call(aws_json.SECRETS_MANAGER, "GetSecretValue", {"SecretId": secret_id})
+    except aws_json.AwsError as exc:
+        # The error holds Secrets Manager's error code and status, never a value.
+        logger.warning("secret unavailable", extra={"secret_id": secret_id, "error": str(exc)})
+        raise _unavailable(secret_id, "cannot be read") from None
+    text = answer.get("SecretString")
+    if isinstance(text, str):
+        return text
+    binary = answer.get("SecretBinary")
+    if isinstance(binary, str):
+        try:
+            return base64.b64decode(binary, validate=True)
+        except (binascii.Error, ValueError):
+            raise _unavailable(secret_id, "has a binary value that is not base64") from None
+    raise _unavailable(secret_id, "has no value")
 
 
 @after_restore
 def reset_caches() -> None:
-    """Forget cached values and the Secrets Manager client.
+    """Forget cached values.
 
     For tests, and for SnapStart's after-restore hook: a restored snapshot must not serve values
-    fetched before it was taken, and a new client picks up the current endpoint and region.
+    fetched before it was taken.
     """
-    if _PARAMETERS in sys.modules:
-        sys.modules[_PARAMETERS].clear_caches()
+    with _lock:
+        _cache.clear()

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from auralink.config.loader import load_config, parse_config, substitute
 from auralink.config.models import Limits, McpConfig, ServerConfig
 from auralink.errors import ConfigurationError, NotFound
+from auralink.secrets import get_secret_string
 from auralink.settings import get_settings
 
 __all__ = [
@@ -68,8 +69,6 @@ def api_key(name: str) -> SecretStr | None:
     if auth.api_key is not None and auth.api_key.get_secret_value():
         return auth.api_key
     if auth.api_key_secret_id:
-        from auralink.secrets import get_secret_string  # noqa: PLC0415  # boto3 only when a key is asked for
-
         return SecretStr(get_secret_string(auth.api_key_secret_id))
     return None
 
@@ -82,8 +81,6 @@ def oauth_client_secret(name: str) -> SecretStr | None:
     if client.client_secret is not None and client.client_secret.get_secret_value():
         return client.client_secret
     if client.client_secret_secret_id:
-        from auralink.secrets import get_secret_string  # noqa: PLC0415  # boto3 only when a secret is asked for
-
         return SecretStr(get_secret_string(client.client_secret_secret_id))
     return None
 

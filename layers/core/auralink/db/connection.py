@@ -67,8 +67,6 @@ def dsn_from_secret(secret_id: str, *, max_age: int, force_fetch: bool = False) 
     The secret is a connection string (URL or libpq ``key=value``), a JSON object with ``url``, or
     the JSON that RDS writes for a managed user (username, password, host, port, dbname).
     """
-    # Through the secrets module, which imports boto3 only now: a function with DATABASE_URL, or one
-    # that has not touched the database yet, never pays for it.
     text = secret_store.get_secret_string(secret_id, max_age=max_age, force_fetch=force_fetch).strip()
     if not text.startswith("{"):
         return _checked_dsn(secret_id, text)

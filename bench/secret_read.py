@@ -1,0 +1,97 @@
+"""A function's first secret read, as `auralink.secrets` does it (one signed POST over the standard
+library, `auralink.aws_json`) against the way it did before (Powertools' parameters utility over
+boto3), in one run.
+
+Each sample is a fresh interpreter on the core layer as `make build-CoreLayer` builds it, beside a
+stand-in for the runtime's boto3 (as `bench/cold_start.py`). It first loads what a function that
+reads the database has loaded by then (Powertools' resolver, psycopg, the settings, logging and
+metrics); then the clock runs over the first read of a secret (imports, client, the call), and
+over a second read that skips the cache (the call alone, as when a rotated password is fetched
+again). Secrets Manager is moto's server on loopback, over plain HTTP: on AWS, both ways add a TLS
+handshake to the first call, and the SDK keeps its connection for the next ones. Medians of
+BENCH_SAMPLES (default 15), the variants alternating.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+import boto3
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from bench.cold_start import SAMPLES, Runner, _sample
+from tests.packaging.artifacts import base_interpreter, build_layers, runtime_stand_in
+
+SECRET_ID = "bench/database"
+
+_LOADED = """
+import time
+import psycopg
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from auralink import observability, settings
+settings.get_settings()
+T0 = time.perf_counter()
+"""
+_REPORT = "T2 = time.perf_counter()\nprint(T1 - T0, T2 - T1)\n"
+
+VARIANTS = {
+    "service (auralink.aws_json)": _LOADED
+    + "from auralink import secrets\n"
+    + f"assert secrets.get_secret_string({SECRET_ID!r})\n"
+    + "T1 = time.perf_counter()\n"
+    + f"secrets.get_secret_string({SECRET_ID!r}, force_fetch=True)\n"
+    + _REPORT,
+    "before (Powertools parameters, boto3)": _LOADED
+    + "from aws_lambda_powertools.utilities import parameters\n"
+    + f"assert parameters.get_secret({SECRET_ID!r})\n"
+    + "T1 = time.perf_counter()\n"
+    + f"parameters.get_secret({SECRET_ID!r}, force_fetch=True)\n"
+    + _REPORT,
+}
+
+
+def main() -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SESSION_TOKEN": "bench",
+    }
+    os.environ.update(endpoint)
+    try:
+        with mock_aws(), tempfile.TemporaryDirectory() as folder:
+            boto3.client("secretsmanager").create_secret(
+                Name=SECRET_ID, SecretString="postgresql://app:password@db.internal:5432/auralink"
+            )
+            layers = build_layers(("CoreLayer",), Path(folder) / "layers")
+            runner = Runner(base_interpreter(), layers, runtime_stand_in(Path(folder) / "runtime"))
+            report(runner)
+    finally:
+        server.stop()
+
+
+def report(runner: Runner) -> None:
+    for name, program in VARIANTS.items():  # warms the file cache; not recorded
+        _sample(runner, name, program)
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in VARIANTS}
+    for _ in range(SAMPLES):
+        for name, program in VARIANTS.items():
+            runs[name].append(_sample(runner, name, program))
+    print(f"a secret read in a fresh interpreter, median of {SAMPLES}:")
+    print(f"  {'variant':40s} {'first read':>11s} {'a later read':>13s}")
+    for name, samples in runs.items():
+        first = statistics.median(sample[0] for sample in samples) * 1000
+        later = statistics.median(sample[1] for sample in samples) * 1000
+        print(f"  {name:40s} {first:8.1f} ms {later:10.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
