@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench import (
+    aws_calls,
     cold_start,
     crew_image,
     crew_runs,
@@ -11,7 +12,6 @@ from bench import (
     mcp_gateway,
     mcp_sessions,
     pipeline_runs,
-    secret_read,
     team_runs,
     tracing_exporters,
     workflow_runs,
@@ -20,7 +20,7 @@ from bench import (
 
 def main() -> None:
     cold_start.main()
-    secret_read.main()
+    aws_calls.main()
     tracing_exporters.main()
     layer_size.main()
     db_transactions.main()

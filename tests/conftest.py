@@ -72,10 +72,10 @@ def _start() -> LocalDatabase:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def secrets_manager() -> None:
-    """The service reads secrets over HTTP: moto's server, for every test of this process (its
-    state is `mock_aws`'s, so the secrets a test creates through `mock_aws` are the ones read)."""
-    os.environ[environment.SECRETS_MANAGER_ENDPOINT] = environment.secrets_manager_endpoint()
+def aws_endpoints() -> None:
+    """The service calls AWS over HTTP: moto's server, for every test of this process (its state
+    is `mock_aws`'s, so what a test creates through `mock_aws` is what the service finds)."""
+    environment.point_at_moto()
 
 
 @pytest.fixture(scope="session")

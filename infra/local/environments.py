@@ -48,7 +48,6 @@ PRELOADED_MODULES = (
     "aws_lambda_powertools.metrics",
     "opentelemetry.propagate",
     "opentelemetry.trace",
-    "aws_lambda_powertools.utilities.parameters",
     "boto3",
     "cryptography.hazmat.primitives.ciphers.aead",
     "httpx",

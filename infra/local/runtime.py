@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from psycopg.conninfo import conninfo_to_dict
 
-from auralink import auth, secrets
-from auralink.agents.runs import orchestrator
+from auralink import auth, aws_json, secrets
 from auralink.config.loader import referenced_variables
 from auralink.db.connection import reset_connection
 from auralink.db.migrate import apply_migrations
@@ -416,11 +415,11 @@ def _set_environment(environment: Mapping[str, str | None]) -> None:
 
 
 def _forget_cached_configuration() -> None:
-    # Settings, secrets, JWKS and AWS clients, the connection and the logger's keys (correlation
+    # Settings, secrets, JWKS and AWS credentials, the connection and the logger's keys (correlation
     # id) are kept per container: drop what an earlier environment of this process left behind.
     reset_settings()
     secrets.reset_caches()
-    orchestrator.reset_clients()
+    aws_json.forget_credentials()
     auth.reset_caches()
     reset_connection()
     logger.clear_state()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
+import os
 
 import pytest
 from moto.server import ThreadedMotoServer
 
-from auralink import auth, config, crypto, secrets
-from auralink.agents.runs import orchestrator
+from auralink import auth, aws_json, config, crypto, secrets
 from auralink.db import reset_connection
 from auralink.settings import reset_settings
 
@@ -58,22 +58,29 @@ UNSET = (
 )
 
 
-# The variable that points the service's Secrets Manager reads (`auralink.aws_json`) elsewhere.
-SECRETS_MANAGER_ENDPOINT = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+# The variables that point the service's calls to AWS (`auralink.aws_json`) elsewhere.
+AWS_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SFN")
 
 
 @functools.cache
-def secrets_manager_endpoint() -> str:
-    """moto's server on loopback, for this process: the service reads secrets over HTTP, which
-    `mock_aws` (it intercepts botocore) does not see. The server shares moto's state with
-    `mock_aws`, so a secret created through `mock_aws` is read from it. A test process that runs
-    the service in a process of its own points that process here, or at a server of its own."""
+def moto_endpoint() -> str:
+    """moto's server on loopback, for this process: the service calls Secrets Manager and Step
+    Functions over HTTP, which `mock_aws` (it intercepts botocore) does not see. The server shares
+    moto's state with `mock_aws`, so what a test creates through `mock_aws` is what the service
+    finds."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     atexit.register(server.stop)
     host, port = server.get_host_and_port()
     return f"http://{host}:{port}"
+
+
+def point_at_moto() -> None:
+    """Point this process's calls to AWS at `moto_endpoint` (a test process that runs the service
+    in a process of its own gives it a server of its own this way)."""
+    for variable in AWS_ENDPOINT_VARIABLES:
+        os.environ[variable] = moto_endpoint()
 
 
 def forget_caches() -> None:
@@ -84,7 +91,7 @@ def forget_caches() -> None:
     auth.reset_caches()
     crypto.reset_caches()
     config.reset_mcp_config()
-    orchestrator.reset_clients()
+    aws_json.forget_credentials()
 
 
 def apply(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:

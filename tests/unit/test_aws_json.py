@@ -7,11 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from moto import mock_aws
 from auralink import aws_json, secrets
 from auralink.aws_json import AwsError, Credentials
 from auralink.errors import ConfigurationError
-from tests.support import environment
+from tests.support.aws_loopback import Loopback, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINEL = "s3cr3t-value-that-must-never-leak"
@@ -78,54 +75,16 @@ def test_credentials_do_not_show_their_secret() -> None:
 # --- a service on loopback --------------------------------------------------------------------
 
 
-@dataclass
-class Loopback:
-    """An HTTP server whose answers the test scripts; it records what it was sent."""
-
-    answers: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    received: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-
-    def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        self.answers.append((status, headers or {}, json.dumps(body).encode()))
-
-
 @pytest.fixture
 def loopback() -> Iterator[Loopback]:
-    state = Loopback()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            state.received.append((self.command, self.path, dict(self.headers), self.rfile.read(length)))
-            status, headers, body = state.answers.pop(0) if state.answers else (500, {}, b"{}")
-            self.send_response(status)
-            for name, value in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = _handle
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving() as server:
+        yield server
 
 
 @pytest.fixture
 def aws(loopback: Loopback, service_environment: pytest.MonkeyPatch) -> Loopback:
     """The service's environment, its Secrets Manager endpoint the loopback server; no backoff."""
-    service_environment.setenv(environment.SECRETS_MANAGER_ENDPOINT, loopback.url)
+    service_environment.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", loopback.url)
     service_environment.setattr(aws_json, "_BACKOFF_BASE_S", 0.0)
     return loopback
 
@@ -174,7 +133,7 @@ def test_retries_end_after_three_attempts_with_the_last_error(aws: Loopback) -> 
         _get_secret_value()
 
     assert (info.value.code, info.value.status, info.value.retryable) == ("InternalServiceError", 500, True)
-    assert len(aws.received) == aws_json.ATTEMPTS == 3
+    assert len(aws.received) == aws_json.SECRETS_MANAGER.attempts == 3
 
 
 def test_an_error_of_the_request_is_final_and_carries_no_body(aws: Loopback) -> None:
@@ -194,7 +153,7 @@ def test_a_service_that_cannot_be_reached_is_tried_three_times(
     service_environment: pytest.MonkeyPatch, loopback: Loopback
 ) -> None:
     # A port nothing listens on: the loopback server's, once closed.
-    service_environment.setenv(environment.SECRETS_MANAGER_ENDPOINT, "http://127.0.0.1:9")
+    service_environment.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")
     service_environment.setattr(aws_json, "_BACKOFF_BASE_S", 0.0)
     sent: list[str] = []
     connect = aws_json._connection
@@ -220,7 +179,7 @@ def test_without_a_region_nothing_is_sent(aws: Loopback, monkeypatch: pytest.Mon
 
 
 def test_the_regional_endpoint_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(environment.SECRETS_MANAGER_ENDPOINT, raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
     assert aws_json._endpoint(aws_json.SECRETS_MANAGER, "eu-west-1") == (
@@ -228,6 +187,11 @@ def test_the_regional_endpoint_is_the_default(monkeypatch: pytest.MonkeyPatch) -
     )
     assert aws_json._endpoint(aws_json.SECRETS_MANAGER, "cn-north-1") == (
         "https://secretsmanager.cn-north-1.amazonaws.com.cn"
+    )
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    assert (
+        aws_json._endpoint(aws_json.STEP_FUNCTIONS, "us-east-1")
+        == "https://states-fips.us-east-1.amazonaws.com"
     )
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     assert aws_json._endpoint(aws_json.SECRETS_MANAGER, "eu-west-1") == "http://127.0.0.1:4566"

@@ -1,9 +1,10 @@
-"""Calls to AWS APIs of the JSON protocol (Secrets Manager), signed with SigV4, without botocore.
+"""Calls to AWS APIs of the JSON protocol (Secrets Manager, Step Functions), signed with SigV4,
+without botocore.
 
-boto3 and botocore take 150-400 ms to import and to build a client, and every function that
-reads the database reads its credentials from Secrets Manager at its first request. One signed
-POST over the standard library costs a few milliseconds of imports instead. It does what those
-functions need of the SDK, and nothing more:
+boto3 and botocore take 150-400 ms to import and to build a client. Every function that reads the
+database reads its credentials from Secrets Manager at its first request, and every route that
+starts a run calls Step Functions. One signed POST over the standard library costs a few
+milliseconds of imports instead. It does what those functions need of the SDK, and nothing more:
 
 - **Credentials** as Lambda gives them: the environment's access key (``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``), else the container credentials endpoint
@@ -11,9 +12,12 @@ functions need of the SDK, and nothing more:
   where a function restored from a SnapStart snapshot finds them. Endpoint credentials are kept
   until five minutes before they expire, and forgotten after a restore.
 - **The endpoint**: ``AWS_ENDPOINT_URL_<SERVICE>``, else ``AWS_ENDPOINT_URL`` (as the SDKs read
-  them: the local runtime and the tests point them at moto), else the region's own.
-- **Retries**: a call that did not reach the service, a 5xx or a throttling answer is tried again
-  (three attempts, full-jitter backoff); any other error answer is final.
+  them: the local runtime and the tests point them at moto), else the region's own, its FIPS
+  endpoint where ``AWS_USE_FIPS_ENDPOINT`` is true. (``AWS_USE_DUALSTACK_ENDPOINT`` is not read: a
+  dual-stack endpoint is named in an endpoint variable.)
+- **Retries**: a call that did not reach the service or got no whole answer, a 5xx or a
+  throttling answer is tried again (full-jitter backoff), so only operations that are safe to
+  repeat go through here (reads; a start of an execution by name); any other error is final.
 
 Errors carry the service's error code and the HTTP status, never a request's or an answer's body.
 """
@@ -38,11 +42,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from auralink.snapstart import after_restore
 
-ATTEMPTS = 3
 _BACKOFF_BASE_S = 0.1
 _BACKOFF_MAX_S = 1.0
-# One bound for each socket operation: connecting, sending, each read of the answer.
-TIMEOUT_S = 5.0
 _CREDENTIALS_TIMEOUT_S = 2.0
 # Endpoint credentials are fetched again this long before they expire.
 _REFRESH_BEFORE_S = 300
@@ -75,10 +76,23 @@ class Service:
     signing_name: str  # the SigV4 scope's service, and the regional endpoint's first label
     target_prefix: str  # of the X-Amz-Target header: "<prefix>.<Operation>"
     endpoint_variable: str  # the SDKs' service-specific endpoint override
-    content_type: str = "application/x-amz-json-1.1"
+    content_type: str
+    attempts: int = 3
+    # One bound for each socket operation: connecting, sending, each read of the answer.
+    timeout_s: float = 5.0
+
+    @property
+    def longest_call_s(self) -> float:
+        """About the most a call may take: each attempt's connection and answer, the waits between."""
+        return self.attempts * 2 * self.timeout_s + (self.attempts - 1) * _BACKOFF_MAX_S
 
 
-SECRETS_MANAGER = Service("secretsmanager", "secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER")
+SECRETS_MANAGER = Service(
+    "secretsmanager", "secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "application/x-amz-json-1.1"
+)
+STEP_FUNCTIONS = Service(
+    "states", "AWSStepFunctions", "AWS_ENDPOINT_URL_SFN", "application/x-amz-json-1.0", attempts=2
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,7 @@ def call(service: Service, operation: str, payload: dict[str, Any]) -> dict[str,
     """The answer of ``operation`` with ``payload``, as a JSON object; raises `AwsError`."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     last: AwsError | None = None
-    for attempt in range(ATTEMPTS):
+    for attempt in range(service.attempts):
         if attempt:
             ceiling = min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
             time.sleep(random.uniform(0, ceiling))  # noqa: S311  # jitter, not a secret
@@ -130,7 +144,7 @@ def _send(service: Service, operation: str, body: bytes) -> dict[str, Any]:
         service=service.signing_name,
         now=datetime.now(UTC),
     )
-    status, answer, error_type = _post(url, signed, body)
+    status, answer, error_type = _post(url, signed, body, service.timeout_s)
     if status == 200:
         try:
             document = json.loads(answer)
@@ -143,14 +157,16 @@ def _send(service: Service, operation: str, body: bytes) -> dict[str, Any]:
     raise AwsError(code, status, retryable=status >= 500 or status == 429 or code in _THROTTLING)
 
 
-def _post(url: SplitResult, headers: dict[str, str], body: bytes) -> tuple[int, bytes, str | None]:
-    connection = _connection(url.scheme, url.hostname or "", url.port, TIMEOUT_S)
+def _post(
+    url: SplitResult, headers: dict[str, str], body: bytes, timeout_s: float
+) -> tuple[int, bytes, str | None]:
+    connection = _connection(url.scheme, url.hostname or "", url.port, timeout_s)
     try:
         connection.request("POST", url.path or "/", body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.read(), response.getheader("X-Amzn-ErrorType")
     except (OSError, http.client.HTTPException) as exc:
-        # Not reached, or no whole answer: the call is safe to send again (reads only).
+        # Not reached, or no whole answer: sent again, as only operations safe to repeat come here.
         raise AwsError(type(exc).__name__, None, retryable=True) from None
     finally:
         connection.close()
@@ -201,7 +217,8 @@ def _endpoint(service: Service, region: str) -> str:
     if override:
         return override
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://{service.signing_name}.{region}.{suffix}"
+    fips = "-fips" if os.environ.get("AWS_USE_FIPS_ENDPOINT", "").lower() == "true" else ""
+    return f"https://{service.signing_name}{fips}.{region}.{suffix}"
 
 
 def host_header(scheme: str, host: str, port: int | None) -> str:

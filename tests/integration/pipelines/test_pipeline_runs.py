@@ -299,10 +299,10 @@ import json, os, sys
 import boto3
 from moto import mock_aws
 
-from tests.support.environment import SECRETS_MANAGER_ENDPOINT, secrets_manager_endpoint
+from tests.support.environment import point_at_moto
 
 with mock_aws():
-    os.environ[SECRETS_MANAGER_ENDPOINT] = secrets_manager_endpoint()
+    point_at_moto()
     for name, value in json.loads(os.environ["TEST_SECRETS"]).items():
         boto3.client("secretsmanager").create_secret(Name=name, SecretString=value)
     from auralink.agents.prefect.executor import FRAMEWORK, PrefectExecutor

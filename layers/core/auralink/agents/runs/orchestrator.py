@@ -1,8 +1,9 @@
 """Starts executions of the run state machine (Step Functions), and says what a failure means.
 
-The boto3 client is built on first use and kept for the container: it costs tens of milliseconds
-to build, and importing boto3 costs cold start that functions which never start a run should not
-pay. botocore retries once (throttling and 5xx included). What still fails is classified:
+StartExecution is one signed POST (`auralink.aws_json`), not boto3, whose import and client took
+150-400 ms of the first run start of a container. A call that did not reach Step Functions, a 5xx
+or throttling is tried once more: a start is safe to repeat, since an execution's name is unique.
+What still fails is classified:
 
 - ``ExecutionAlreadyExists``: an execution of that name was started before (execution names are
   ``<run id>-<n>``, one per run and execution): the run is started, which is all the caller asked;
@@ -17,20 +18,14 @@ The caller decides what happens to the run.
 
 from __future__ import annotations
 
-import functools
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from auralink import aws_json
 from auralink.errors import ConfigurationError
 from auralink.observability import logger
 from auralink.settings import get_settings
-from auralink.snapstart import after_restore
 
-if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions.client import SFNClient
-
-CONNECT_TIMEOUT_S = 3
-READ_TIMEOUT_S = 10
 # What a client that met a busy or unreachable Step Functions is told to wait.
 RETRY_AFTER_S = 5
 ALREADY_STARTED = "ExecutionAlreadyExists"
@@ -62,25 +57,6 @@ class OrchestratorMisconfigured(Exception):
     """Step Functions refused the execution for a reason no retry fixes (permissions, ARN...)."""
 
 
-@functools.cache
-def _client() -> SFNClient:
-    import boto3  # noqa: PLC0415  # only functions that start runs pay for boto3
-    from botocore.config import Config  # noqa: PLC0415
-
-    config = Config(
-        connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=READ_TIMEOUT_S,
-        retries={"mode": "standard", "total_max_attempts": 2},
-    )
-    return boto3.client("stepfunctions", config=config)
-
-
-@after_restore
-def reset_clients() -> None:
-    """Forget the client: tests and restored snapshots must see the current endpoint and credentials."""
-    _client.cache_clear()
-
-
 def state_machine_arn() -> str:
     arn = get_settings().run_state_machine_arn
     if arn is None:
@@ -102,27 +78,22 @@ def start_execution(name: str, payload: dict[str, Any], *, trace_header: str | N
     either way the execution exists, and only one ever does. ``trace_header`` (X-Ray's format)
     puts the execution in that trace where the state machine is traced.
     """
-    from botocore import exceptions as aws  # noqa: PLC0415
-
     machine = state_machine_arn()
+    request = {"stateMachineArn": machine, "name": name, "input": json.dumps(payload)}
+    if trace_header:
+        request["traceHeader"] = trace_header
     try:
-        trace = {"traceHeader": trace_header} if trace_header else {}
-        started = _client().start_execution(
-            stateMachineArn=machine, name=name, input=json.dumps(payload), **trace
-        )
-    except aws.ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", "unknown"))
-        if code == ALREADY_STARTED:
+        started = aws_json.call(aws_json.STEP_FUNCTIONS, "StartExecution", request)
+    except aws_json.AwsError as exc:
+        if exc.code == ALREADY_STARTED:
             logger.info("run execution already started", extra={"execution": name})
             return execution_arn(machine, name)
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        raise _classified(name, code, transient=status >= 500 or code in TRANSIENT_CODES) from exc
-    except aws.BotoCoreError as exc:
-        # Connection and read failures are the network's; the rest (no credentials, no region,
-        # a parameter botocore refuses) are the deployment's.
-        transient = isinstance(exc, aws.ConnectionError | aws.HTTPClientError)
-        raise _classified(name, type(exc).__name__, transient=transient) from exc
-    return started["executionArn"]
+        # Not reached, 5xx and throttling are retryable; no credentials or region are the deployment's.
+        raise _classified(name, exc.code, transient=exc.retryable or exc.code in TRANSIENT_CODES) from exc
+    arn = started.get("executionArn")
+    if not isinstance(arn, str):
+        raise _classified(name, "InvalidResponse", transient=True)
+    return arn
 
 
 def _classified(name: str, code: str, *, transient: bool) -> Exception:

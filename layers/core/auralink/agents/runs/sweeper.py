@@ -17,6 +17,7 @@ import time
 
 from pydantic import BaseModel
 
+from auralink import aws_json
 from auralink.agents.runs import orchestrator, repository, starts
 from auralink.agents.runs.models import RunError
 from auralink.agents.runs.repository import UnstartedRun
@@ -31,9 +32,8 @@ GIVE_UP_AFTER_S = 3600
 RUN_NOT_STARTED = "run_not_started"
 # A sweep handles at most this many runs, oldest first; the next sweep takes the rest.
 MAX_RUNS_PER_SWEEP = 100
-# No start begins with less than this left of the invocation: one start may take two attempts
-# of the client's connect and read timeouts.
-START_RESERVE_MS = 2 * (orchestrator.CONNECT_TIMEOUT_S + orchestrator.READ_TIMEOUT_S) * 1000
+# No start begins with less than this left of the invocation: the longest a start may take.
+START_RESERVE_MS = aws_json.STEP_FUNCTIONS.longest_call_s * 1000
 
 
 class SweepResult(BaseModel):

@@ -1,15 +1,16 @@
-"""A function's first secret read, as `auralink.secrets` does it (one signed POST over the standard
-library, `auralink.aws_json`) against the way it did before (Powertools' parameters utility over
-boto3), in one run.
+"""A function's first call to AWS, as the service makes it (one signed POST over the standard
+library, `auralink.aws_json`) against the way it did before, in one run: a secret read
+(`auralink.secrets`; before, Powertools' parameters utility over boto3) and a run's start
+(`auralink.agents.runs.orchestrator`; before, a boto3 Step Functions client).
 
 Each sample is a fresh interpreter on the core layer as `make build-CoreLayer` builds it, beside a
 stand-in for the runtime's boto3 (as `bench/cold_start.py`). It first loads what a function that
 reads the database has loaded by then (Powertools' resolver, psycopg, the settings, logging and
-metrics); then the clock runs over the first read of a secret (imports, client, the call), and
-over a second read that skips the cache (the call alone, as when a rotated password is fetched
-again). Secrets Manager is moto's server on loopback, over plain HTTP: on AWS, both ways add a TLS
-handshake to the first call, and the SDK keeps its connection for the next ones. Medians of
-BENCH_SAMPLES (default 15), the variants alternating.
+metrics); then the clock runs over the first call (imports, client, the call), and over a second
+one (the call alone: a read that skips the cache, as when a rotated password is fetched again; the
+start of another execution). AWS is moto's server on loopback, over plain HTTP: on AWS, both ways
+add a TLS handshake to the first call, and the SDK keeps its connection for the next ones. Medians
+of BENCH_SAMPLES (default 15), the variants alternating.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench.cold_start import SAMPLES, Runner, _sample
 from tests.packaging.artifacts import base_interpreter, build_layers, runtime_stand_in
 
 SECRET_ID = "bench/database"
+MACHINE_NAME = "bench-run"
 
 _LOADED = """
 import time
@@ -51,7 +53,25 @@ VARIANTS = {
     + "T1 = time.perf_counter()\n"
     + f"parameters.get_secret({SECRET_ID!r}, force_fetch=True)\n"
     + _REPORT,
+    "run start, service (auralink.aws_json)": _LOADED
+    + "import uuid\n"
+    + "from auralink.agents.runs import orchestrator\n"
+    + "orchestrator.start_execution(str(uuid.uuid4()), {'run_id': 'r'})\n"
+    + "T1 = time.perf_counter()\n"
+    + "orchestrator.start_execution(str(uuid.uuid4()), {'run_id': 'r'})\n"
+    + _REPORT,
+    "run start, before (boto3 client)": _LOADED
+    + "import json, os, uuid\n"
+    + "import boto3\n"
+    + "client = boto3.client('stepfunctions')\n"
+    + "start = dict(stateMachineArn=os.environ['RUN_STATE_MACHINE_ARN'], input=json.dumps({'run_id': 'r'}))\n"
+    + "client.start_execution(name=str(uuid.uuid4()), **start)\n"
+    + "T1 = time.perf_counter()\n"
+    + "client.start_execution(name=str(uuid.uuid4()), **start)\n"
+    + _REPORT,
 }
+# A state machine that waits: moto records its executions and runs nothing.
+_MACHINE = '{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": true}}}'
 
 
 def main() -> None:
@@ -71,6 +91,9 @@ def main() -> None:
             boto3.client("secretsmanager").create_secret(
                 Name=SECRET_ID, SecretString="postgresql://app:password@db.internal:5432/auralink"
             )
+            os.environ["RUN_STATE_MACHINE_ARN"] = boto3.client("stepfunctions").create_state_machine(
+                name=MACHINE_NAME, definition=_MACHINE, roleArn="arn:aws:iam::123456789012:role/bench"
+            )["stateMachineArn"]
             layers = build_layers(("CoreLayer",), Path(folder) / "layers")
             runner = Runner(base_interpreter(), layers, runtime_stand_in(Path(folder) / "runtime"))
             report(runner)
@@ -85,8 +108,8 @@ def report(runner: Runner) -> None:
     for _ in range(SAMPLES):
         for name, program in VARIANTS.items():
             runs[name].append(_sample(runner, name, program))
-    print(f"a secret read in a fresh interpreter, median of {SAMPLES}:")
-    print(f"  {'variant':40s} {'first read':>11s} {'a later read':>13s}")
+    print(f"a first call to AWS in a fresh interpreter, median of {SAMPLES}:")
+    print(f"  {'variant':40s} {'first call':>11s} {'a later call':>13s}")
     for name, samples in runs.items():
         first = statistics.median(sample[0] for sample in samples) * 1000
         later = statistics.median(sample[1] for sample in samples) * 1000
