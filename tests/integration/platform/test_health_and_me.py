@@ -264,3 +264,34 @@ def test_a_function_that_reads_no_secret_never_loads_the_secrets_client():
         if m == "boto3" or m.startswith("aws_lambda_powertools.utilities.parameters")
     ]
     assert loaded == []
+
+
+def test_a_function_that_reads_its_database_secret_loads_no_aws_sdk(monkeypatch):
+    # As in AWS: the database's credentials in Secrets Manager, read at the first request over one
+    # signed POST (`auralink.aws_json`), not boto3 (150-400 ms of that request).
+    boto3.client("secretsmanager").create_secret(
+        Name="auralink/test/database", SecretString=os.environ["DATABASE_URL"]
+    )
+    environment_of_function = {**os.environ, "DATABASE_SECRET_ID": "auralink/test/database"}
+    del environment_of_function["DATABASE_URL"]
+    spec = local_functions().specs["HealthFunction"]
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _FIRST_REQUEST,
+            str(ROOT / spec.code_uri / spec.module_path),
+            json.dumps(sample_event("HealthFunction")),
+        ],
+        env=environment_of_function,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    answer = json.loads(result.stdout.splitlines()[-1])
+
+    assert answer["status"] == 200
+    sdk = ("boto3", "botocore.session", "botocore.client", "aws_lambda_powertools.utilities.parameters")
+    assert [m for m in answer["modules"] if m.startswith(sdk)] == []
