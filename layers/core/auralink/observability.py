@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 NAMESPACE = "AuraLink"
 
@@ -37,13 +37,15 @@ MetricPoint = tuple[str, MetricUnit, float]
 def emit_with_dimensions(points: Iterable[MetricPoint], dimensions: Mapping[str, str]) -> None:
     """Emit metrics under dimensions of their own (per server, model, tool...).
 
-    Each point is its own EMF document, so that the function's other metrics keep theirs.
+    The points are one EMF document of their own, so that the function's other metrics keep their
+    dimensions; one document for all of them, as each is a log line that CloudWatch Logs bills.
     """
+    document = EphemeralMetrics(namespace=NAMESPACE, service="auralink")
+    for name, value in dimensions.items():
+        document.add_dimension(name=name, value=value)
     for name, unit, value in points:
-        with single_metric(
-            name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=dict(dimensions)
-        ):
-            pass
+        document.add_metric(name=name, unit=unit, value=value)
+    document.flush_metrics()
 
 
 class MetricName:
