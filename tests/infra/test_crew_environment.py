@@ -52,7 +52,6 @@ LOADED_AT_INIT = [
     "auralink.agents.runs.models",
     "auralink.agents.runs.repository",
     "auralink.agents.runs.service",
-    "auralink.aws_json",
     "auralink.db",
     "auralink.db.connection",
     "auralink.errors",

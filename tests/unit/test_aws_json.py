@@ -179,8 +179,8 @@ def test_without_a_region_nothing_is_sent(aws: Loopback, monkeypatch: pytest.Mon
 
 
 def test_the_regional_endpoint_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for variable in ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SFN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(variable, raising=False)
 
     assert aws_json._endpoint(aws_json.SECRETS_MANAGER, "eu-west-1") == (
         "https://secretsmanager.eu-west-1.amazonaws.com"

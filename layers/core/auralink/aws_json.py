@@ -33,11 +33,10 @@ import random
 import ssl
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
 from auralink.snapstart import after_restore
@@ -69,8 +68,9 @@ class AwsError(Exception):
         self.retryable = retryable
 
 
-@dataclass(frozen=True)
-class Service:
+# Neither is a dataclass: building two at import took 3 ms, and every function that reads its
+# database's secret imports this module.
+class Service(NamedTuple):
     """What addresses and signs one service's calls."""
 
     signing_name: str  # the SigV4 scope's service, and the regional endpoint's first label
@@ -95,13 +95,22 @@ STEP_FUNCTIONS = Service(
 )
 
 
-@dataclass(frozen=True)
 class Credentials:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-    # Monotonic time after which endpoint credentials are fetched again; None: read each call.
-    refresh_at: float | None = None
+    __slots__ = ("access_key_id", "refresh_at", "secret_access_key", "session_token")
+
+    def __init__(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str | None = None,
+        *,
+        refresh_at: float | None = None,
+    ) -> None:
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+        self.session_token = session_token
+        # Monotonic time after which endpoint credentials are fetched again; None: read each call.
+        self.refresh_at = refresh_at
 
     def __repr__(self) -> str:
         return f"Credentials(access_key_id={self.access_key_id!r}, ...)"

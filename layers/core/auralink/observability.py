@@ -41,8 +41,8 @@ def emit_with_dimensions(points: Iterable[MetricPoint], dimensions: Mapping[str,
     dimensions; one document for all of them, as each is a log line that CloudWatch Logs bills.
     """
     document = EphemeralMetrics(namespace=NAMESPACE, service="auralink")
-    for name, value in dimensions.items():
-        document.add_dimension(name=name, value=value)
+    for dimension, label in dimensions.items():
+        document.add_dimension(name=dimension, value=label)
     for name, unit, value in points:
         document.add_metric(name=name, unit=unit, value=value)
     document.flush_metrics()

@@ -16,7 +16,6 @@ import threading
 import time
 from typing import Any
 
-from auralink import aws_json
 from auralink.errors import ConfigurationError
 from auralink.observability import logger
 from auralink.settings import get_settings
@@ -74,6 +73,9 @@ def _value(secret_id: str, *, max_age: int | None, force_fetch: bool) -> str | b
 
 
 def _fetch(secret_id: str) -> str | bytes:
+    # Imported here: a function given its database by URL (locally) reads no secret.
+    from auralink import aws_json  # noqa: PLC0415
+
     try:
         answer = aws_json.call(aws_json.SECRETS_MANAGER, "GetSecretValue", {"SecretId": secret_id})
     except aws_json.AwsError as exc:
