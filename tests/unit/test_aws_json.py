@@ -290,10 +290,11 @@ def test_a_secret_that_cannot_be_read_is_a_configuration_error_without_the_answe
     with pytest.raises(ConfigurationError) as info:
         secrets.get_secret_string("app/db")
 
-    assert info.value.code == "secret_unavailable"
-    assert "app/db" in str(info.value)
-    assert SENTINEL not in str(info.value)
+    assert (info.value.code, str(info.value)) == ("secret_unavailable", "secret 'app/db' cannot be read")
     assert info.value.__cause__ is None
+    [logged] = [record for record in caplog.records if record.getMessage() == "secret unavailable"]
+    assert (logged.secret_id, logged.error) == ("app/db", "AccessDeniedException (HTTP 400)")  # type: ignore[attr-defined]
+    assert SENTINEL not in caplog.text
 
 
 def test_reading_a_secret_loads_no_aws_sdk(service_environment: pytest.MonkeyPatch) -> None:
