@@ -7,7 +7,7 @@ import sys
 
 import snapshot_restore_py
 
-from auralink import db, secrets, snapstart
+from auralink import aws_json, db, secrets, snapstart
 from tests.infra.template_support import ROOT
 from tests.infra.test_cold_start_imports import IMPORT_ENVIRONMENT
 
@@ -18,6 +18,8 @@ def test_restore_hooks_reset_the_connection_the_secrets_and_random():
 
     assert (db.reset_connection.__module__, "reset_connection") in hooks
     assert (secrets.reset_caches.__module__, "reset_caches") in hooks
+    # Credentials from the container endpoint may have expired since the snapshot.
+    assert (aws_json.__name__, "forget_credentials") in hooks
     assert ("auralink.snapstart", "_reseed_random") in hooks
 
 
@@ -54,4 +56,26 @@ assert not [name for name in sys.modules if name.startswith("opentelemetry.sdk")
 assert opened == [] and threading.active_count() == 1
 """
     environment = {**os.environ, **IMPORT_ENVIRONMENT, "OTEL_TRACES_EXPORTER": "xray"}
+    subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)
+
+
+def test_the_secrets_client_is_loaded_before_the_snapshot_and_opens_nothing():
+    # A restored function reads its database's secret at its first request: the client is in the
+    # snapshot, and nothing it could share with other restored containers is open.
+    probe = """
+import socket, sys, threading, snapshot_restore_py
+opened = []
+class Watched(socket.socket):
+    def __init__(self, *args, **kwargs):
+        opened.append(args)
+        super().__init__(*args, **kwargs)
+socket.socket = Watched
+from auralink import secrets
+assert "auralink.aws_json" not in sys.modules
+for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+    hook(*args, **kwargs)
+assert "auralink.aws_json" in sys.modules
+assert opened == [] and threading.active_count() == 1
+"""
+    environment = {**os.environ, **IMPORT_ENVIRONMENT}
     subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)

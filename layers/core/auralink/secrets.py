@@ -14,12 +14,13 @@ import binascii
 import json
 import threading
 import time
+from types import ModuleType
 from typing import Any
 
 from auralink.errors import ConfigurationError
 from auralink.observability import logger
 from auralink.settings import get_settings
-from auralink.snapstart import after_restore
+from auralink.snapstart import after_restore, before_snapshot
 
 __all__ = ["get_secret_json", "get_secret_string", "reset_caches"]
 
@@ -72,10 +73,19 @@ def _value(secret_id: str, *, max_age: int | None, force_fetch: bool) -> str | b
         return value
 
 
-def _fetch(secret_id: str) -> str | bytes:
-    # Imported here: a function given its database by URL (locally) reads no secret.
+def _client() -> ModuleType:
+    """The AWS client, loaded at the first read: a function given its database by URL (locally)
+    reads no secret. SnapStart functions load it before their snapshot."""
     from auralink import aws_json  # noqa: PLC0415
 
+    return aws_json
+
+
+before_snapshot(_client)
+
+
+def _fetch(secret_id: str) -> str | bytes:
+    aws_json = _client()
     try:
         answer = aws_json.call(aws_json.SECRETS_MANAGER, "GetSecretValue", {"SecretId": secret_id})
     except aws_json.AwsError as exc:
