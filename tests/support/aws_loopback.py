@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,12 +17,15 @@ from typing import Any
 class Loopback:
     """An HTTP server whose answers the test scripts; it records what it was sent."""
 
-    answers: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    answers: list[tuple[int, dict[str, str], bytes, float]] = field(default_factory=list)
     received: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
     url: str = ""
 
-    def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        self.answers.append((status, headers or {}, json.dumps(body).encode()))
+    def answer(
+        self, status: int, body: Any, headers: dict[str, str] | None = None, *, after_s: float = 0.0
+    ) -> None:
+        """Answer the next request with ``body`` (as JSON), ``after_s`` seconds after it came."""
+        self.answers.append((status, headers or {}, json.dumps(body).encode(), after_s))
 
 
 @contextmanager
@@ -32,7 +36,8 @@ def serving() -> Iterator[Loopback]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             state.received.append((self.command, self.path, dict(self.headers), self.rfile.read(length)))
-            status, headers, body = state.answers.pop(0) if state.answers else (500, {}, b"{}")
+            status, headers, body, after_s = state.answers.pop(0) if state.answers else (500, {}, b"{}", 0.0)
+            time.sleep(after_s)
             self.send_response(status)
             for name, value in {"Content-Type": "application/json", **headers}.items():
                 self.send_header(name, value)

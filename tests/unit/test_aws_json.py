@@ -33,7 +33,15 @@ NOW = datetime(2026, 12, 5, 9, 30, 15, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("session_token", [None, "FwoGZXIvYXdzEJr//session+token=="])
-@pytest.mark.parametrize("url", ["https://secretsmanager.eu-west-1.amazonaws.com/", "http://127.0.0.1:4566/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://secretsmanager.eu-west-1.amazonaws.com/",
+        "http://127.0.0.1:4566/",
+        # A REST path with an encoded segment (a Bedrock model id holds a colon).
+        "https://bedrock-runtime.eu-west-1.amazonaws.com/model/us.meta.llama3-3-70b-instruct-v1%3A0/converse",
+    ],
+)
 def test_a_request_is_signed_as_botocore_signs_it(
     url: str, session_token: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,7 +60,7 @@ def test_a_request_is_signed_as_botocore_signs_it(
     signed = aws_json.sign(
         "POST",
         aws_json.host_header(split.scheme, split.hostname or "", split.port),
-        "/",
+        split.path,
         headers,
         body,
         credentials=credentials,

@@ -1,10 +1,11 @@
-"""Calls to AWS APIs of the JSON protocol (Secrets Manager, Step Functions), signed with SigV4,
-without botocore.
+"""Calls to AWS's JSON APIs (Secrets Manager and Step Functions by operation name, Bedrock's
+Converse by path), signed with SigV4, without botocore.
 
 boto3 and botocore take 150-400 ms to import and to build a client. Every function that reads the
-database reads its credentials from Secrets Manager at its first request, and every route that
-starts a run calls Step Functions. One signed POST over the standard library costs a few
-milliseconds of imports instead. It does what those functions need of the SDK, and nothing more:
+database reads its credentials from Secrets Manager at its first request, every route that starts
+a run calls Step Functions, and a chat on a Meta model calls Bedrock. One signed POST over the
+standard library costs a few milliseconds of imports instead. It does what those functions need
+of the SDK, and nothing more:
 
 - **Credentials** as Lambda gives them: the environment's access key (``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``), else the container credentials endpoint
@@ -16,10 +17,12 @@ milliseconds of imports instead. It does what those functions need of the SDK, a
   endpoint where ``AWS_USE_FIPS_ENDPOINT`` is true. (``AWS_USE_DUALSTACK_ENDPOINT`` is not read: a
   dual-stack endpoint is named in an endpoint variable.)
 - **Retries**: a call that did not reach the service or got no whole answer, a 5xx or a
-  throttling answer is tried again (full-jitter backoff), so only operations that are safe to
-  repeat go through here (reads; a start of an execution by name); any other error is final.
+  throttling answer is tried again (full-jitter backoff) up to the service's attempts, so only
+  operations that are safe to repeat are given more than one (reads; a start of an execution by
+  name); any other error is final. Bedrock's calls are made once: the LLM gateway retries.
 
-Errors carry the service's error code and the HTTP status, never a request's or an answer's body.
+Errors carry the service's error code and the HTTP status, never a request's or an answer's body
+(the service's message rides apart, for a caller that shows it).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from auralink.snapstart import after_restore
 
@@ -59,13 +62,15 @@ _THROTTLING = frozenset(
 
 class AwsError(Exception):
     """An AWS call that failed: the service's error code (or the transport's), the HTTP status if
-    an answer came, and whether trying again could succeed."""
+    an answer came, and whether trying again could succeed. ``message`` is what the service said,
+    for a caller that shows it (a model's refusal of a request); never in the error's text."""
 
-    def __init__(self, code: str, status: int | None, *, retryable: bool) -> None:
+    def __init__(self, code: str, status: int | None, *, retryable: bool, message: str | None = None) -> None:
         super().__init__(f"{code} (HTTP {status})" if status is not None else code)
         self.code = code
         self.status = status
         self.retryable = retryable
+        self.message = message
 
 
 # Neither is a dataclass: building two at import took 3 ms, and every function that reads its
@@ -73,13 +78,16 @@ class AwsError(Exception):
 class Service(NamedTuple):
     """What addresses and signs one service's calls."""
 
-    signing_name: str  # the SigV4 scope's service, and the regional endpoint's first label
-    target_prefix: str  # of the X-Amz-Target header: "<prefix>.<Operation>"
+    signing_name: str  # the SigV4 scope's service
+    # Of the X-Amz-Target header, "<prefix>.<Operation>" (`call`); empty for a REST API (`post`).
+    target_prefix: str
     endpoint_variable: str  # the SDKs' service-specific endpoint override
     content_type: str
     attempts: int = 3
     # One bound for each socket operation: connecting, sending, each read of the answer.
     timeout_s: float = 5.0
+    # The regional endpoint's first label, where it is not the signing name.
+    host_prefix: str | None = None
 
     @property
     def longest_call_s(self) -> float:
@@ -92,6 +100,15 @@ SECRETS_MANAGER = Service(
 )
 STEP_FUNCTIONS = Service(
     "states", "AWSStepFunctions", "AWS_ENDPOINT_URL_SFN", "application/x-amz-json-1.0", attempts=2
+)
+# The caller retries (within its deadline) and bounds each call: `post`'s attempts and timeout.
+BEDROCK_RUNTIME = Service(
+    "bedrock",
+    "",
+    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "application/json",
+    attempts=1,
+    host_prefix="bedrock-runtime",
 )
 
 
@@ -117,7 +134,30 @@ class Credentials:
 
 
 def call(service: Service, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The answer of ``operation`` with ``payload``, as a JSON object; raises `AwsError`."""
+    """The answer of ``operation`` with ``payload`` (an API of the JSON protocol, whose operation
+    is named by a header), as a JSON object; raises `AwsError`."""
+    target = {"X-Amz-Target": f"{service.target_prefix}.{operation}"}
+    return _with_retries(service, "", target, payload, region=None, timeout_s=service.timeout_s)
+
+
+def post(
+    service: Service, path: str, payload: dict[str, Any], *, region: str | None = None, timeout_s: float
+) -> dict[str, Any]:
+    """The answer of a POST of ``payload`` to ``path`` (a REST API of JSON documents, ``path``'s
+    segments percent-encoded), as a JSON object; raises `AwsError`. ``region`` overrides the
+    environment's; ``timeout_s`` bounds each socket operation."""
+    return _with_retries(service, path, {}, payload, region=region, timeout_s=timeout_s)
+
+
+def _with_retries(
+    service: Service,
+    path: str,
+    headers: dict[str, str],
+    payload: dict[str, Any],
+    *,
+    region: str | None,
+    timeout_s: float,
+) -> dict[str, Any]:
     body = json.dumps(payload, separators=(",", ":")).encode()
     last: AwsError | None = None
     for attempt in range(service.attempts):
@@ -125,7 +165,7 @@ def call(service: Service, operation: str, payload: dict[str, Any]) -> dict[str,
             ceiling = min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
             time.sleep(random.uniform(0, ceiling))  # noqa: S311  # jitter, not a secret
         try:
-            return _send(service, operation, body)
+            return _send(service, path, headers, body, region=region or _region(), timeout_s=timeout_s)
         except AwsError as exc:
             if not exc.retryable:
                 raise
@@ -134,26 +174,24 @@ def call(service: Service, operation: str, payload: dict[str, Any]) -> dict[str,
     raise last
 
 
-def _send(service: Service, operation: str, body: bytes) -> dict[str, Any]:
-    region = _region()
+def _send(
+    service: Service, path: str, headers: dict[str, str], body: bytes, *, region: str, timeout_s: float
+) -> dict[str, Any]:
     url = urlsplit(_endpoint(service, region))
     host = url.hostname or ""
-    headers = {
-        "Content-Type": service.content_type,
-        "X-Amz-Target": f"{service.target_prefix}.{operation}",
-    }
+    full_path = url.path.rstrip("/") + path if path else url.path or "/"
     signed = sign(
         "POST",
         host_header(url.scheme, host, url.port),
-        url.path or "/",
-        headers,
+        full_path,
+        {"Content-Type": service.content_type, **headers},
         body,
         credentials=credentials(),
         region=region,
         service=service.signing_name,
         now=datetime.now(UTC),
     )
-    status, answer, error_type = _post(url, signed, body, service.timeout_s)
+    status, answer, error_type = _post(url, full_path, signed, body, timeout_s)
     if status == 200:
         try:
             document = json.loads(answer)
@@ -162,18 +200,26 @@ def _send(service: Service, operation: str, body: bytes) -> dict[str, Any]:
         if not isinstance(document, dict):
             raise AwsError("InvalidResponse", status, retryable=True)
         return document
-    code = _error_code(answer, error_type)
-    raise AwsError(code, status, retryable=status >= 500 or status == 429 or code in _THROTTLING)
+    code, message = _error(answer, error_type)
+    retryable = status >= 500 or status == 429 or code in _THROTTLING
+    raise AwsError(code, status, retryable=retryable, message=message)
 
 
 def _post(
-    url: SplitResult, headers: dict[str, str], body: bytes, timeout_s: float
+    url: SplitResult, path: str, headers: dict[str, str], body: bytes, timeout_s: float
 ) -> tuple[int, bytes, str | None]:
     connection = _connection(url.scheme, url.hostname or "", url.port, timeout_s)
     try:
-        connection.request("POST", url.path or "/", body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read(), response.getheader("X-Amzn-ErrorType")
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+        except TimeoutError:
+            raise AwsError("ConnectTimeout", None, retryable=True) from None
+        try:
+            response = connection.getresponse()
+            return response.status, response.read(), response.getheader("X-Amzn-ErrorType")
+        except TimeoutError:
+            # Sent, and no answer in time: only a caller that may repeat the call retries it.
+            raise AwsError("ReadTimeout", None, retryable=True) from None
     except (OSError, http.client.HTTPException) as exc:
         # Not reached, or no whole answer: sent again, as only operations safe to repeat come here.
         raise AwsError(type(exc).__name__, None, retryable=True) from None
@@ -200,18 +246,21 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _error_code(answer: bytes, error_type: str | None) -> str:
-    code = error_type
-    if not code:
-        try:
-            document = json.loads(answer)
-        except ValueError:
-            document = None
-        code = document.get("__type") if isinstance(document, dict) else None
+def _error(answer: bytes, error_type: str | None) -> tuple[str, str | None]:
+    """The error's code and the service's message, from the answer's header or body."""
+    try:
+        document = json.loads(answer)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        document = {}
+    code = error_type or document.get("__type")
+    message = document.get("message", document.get("Message"))
+    message = message if isinstance(message, str) else None
     if not isinstance(code, str) or not code:
-        return "UnknownError"
+        return "UnknownError", message
     # "prefix#Code" and "Code:http://..." are both in use.
-    return code.rsplit("#", 1)[-1].split(":", 1)[0][:100]
+    return code.rsplit("#", 1)[-1].split(":", 1)[0][:100], message
 
 
 def _region() -> str:
@@ -227,7 +276,7 @@ def _endpoint(service: Service, region: str) -> str:
         return override
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     fips = "-fips" if os.environ.get("AWS_USE_FIPS_ENDPOINT", "").lower() == "true" else ""
-    return f"https://{service.signing_name}{fips}.{region}.{suffix}"
+    return f"https://{service.host_prefix or service.signing_name}{fips}.{region}.{suffix}"
 
 
 def host_header(scheme: str, host: str, port: int | None) -> str:
@@ -265,7 +314,8 @@ def sign(
     request = "\n".join(
         [
             method,
-            path,
+            # Every service but S3 signs the path's segments encoded once more than sent.
+            quote(path, safe="/~"),
             "",
             "".join(f"{name}:{canonical[name]}\n" for name in names),
             ";".join(names),

@@ -1,15 +1,14 @@
-"""Bedrock Converse through boto3, its answers and errors played by botocore's Stubber."""
+"""Bedrock Converse, its answers and errors played by a server on loopback (moto has no Converse)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ReadTimeoutError
-from botocore.stub import Stubber
 
+from auralink import aws_json
 from auralink.errors import ConfigurationError
 from auralink.llm.chat_types import ChatMessage, ProviderRequest, ToolCall, ToolSpec
 from auralink.llm.errors import (
@@ -17,47 +16,42 @@ from auralink.llm.errors import (
     BAD_REQUEST,
     RATE_LIMITED,
     SERVER_ERROR,
+    UNREACHABLE,
     LlmTimeout,
     LlmUpstreamError,
 )
 from auralink.llm.providers.base import ProviderAccess
-from auralink.llm.providers.bedrock import (
-    TIMEOUT_STEPS_S,
-    BedrockProvider,
-    ConverseClient,
-    reset_clients,
-    runtime_client,
-    timeout_step,
-)
+from auralink.llm.providers.bedrock import BedrockProvider
+from tests.support.aws_loopback import Loopback, serving
 
 MODEL = "us.meta.llama3-3-70b-instruct-v1:0"
+# The model id's colon is percent-encoded in the path.
+CONVERSE_PATH = "/model/us.meta.llama3-3-70b-instruct-v1%3A0/converse"
 HI = ProviderRequest(model=MODEL, messages=[ChatMessage(role="user", content="hi")])
 ADD = ToolSpec(name="add", description="Add two numbers.", parameters={"type": "object", "properties": {}})
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Loopback]:
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    reset_clients()
-    yield
-    reset_clients()
+    aws_json.forget_credentials()
+    with serving() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+        yield server
+        assert server.answers == [], "answers left unsent"
 
 
-@pytest.fixture
-def stubbed(aws: None) -> Iterator[tuple[BedrockProvider, Stubber, list[tuple[str | None, float]]]]:
-    client = boto3.client("bedrock-runtime", region_name="us-east-1")
-    asked: list[tuple[str | None, float]] = []
-
-    def clients(region: str | None, deadline_s: float) -> ConverseClient:
-        asked.append((region, deadline_s))
-        return client  # type: ignore[return-value]
-
-    with Stubber(client) as stubber:
-        yield BedrockProvider(clients=clients), stubber, asked
-        stubber.assert_no_pending_responses()
+def sent(server: Loopback) -> list[dict[str, Any]]:
+    """The bodies of the Converse calls the server received, each checked for its path and scope."""
+    bodies = []
+    for method, path, headers, body in server.received:
+        assert (method, path) == ("POST", CONVERSE_PATH)
+        assert "/bedrock/aws4_request" in headers["Authorization"]
+        bodies.append(json.loads(body))
+    return bodies
 
 
 def answer(content: list[dict[str, Any]], stop: str = "end_turn") -> dict[str, Any]:
@@ -69,18 +63,8 @@ def answer(content: list[dict[str, Any]], stop: str = "end_turn") -> dict[str, A
     }
 
 
-def test_a_text_answer_and_the_converse_request(stubbed: tuple[BedrockProvider, Stubber, list[Any]]) -> None:
-    provider, stubber, asked = stubbed
-    stubber.add_response(
-        "converse",
-        answer([{"text": "Hello from Llama."}]),
-        expected_params={
-            "modelId": MODEL,
-            "messages": [{"role": "user", "content": [{"text": "hi"}]}],
-            "system": [{"text": "Be brief."}],
-            "inferenceConfig": {"maxTokens": 100, "temperature": 0.3},
-        },
-    )
+def test_a_text_answer_and_the_converse_request(bedrock: Loopback) -> None:
+    bedrock.answer(200, answer([{"text": "Hello from Llama."}]))
     request = ProviderRequest(
         model=MODEL,
         messages=[ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="hi")],
@@ -88,17 +72,25 @@ def test_a_text_answer_and_the_converse_request(stubbed: tuple[BedrockProvider, 
         temperature=0.3,
     )
 
-    reply = provider.chat(request, access=ProviderAccess(region="eu-west-1"), deadline_s=12)
+    reply = BedrockProvider().chat(request, access=ProviderAccess(region="eu-west-1"), deadline_s=12)
 
     assert reply.content == "Hello from Llama."
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (31, 9)
     assert reply.finish_reason == "stop"
     assert reply.model == MODEL
-    assert asked == [("eu-west-1", 12)]
+    assert sent(bedrock) == [
+        {
+            "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "system": [{"text": "Be brief."}],
+            "inferenceConfig": {"maxTokens": 100, "temperature": 0.3},
+        }
+    ]
+    # Signed for the region the access names.
+    assert "/eu-west-1/bedrock/aws4_request" in bedrock.received[0][2]["Authorization"]
 
 
-def test_tool_use_and_tool_results_round_trip(stubbed: tuple[BedrockProvider, Stubber, list[Any]]) -> None:
-    provider, stubber, _ = stubbed
+def test_tool_use_and_tool_results_round_trip(bedrock: Loopback, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     history = [
         ChatMessage(role="user", content="1+2 and 3+4?"),
         ChatMessage(
@@ -111,8 +103,8 @@ def test_tool_use_and_tool_results_round_trip(stubbed: tuple[BedrockProvider, St
         ChatMessage(role="tool", tool_call_id="t1", content="3"),
         ChatMessage(role="tool", tool_call_id="t2", content="7"),
     ]
-    stubber.add_response(
-        "converse",
+    bedrock.answer(
+        200,
         answer(
             [
                 {"text": "Once more."},
@@ -120,8 +112,17 @@ def test_tool_use_and_tool_results_round_trip(stubbed: tuple[BedrockProvider, St
             ],
             "tool_use",
         ),
-        expected_params={
-            "modelId": MODEL,
+    )
+
+    reply = BedrockProvider().chat(
+        ProviderRequest(model=MODEL, messages=history, tools=[ADD]), access=ProviderAccess(), deadline_s=5
+    )
+
+    assert reply.content == "Once more."
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [("t3", "add", {"a": 3, "b": 7})]
+    assert reply.finish_reason == "tool_calls"
+    assert sent(bedrock) == [
+        {
             "messages": [
                 {"role": "user", "content": [{"text": "1+2 and 3+4?"}]},
                 {
@@ -150,123 +151,114 @@ def test_tool_use_and_tool_results_round_trip(stubbed: tuple[BedrockProvider, St
                     }
                 ]
             },
-        },
-    )
-
-    reply = provider.chat(
-        ProviderRequest(model=MODEL, messages=history, tools=[ADD]), access=ProviderAccess(), deadline_s=5
-    )
-
-    assert reply.content == "Once more."
-    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [("t3", "add", {"a": 3, "b": 7})]
-    assert reply.finish_reason == "tool_calls"
+        }
+    ]
 
 
 @pytest.mark.parametrize(
-    ("aws_code", "code", "retryable"),
+    ("aws_code", "status", "code", "retryable"),
     [
-        ("ThrottlingException", RATE_LIMITED, True),
-        ("ServiceUnavailableException", SERVER_ERROR, True),
-        ("InternalServerException", SERVER_ERROR, True),
-        ("AccessDeniedException", AUTH_FAILED, False),
-        ("ValidationException", BAD_REQUEST, False),
-        ("ResourceNotFoundException", BAD_REQUEST, False),
+        ("ThrottlingException", 429, RATE_LIMITED, True),
+        ("ServiceUnavailableException", 503, SERVER_ERROR, True),
+        ("InternalServerException", 500, SERVER_ERROR, True),
+        ("SomethingNew", 502, SERVER_ERROR, True),
+        ("AccessDeniedException", 403, AUTH_FAILED, False),
+        ("ValidationException", 400, BAD_REQUEST, False),
+        ("ResourceNotFoundException", 404, BAD_REQUEST, False),
     ],
 )
 def test_aws_errors_get_our_codes(
-    stubbed: tuple[BedrockProvider, Stubber, list[Any]], aws_code: str, code: str, retryable: bool
+    bedrock: Loopback, monkeypatch: pytest.MonkeyPatch, aws_code: str, status: int, code: str, retryable: bool
 ) -> None:
-    provider, stubber, _ = stubbed
-    stubber.add_client_error(
-        "converse", service_error_code=aws_code, service_message="it went wrong", http_status_code=400
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Bedrock names the error in a header, with a URI after its name.
+    bedrock.answer(
+        status, {"message": "it went wrong"}, {"X-Amzn-ErrorType": f"{aws_code}:http://internal.amazon.com/"}
     )
 
     with pytest.raises(LlmUpstreamError) as caught:
-        provider.chat(
-            ProviderRequest(model=MODEL, messages=[ChatMessage(role="user", content="hi")]),
-            access=ProviderAccess(),
-            deadline_s=5,
-        )
+        BedrockProvider().chat(HI, access=ProviderAccess(), deadline_s=5)
 
     assert caught.value.code == code
     assert caught.value.retryable is retryable
     assert caught.value.details["aws_error"] == aws_code
+    assert caught.value.details["provider_message"] == "it went wrong"
+    # Made once: the gateway decides on retries, within its deadline.
+    assert len(bedrock.received) == 1
 
 
-def test_a_model_timeout_is_a_retryable_llm_timeout(
-    stubbed: tuple[BedrockProvider, Stubber, list[Any]],
-) -> None:
-    provider, stubber, _ = stubbed
-    stubber.add_client_error("converse", service_error_code="ModelTimeoutException", http_status_code=408)
+def test_a_refused_request_says_why_and_a_refused_role_does_not(bedrock: Loopback) -> None:
+    bedrock.answer(400, {"message": "Malformed input request"}, {"X-Amzn-ErrorType": "ValidationException"})
+    bedrock.answer(
+        403,
+        {"message": "User arn:aws:sts::1:assumed-role/x is not authorized"},
+        {"X-Amzn-ErrorType": "AccessDeniedException"},
+    )
+
+    with pytest.raises(LlmUpstreamError) as invalid:
+        BedrockProvider().chat(HI, access=ProviderAccess(region="us-east-1"), deadline_s=5)
+    with pytest.raises(LlmUpstreamError) as refused:
+        BedrockProvider().chat(HI, access=ProviderAccess(region="us-east-1"), deadline_s=5)
+
+    assert (
+        str(invalid.value)
+        == "Amazon Bedrock rejected the call (ValidationException): Malformed input request"
+    )
+    assert str(refused.value) == "Amazon Bedrock refused the call (AccessDeniedException)"
+
+
+def test_a_model_timeout_is_a_retryable_llm_timeout(bedrock: Loopback) -> None:
+    bedrock.answer(408, {"message": "late"}, {"X-Amzn-ErrorType": "ModelTimeoutException"})
 
     with pytest.raises(LlmTimeout) as caught:
-        provider.chat(
-            ProviderRequest(model=MODEL, messages=[ChatMessage(role="user", content="hi")]),
-            access=ProviderAccess(),
-            deadline_s=5,
-        )
+        BedrockProvider().chat(HI, access=ProviderAccess(region="us-east-1"), deadline_s=5)
 
     assert caught.value.retryable is True
 
 
-def test_a_read_timeout_is_llm_timeout(aws: None) -> None:
-    class TimingOut:
-        def converse(self, **kwargs: Any) -> dict[str, Any]:
-            raise ReadTimeoutError(endpoint_url="https://bedrock-runtime.us-east-1.amazonaws.com")
+def test_no_answer_within_the_deadline_is_an_llm_timeout(bedrock: Loopback) -> None:
+    bedrock.answer(200, answer([{"text": "too late"}]), after_s=1.5)
 
-    provider = BedrockProvider(clients=lambda region, deadline: TimingOut())
+    with pytest.raises(LlmTimeout, match=r"did not answer within 0\.6 s"):
+        BedrockProvider().chat(HI, access=ProviderAccess(region="us-east-1"), deadline_s=0.6)
 
+
+def test_an_unreachable_bedrock_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+
+    with pytest.raises(LlmUpstreamError) as caught:
+        BedrockProvider().chat(HI, access=ProviderAccess(region="us-east-1"), deadline_s=5)
+
+    assert (caught.value.code, caught.value.retryable) == (UNREACHABLE, True)
+
+
+def test_too_little_time_left_is_a_timeout_without_a_call(bedrock: Loopback) -> None:
     with pytest.raises(LlmTimeout):
-        provider.chat(
-            ProviderRequest(model=MODEL, messages=[ChatMessage(role="user", content="hi")]),
-            access=ProviderAccess(),
-            deadline_s=5,
-        )
+        BedrockProvider().chat(HI, access=ProviderAccess(region="us-east-1"), deadline_s=0.2)
+
+    assert bedrock.received == []
 
 
-def test_clients_are_cached_per_region_with_a_read_timeout_within_the_deadline(aws: None) -> None:
-    first = runtime_client("us-east-1", 25.0)
-
-    assert runtime_client("us-east-1", 29.9) is first
-    assert runtime_client("us-west-2", 25.0) is not first
-    config = first.meta.config  # type: ignore[attr-defined]
-    assert config.read_timeout == 20.0
-    assert config.connect_timeout == 5.0
-    assert config.retries["total_max_attempts"] == 1
-    assert first.meta.region_name == "us-east-1"  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize("deadline_s", [0.5, 1.0, 4.99, 7.5, 45.0, 1_000.0])
-def test_the_read_timeout_step_never_exceeds_the_deadline(deadline_s: float) -> None:
-    step = timeout_step(deadline_s)
-
-    assert step in TIMEOUT_STEPS_S
-    assert step <= deadline_s
-
-
-def test_too_little_time_left_is_a_timeout_without_a_call(aws: None) -> None:
-    def clients(region: str | None, deadline_s: float) -> ConverseClient:
-        raise AssertionError("no client is needed")
-
-    with pytest.raises(LlmTimeout):
-        BedrockProvider(clients=clients).chat(HI, access=ProviderAccess(), deadline_s=0.2)
-
-
-def test_the_default_client_factory_serves_the_call(aws: None) -> None:
-    client = runtime_client("us-east-1", 10)
-    with Stubber(client) as stubber:  # type: ignore[arg-type]
-        stubber.add_response("converse", answer([{"text": "cached"}]))
-
-        reply = BedrockProvider().chat(HI, access=ProviderAccess(region="us-east-1"), deadline_s=10)
-
-    assert reply.content == "cached"
-
-
-def test_the_region_comes_from_the_environment_or_is_a_configuration_error(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+def test_without_a_region_or_credentials_it_is_the_deployment_s_error(
+    bedrock: Loopback, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(ConfigurationError, match="region"):
-        runtime_client(None, 10)
+        BedrockProvider().chat(HI, access=ProviderAccess(), deadline_s=5)
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    assert runtime_client(None, 10).meta.region_name == "eu-central-1"  # type: ignore[attr-defined]
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    with pytest.raises(ConfigurationError, match="credentials"):
+        BedrockProvider().chat(HI, access=ProviderAccess(), deadline_s=5)
+    assert bedrock.received == []
+
+
+def test_the_region_comes_from_the_environment(bedrock: Loopback, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    bedrock.answer(200, answer([{"text": "from Frankfurt"}]))
+
+    reply = BedrockProvider().chat(HI, access=ProviderAccess(), deadline_s=10)
+
+    assert reply.content == "from Frankfurt"
+    assert "/eu-central-1/bedrock/aws4_request" in bedrock.received[0][2]["Authorization"]

@@ -1,36 +1,24 @@
-"""Amazon Bedrock Converse (Meta Llama and any other Converse model), through boto3.
+"""Amazon Bedrock Converse (Meta Llama and any other Converse model), one signed POST per call.
 
 Bedrock signs with the function's AWS credentials (its IAM role), not with a user's key. The
 region comes from `ProviderAccess.region`, else from the environment (``AWS_DEFAULT_REGION``,
 which Lambda sets).
 
-boto3 clients cost tens of milliseconds to build, so they are cached per container, per region
-and per read timeout. The read timeout must not outlast the call's deadline, and botocore sets it
-per client, so the deadline is rounded down to one of a few `TIMEOUT_STEPS_S` (a handful of
-clients per region at most). botocore's own retries are off: the gateway retries, within its
-deadline, the failures this module marks retryable.
+The call goes through `auralink.aws_json`, not boto3, whose import and client took 150-400 ms of
+a container's first Bedrock call. It is made once, bounded by the call's deadline: the gateway
+retries, within its deadline, the failures this module marks retryable.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol, cast
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ReadTimeoutError,
-)
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from auralink import aws_json
 from auralink.errors import ConfigurationError
 from auralink.llm.chat_types import ChatMessage, ProviderReply, ProviderRequest, ToolCall, Usage
 from auralink.llm.errors import (
@@ -58,8 +46,8 @@ from auralink.llm.providers.common import (
 from auralink.llm.providers.http import MAX_PROVIDER_MESSAGE
 
 NAME = "Amazon Bedrock"
-CONNECT_TIMEOUT_S = 5.0
-TIMEOUT_STEPS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+# With less time than this left, the call is not made.
+MIN_CALL_S = 0.5
 _FINISH_REASONS = {
     "end_turn": STOP,
     "stop_sequence": STOP,
@@ -86,67 +74,29 @@ _FINAL = {
 }
 
 
-class ConverseClient(Protocol):
-    """The part of boto3's ``bedrock-runtime`` client that this adapter uses."""
-
-    def converse(self, **kwargs: Any) -> dict[str, Any]: ...
-
-
-ClientFactory = Callable[[str | None, float], ConverseClient]
-
-
-def timeout_step(deadline_s: float) -> float:
-    """The longest step of `TIMEOUT_STEPS_S` that fits in the deadline (calls with less time left
-    than the shortest step are not made)."""
-    fitting = [step for step in TIMEOUT_STEPS_S if step <= deadline_s]
-    return fitting[-1] if fitting else TIMEOUT_STEPS_S[0]
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_client(region: str | None, read_timeout_s: float) -> ConverseClient:
-    config = Config(
-        connect_timeout=min(CONNECT_TIMEOUT_S, read_timeout_s),
-        read_timeout=read_timeout_s,
-        retries={"total_max_attempts": 1},
-    )
-    try:
-        client = boto3.client("bedrock-runtime", region_name=region, config=config)
-    except NoRegionError:
-        raise ConfigurationError("No AWS region for Amazon Bedrock: set AWS_DEFAULT_REGION") from None
-    return cast("ConverseClient", client)
-
-
-def runtime_client(region: str | None, deadline_s: float) -> ConverseClient:
-    """The container's ``bedrock-runtime`` client for the region, its read timeout within the deadline."""
-    return _cached_client(region, timeout_step(deadline_s))
-
-
-def reset_clients() -> None:
-    """Forget the cached clients (tests change the environment)."""
-    _cached_client.cache_clear()
-
-
 class BedrockProvider:
     name = NAME
 
-    def __init__(self, *, clients: ClientFactory = runtime_client) -> None:
-        self._clients = clients
-
     def chat(self, request: ProviderRequest, *, access: ProviderAccess, deadline_s: float) -> ProviderReply:
-        if deadline_s < TIMEOUT_STEPS_S[0]:
+        if deadline_s < MIN_CALL_S:
             raise LlmTimeout(f"Too little time was left to call {NAME}")
-        client = self._clients(access.region, deadline_s)
+        path = f"/model/{quote(request.model, safe='')}/converse"
         try:
-            answer = client.converse(**request_params(request))
-        except ClientError as exc:
-            raise failure_for_client_error(exc) from None
-        except BotoCoreError as exc:
-            raise _transport_failure(exc, deadline_s) from None
+            answer = aws_json.post(
+                aws_json.BEDROCK_RUNTIME,
+                path,
+                request_params(request),
+                region=access.region,
+                timeout_s=deadline_s,
+            )
+        except aws_json.AwsError as exc:
+            raise failure_for(exc, deadline_s) from None
         return parse_reply(answer, model=request.model)
 
 
 def request_params(request: ProviderRequest) -> dict[str, Any]:
-    params: dict[str, Any] = {"modelId": request.model, "messages": merge_turns(_blocks(request.messages))}
+    """The Converse request's body (the model is named by the path)."""
+    params: dict[str, Any] = {"messages": merge_turns(_blocks(request.messages))}
     system = system_text(request.messages)
     if system:
         params["system"] = [{"text": system}]
@@ -188,17 +138,19 @@ def _blocks(messages: list[ChatMessage]) -> Iterator[tuple[str, dict[str, Any]]]
                 )
 
 
-def failure_for_client_error(exc: ClientError) -> LlmUpstreamError | LlmTimeout:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    said = " ".join(str(error.get("Message", "")).split())[:MAX_PROVIDER_MESSAGE]
+def failure_for(exc: aws_json.AwsError, deadline_s: float) -> Exception:
+    """What a failed call means to the gateway: our error code, and whether a retry may succeed."""
+    if exc.status is None:
+        return _transport_failure(exc.code, deadline_s)
+    code = exc.code
+    said = " ".join((exc.message or "").split())[:MAX_PROVIDER_MESSAGE]
     details = {"aws_error": code, "provider_message": said} if said else {"aws_error": code}
     if code == "ModelTimeoutException":
         return LlmTimeout(f"{NAME}'s model took too long to answer", retryable=True)
-    if code in _RETRYABLE:
+    if code in _RETRYABLE or exc.status >= 500:
         return LlmUpstreamError(
             f"{NAME} cannot serve the call now ({code})",
-            code=_RETRYABLE[code],
+            code=_RETRYABLE.get(code, SERVER_ERROR),
             retryable=True,
             details=details,
         )
@@ -210,18 +162,24 @@ def failure_for_client_error(exc: ClientError) -> LlmUpstreamError | LlmTimeout:
     return LlmUpstreamError(f"{NAME} rejected the call ({code}){suffix}", code=our_code, details=details)
 
 
-def _transport_failure(exc: BotoCoreError, deadline_s: float) -> Exception:
-    if isinstance(exc, ReadTimeoutError):
-        return LlmTimeout(f"{NAME} did not answer within {timeout_step(deadline_s):.3g} s")
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
-        return LlmUpstreamError(f"{NAME} cannot be reached", code=UNREACHABLE, retryable=True)
-    if isinstance(exc, NoCredentialsError):
+def _transport_failure(code: str, deadline_s: float) -> Exception:
+    if code == "ReadTimeout":
+        return LlmTimeout(f"{NAME} did not answer within {deadline_s:.3g} s")
+    if code == "NoRegion":
+        return ConfigurationError(f"No AWS region for {NAME}: set AWS_DEFAULT_REGION")
+    if code in {
+        "NoCredentials",
+        "InvalidCredentialsEndpoint",
+        "InvalidCredentials",
+        "CredentialsTokenFileUnreadable",
+    }:
         return ConfigurationError(f"No AWS credentials to call {NAME}")
-    return LlmUpstreamError(f"The call to {NAME} failed ({type(exc).__name__})", code=UNREACHABLE)
+    # Not reached (refused, unresolvable, timed out connecting; the credentials endpoint too).
+    return LlmUpstreamError(f"{NAME} cannot be reached ({code})", code=UNREACHABLE, retryable=True)
 
 
 class _Lenient(BaseModel):
-    # Fields in snake_case here, camelCase in boto3's answer.
+    # Fields in snake_case here, camelCase in Bedrock's answer.
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, validate_by_name=True)
 
 

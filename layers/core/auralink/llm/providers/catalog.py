@@ -23,7 +23,7 @@ def adapter_for(api_style: str) -> Provider:
     if api_style == "gemini":
         return GeminiProvider()
     if api_style == "bedrock":
-        from auralink.llm.providers.bedrock import BedrockProvider  # noqa: PLC0415  # boto3 only when used
+        from auralink.llm.providers.bedrock import BedrockProvider  # noqa: PLC0415  # only when used
 
         return BedrockProvider()
     raise ConfigurationError(f"No adapter for the LLM API style {api_style!r}")
