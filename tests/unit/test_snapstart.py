@@ -11,6 +11,16 @@ from auralink import aws_json, db, secrets, snapstart
 from tests.infra.template_support import ROOT
 from tests.infra.test_cold_start_imports import IMPORT_ENVIRONMENT
 
+# The start of a probe whose before-snapshot hooks must open nothing: every socket is recorded.
+_WATCHING_SOCKETS = """import socket, sys, threading, snapshot_restore_py
+opened = []
+class Watched(socket.socket):
+    def __init__(self, *args, **kwargs):
+        opened.append(args)
+        super().__init__(*args, **kwargs)
+socket.socket = Watched
+"""
+
 
 def test_restore_hooks_reset_the_connection_the_secrets_and_random():
     importlib.reload(snapstart)
@@ -40,14 +50,9 @@ assert "autogen_agentchat" in sys.modules
 def test_tracing_loads_its_recorder_before_the_snapshot_and_opens_nothing():
     # The snapshot is cloned into every restored container: a socket or a thread opened before it
     # would be shared by all of them. OpenTelemetry's SDK is not needed, so not loaded either.
-    probe = """
-import socket, sys, threading, snapshot_restore_py
-opened = []
-class Watched(socket.socket):
-    def __init__(self, *args, **kwargs):
-        opened.append(args)
-        super().__init__(*args, **kwargs)
-socket.socket = Watched
+    probe = (
+        _WATCHING_SOCKETS
+        + """
 from auralink import tracing
 for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
     hook(*args, **kwargs)
@@ -55,6 +60,7 @@ assert {"auralink.tracing_recorder", "auralink.tracing_exporters"} <= set(sys.mo
 assert not [name for name in sys.modules if name.startswith("opentelemetry.sdk")]
 assert opened == [] and threading.active_count() == 1
 """
+    )
     environment = {**os.environ, **IMPORT_ENVIRONMENT, "OTEL_TRACES_EXPORTER": "xray"}
     subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)
 
@@ -62,14 +68,9 @@ assert opened == [] and threading.active_count() == 1
 def test_the_secrets_client_is_loaded_before_the_snapshot_and_opens_nothing():
     # A restored function reads its database's secret at its first request: the client is in the
     # snapshot, and nothing it could share with other restored containers is open.
-    probe = """
-import socket, sys, threading, snapshot_restore_py
-opened = []
-class Watched(socket.socket):
-    def __init__(self, *args, **kwargs):
-        opened.append(args)
-        super().__init__(*args, **kwargs)
-socket.socket = Watched
+    probe = (
+        _WATCHING_SOCKETS
+        + """
 from auralink import secrets
 assert "auralink.aws_json" not in sys.modules
 for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
@@ -77,5 +78,6 @@ for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
 assert "auralink.aws_json" in sys.modules
 assert opened == [] and threading.active_count() == 1
 """
+    )
     environment = {**os.environ, **IMPORT_ENVIRONMENT}
     subprocess.run([sys.executable, "-c", probe], env=environment, cwd=ROOT, check=True)
