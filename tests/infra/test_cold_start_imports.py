@@ -185,6 +185,12 @@ def test_no_function_loads_the_secrets_client_at_init(template: dict[str, Any]) 
     assert _loaded(template, set(function_ids(template)), SECRETS_CLIENT) == {}
 
 
+def test_no_api_function_loads_the_aws_client_at_init(template: dict[str, Any]) -> None:
+    # `auralink.aws_json` (and http.client under it) comes with the first secret read or run start:
+    # the functions that only read runs, or get their database by URL, never load it.
+    assert _loaded(template, _api_functions(template), ("auralink.aws_json",)) == {}
+
+
 def test_no_function_imports_the_x_ray_sdk(template: dict[str, Any]) -> None:
     # The X-Ray SDK reaches its end of support on 2027-02-25, and it cost ~0.4 s of every cold
     # start (through botocore). Neither at init nor anywhere in a function's code.

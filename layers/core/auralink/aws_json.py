@@ -84,7 +84,7 @@ class Service(NamedTuple):
     endpoint_variable: str  # the SDKs' service-specific endpoint override
     content_type: str
     attempts: int = 3
-    # One bound for each socket operation: connecting, sending, each read of the answer.
+    # What an attempt may take, from connecting to the answer's headers (`_exchange`).
     timeout_s: float = 5.0
     # The regional endpoint's first label, where it is not the signing name.
     host_prefix: str | None = None
@@ -145,7 +145,7 @@ def post(
 ) -> dict[str, Any]:
     """The answer of a POST of ``payload`` to ``path`` (a REST API of JSON documents, ``path``'s
     segments percent-encoded), as a JSON object; raises `AwsError`. ``region`` overrides the
-    environment's; ``timeout_s`` bounds each socket operation."""
+    environment's; ``timeout_s`` bounds each attempt (`_exchange`)."""
     return _with_retries(service, path, {}, payload, region=region, timeout_s=timeout_s)
 
 
@@ -191,7 +191,7 @@ def _send(
         service=service.signing_name,
         now=datetime.now(UTC),
     )
-    status, answer, error_type = _post(url, full_path, signed, body, timeout_s)
+    status, answer, error_type = _exchange(url, "POST", full_path, signed, body, timeout_s=timeout_s)
     if status == 200:
         try:
             document = json.loads(answer)
@@ -205,15 +205,24 @@ def _send(
     raise AwsError(code, status, retryable=retryable, message=message)
 
 
-def _post(
-    url: SplitResult, path: str, headers: dict[str, str], body: bytes, timeout_s: float
+def _exchange(
+    url: SplitResult, method: str, path: str, headers: dict[str, str], body: bytes | None, *, timeout_s: float
 ) -> tuple[int, bytes, str | None]:
+    """One request and its answer: its status, body and error type. Connecting, sending and
+    waiting for the answer's headers share ``timeout_s`` (a caller's deadline holds, however the
+    time splits); each read of the body then waits at most what was left."""
+    deadline = time.monotonic() + timeout_s
     connection = _connection(url.scheme, url.hostname or "", url.port, timeout_s)
     try:
         try:
-            connection.request("POST", path, body=body, headers=headers)
+            connection.connect()
         except TimeoutError:
             raise AwsError("ConnectTimeout", None, retryable=True) from None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AwsError("ConnectTimeout", None, retryable=True)
+        connection.sock.settimeout(left)
+        connection.request(method, path, body=body, headers=headers)
         try:
             response = connection.getresponse()
             return response.status, response.read(), response.getheader("X-Amzn-ErrorType")
@@ -368,16 +377,11 @@ def _from_container_endpoint() -> Credentials:
     token = _authorization_token()
     if token:
         headers["Authorization"] = token
-    path = url.path + (f"?{url.query}" if url.query else "")
-    connection = _connection(url.scheme, host, url.port, _CREDENTIALS_TIMEOUT_S)
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
     try:
-        connection.request("GET", path or "/", headers=headers)
-        response = connection.getresponse()
-        status, answer = response.status, response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise AwsError(f"CredentialsEndpoint{type(exc).__name__}", None, retryable=True) from None
-    finally:
-        connection.close()
+        status, answer, _ = _exchange(url, "GET", path, headers, None, timeout_s=_CREDENTIALS_TIMEOUT_S)
+    except AwsError as exc:
+        raise AwsError(f"CredentialsEndpoint{exc.code}", None, retryable=True) from None
     if status != 200:
         raise AwsError("CredentialsEndpointError", status, retryable=status >= 500 or status == 429)
     try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auralink import aws_json
 from auralink.errors import ConfigurationError
 from auralink.observability import logger
 from auralink.settings import get_settings
@@ -78,6 +77,9 @@ def start_execution(name: str, payload: dict[str, Any], *, trace_header: str | N
     either way the execution exists, and only one ever does. ``trace_header`` (X-Ray's format)
     puts the execution in that trace where the state machine is traced.
     """
+    # Loaded at the first start: the functions that only read runs share this module.
+    from auralink import aws_json  # noqa: PLC0415
+
     machine = state_machine_arn()
     request = {"stateMachineArn": machine, "name": name, "input": json.dumps(payload)}
     if trace_header:
