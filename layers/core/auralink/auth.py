@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink import secrets as secret_store
 from auralink.errors import ConfigurationError, ServiceUnavailable, Unauthorized
+from auralink.model import DeferredModel
 from auralink.observability import logger
 from auralink.settings import Settings, get_settings
 from auralink.snapstart import before_snapshot
@@ -80,7 +81,7 @@ class Audience:
         return cls(audiences=(settings.auth_audience,), client_ids=(settings.auth_audience,))
 
 
-class Identity(BaseModel):
+class Identity(DeferredModel):
     """Who is calling: the token's subject, email and role."""
 
     model_config = ConfigDict(frozen=True)

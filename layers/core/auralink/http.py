@@ -37,11 +37,11 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 )
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
-from pydantic import BaseModel
 
 from auralink import edge, errors, run_tokens
 from auralink.auth import Identity, identity_from_authorization_header
 from auralink.edge import LambdaHandler
+from auralink.model import DeferredModel
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 from auralink.request_json import parse_json
 from auralink.settings import get_settings
@@ -49,14 +49,14 @@ from auralink.settings import get_settings
 _IDENTITY_KEY = "identity"
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(DeferredModel):
     code: str
     message: str
     details: Any = None
     request_id: str | None = None
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(DeferredModel):
     """The body of every error answer of the product's own routes (documented in the OpenAPI document)."""
 
     error: ErrorDetail

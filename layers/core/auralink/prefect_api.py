@@ -17,10 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel
-
 from auralink import secrets
 from auralink.errors import ConfigurationError
+from auralink.model import DeferredModel
 from auralink.settings import get_settings
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ class PrefectApi:
         return {}
 
 
-class PrefectHealth(BaseModel):
+class PrefectHealth(DeferredModel):
     """The Prefect API as /health sees it (informative: it does not fail /health)."""
 
     status: PrefectState

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from auralink.errors import ConfigurationError
+from auralink.model import DeferredModel
 
 Environment = Literal["development", "production"]
 JwtAlgorithm = Literal["HS256", "RS256", "ES256"]
@@ -47,7 +47,7 @@ def _split_csv(value: object) -> object:
     return value
 
 
-class Settings(BaseModel):
+class Settings(DeferredModel):
     """The settings as `get_settings()` reads them from the environment (each field from the
     variable of its name, in any case); tests build one from keyword arguments."""
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+from pydantic import ConfigDict, Field, HttpUrl, SecretStr, model_validator
+
+from auralink.model import DeferredModel
 
 AuthKind = Literal["none", "bearer", "header", "oauth"]
 ProtocolMode = Literal["auto", "2025-11-25", "2026-07-28"]
 
 
-class _Strict(BaseModel):
+class _Strict(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

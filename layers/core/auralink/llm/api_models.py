@@ -6,7 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import ConfigDict, Field, PlainSerializer
+
+from auralink.model import DeferredModel
 
 ApiStyle = Literal["openai", "anthropic", "gemini", "bedrock"]
 Capability = Literal["chat", "tools", "vision", "reasoning", "json"]
@@ -22,7 +24,7 @@ MODEL_ID = r"^[a-z0-9][a-z0-9-]{0,62}/[A-Za-z0-9._:/-]{1,200}$"
 Price = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
-class Provider(BaseModel):
+class Provider(DeferredModel):
     name: str
     display_name: str
     api_style: ApiStyle
@@ -31,11 +33,11 @@ class Provider(BaseModel):
     model_count: int
 
 
-class ProviderList(BaseModel):
+class ProviderList(DeferredModel):
     providers: list[Provider]
 
 
-class Model(BaseModel):
+class Model(DeferredModel):
     id: str = Field(description="<provider>/<model>: what the chat endpoint and preferences take")
     provider: str
     name: str = Field(description="The identifier the provider's API expects")
@@ -52,11 +54,11 @@ class Model(BaseModel):
     successor: str | None = Field(description="The model to move to, where one is named")
 
 
-class ModelList(BaseModel):
+class ModelList(DeferredModel):
     models: list[Model]
 
 
-class _Input(BaseModel):
+class _Input(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -76,7 +78,7 @@ class PreferencesUpdate(_Input):
     providers: dict[ProviderName, ProviderSettingsUpdate | None] = Field(default_factory=dict, max_length=32)
 
 
-class ProviderSettings(BaseModel):
+class ProviderSettings(DeferredModel):
     has_api_key: bool
     api_key_hint: str | None = Field(
         description="The key's well-known prefix and at most its last 4 characters, e.g. sk-...abcd"
@@ -84,7 +86,7 @@ class ProviderSettings(BaseModel):
     base_url: str | None
 
 
-class Preferences(BaseModel):
+class Preferences(DeferredModel):
     default_model: str | None
     providers: dict[str, ProviderSettings]
     updated_at: datetime | None

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink.llm.chat_types import MAX_STOP_SEQUENCES, ChatMessage, StopSequence, ToolCall, ToolSpec, Usage
+from auralink.model import DeferredModel
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     # `<provider>/<model>`; the caller's default model when left out.
@@ -26,7 +27,7 @@ class ChatRequest(BaseModel):
     )
 
 
-class ChatResponse(BaseModel):
+class ChatResponse(DeferredModel):
     model: str
     content: str | None
     tool_calls: list[ToolCall]
@@ -36,7 +37,7 @@ class ChatResponse(BaseModel):
     finish_reason: str | None
 
 
-class ModelMetrics(BaseModel):
+class ModelMetrics(DeferredModel):
     model: str
     provider: str
     calls: int
@@ -49,13 +50,13 @@ class ModelMetrics(BaseModel):
     cost_usd: float
 
 
-class MetricsReport(BaseModel):
+class MetricsReport(DeferredModel):
     window_hours: int
     since: datetime
     models: list[ModelMetrics]
 
 
-class ModelComparison(BaseModel):
+class ModelComparison(DeferredModel):
     model: str
     provider: str
     calls: int
@@ -70,7 +71,7 @@ class ModelComparison(BaseModel):
     last_call_at: datetime | None
 
 
-class Comparison(BaseModel):
+class Comparison(DeferredModel):
     models: list[ModelComparison]
     refreshed: str = "every 15 minutes"
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from auralink.model import DeferredModel
 
 # As many stop sequences as OpenAI takes, the strictest of the providers but Gemini (5).
 MAX_STOP_SEQUENCES = 4
 StopSequence = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
-class ToolCall(BaseModel):
+class ToolCall(DeferredModel):
     id: str
     name: str
     arguments: dict[str, Any]
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "user", "assistant", "tool"]
@@ -28,7 +30,7 @@ class ChatMessage(BaseModel):
     name: str | None = Field(default=None, max_length=128)
 
 
-class ToolSpec(BaseModel):
+class ToolSpec(DeferredModel):
     """A function the model may call: its JSON-schema parameters."""
 
     model_config = ConfigDict(extra="forbid")
@@ -41,12 +43,12 @@ class ToolSpec(BaseModel):
     strict: bool = False
 
 
-class Usage(BaseModel):
+class Usage(DeferredModel):
     input_tokens: int = Field(ge=0)
     output_tokens: int = Field(ge=0)
 
 
-class ProviderRequest(BaseModel):
+class ProviderRequest(DeferredModel):
     """One chat call to one provider's model (its own model name, not our `<provider>/<model>` id)."""
 
     model: str
@@ -58,7 +60,7 @@ class ProviderRequest(BaseModel):
     stop: list[StopSequence] = Field(default_factory=list, max_length=MAX_STOP_SEQUENCES)
 
 
-class ProviderReply(BaseModel):
+class ProviderReply(DeferredModel):
     content: str | None
     tool_calls: list[ToolCall]
     usage: Usage

@@ -17,10 +17,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from auralink.errors import ConfigurationError
 from auralink.llm.api_models import MODEL_ID, PROVIDER_NAME, Capability
+from auralink.model import DeferredModel
 
 MODELS_FILE_NAME = "llm-models.yaml"
 PRICES_FILE_NAME = "llm-model-prices.yaml"
@@ -39,7 +40,7 @@ class ModelsFileError(ConfigurationError):
     code = "llm_models_invalid"
 
 
-class _Strict(BaseModel):
+class _Strict(DeferredModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+
+from auralink.model import DeferredModel
 
 ServerType = Literal["deepwiki", "memory", "sequential-thinking", "supabase", "custom"]
 
@@ -39,7 +41,7 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-class _Input(BaseModel):
+class _Input(DeferredModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -87,7 +89,7 @@ class ConnectRequest(_Input):
     name: str | None = Field(default=None, pattern=CONNECTION_NAME)
 
 
-class Connection(BaseModel):
+class Connection(DeferredModel):
     connection_id: UUID
     name: str
     status: Literal["pending", "connected", "error", "disabled", "authorization_required"]
@@ -108,7 +110,7 @@ class Connection(BaseModel):
     created_at: datetime
 
 
-class ConnectionAuthorization(BaseModel):
+class ConnectionAuthorization(DeferredModel):
     """A connection to a server behind OAuth that waits for its user to sign in: open
     `authorization_url` in a browser before `expires_at`; the server's redirect ends the sign-in."""
 
@@ -119,11 +121,11 @@ class ConnectionAuthorization(BaseModel):
     expires_at: datetime
 
 
-class ConnectionList(BaseModel):
+class ConnectionList(DeferredModel):
     connections: list[Connection]
 
 
-class ConnectionTest(BaseModel):
+class ConnectionTest(DeferredModel):
     connection_id: UUID
     status: Literal["ok", "error"]
     latency_ms: int
@@ -132,13 +134,13 @@ class ConnectionTest(BaseModel):
     message: str | None = None
 
 
-class Tool(BaseModel):
+class Tool(DeferredModel):
     name: str
     description: str | None
     input_schema: dict[str, Any]
 
 
-class ToolList(BaseModel):
+class ToolList(DeferredModel):
     tools: list[Tool]
     fetched_at: datetime | None
 
@@ -147,20 +149,20 @@ class ToolCallRequest(_Input):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-class ToolCallResult(BaseModel):
+class ToolCallResult(DeferredModel):
     content: list[dict[str, Any]]
     # Any JSON value: the 2026-07-28 revision no longer requires an object.
     structured_content: Any
     is_error: bool
 
 
-class ToolCallResponse(BaseModel):
+class ToolCallResponse(DeferredModel):
     operation_id: UUID
     latency_ms: int
     result: ToolCallResult
 
 
-class RegistryServer(BaseModel):
+class RegistryServer(DeferredModel):
     name: str
     type: Literal["remote", "self-hosted"]
     display_name: str
@@ -173,11 +175,11 @@ class RegistryServer(BaseModel):
     tools: list[str]
 
 
-class RegistryServerList(BaseModel):
+class RegistryServerList(DeferredModel):
     servers: list[RegistryServer]
 
 
-class Operation(BaseModel):
+class Operation(DeferredModel):
     operation_id: UUID
     connection_id: UUID | None
     server_name: str
@@ -192,12 +194,12 @@ class Operation(BaseModel):
     created_at: datetime
 
 
-class OperationPage(BaseModel):
+class OperationPage(DeferredModel):
     operations: list[Operation]
     next_cursor: str | None
 
 
-class ToolUsage(BaseModel):
+class ToolUsage(DeferredModel):
     server_name: str
     tool: str | None
     calls: int
@@ -208,7 +210,7 @@ class ToolUsage(BaseModel):
     p95_latency_ms: float | None
 
 
-class UsageStats(BaseModel):
+class UsageStats(DeferredModel):
     window_hours: int
     since: datetime
     usage: list[ToolUsage]

@@ -12,8 +12,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from auralink import config
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.db import system_transaction
@@ -22,6 +20,7 @@ from auralink.mcp import client, limits, oplog, repository
 from auralink.mcp.models import Credentials
 from auralink.mcp.oauth import store as oauth_store
 from auralink.mcp.targets import upstream_for
+from auralink.model import DeferredModel
 from auralink.observability import logger
 
 # The identity the probe acts as towards the hosted servers (it reads no user data).
@@ -30,7 +29,7 @@ PROBE_SUBJECT = "system:mcp-probe"
 ABANDONED_AFTER_S = 16 * 60
 
 
-class ServerHealth(BaseModel):
+class ServerHealth(DeferredModel):
     server_name: str
     status: str
     latency_ms: int | None

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink import edge
 from auralink.auth import Audience
 from auralink.errors import NotFound, Unauthorized
+from auralink.model import DeferredModel
 from auralink.settings import Settings, get_settings
 
 __all__ = [
@@ -60,7 +61,7 @@ RESOURCE_NAMES: Mapping[str, str] = {
 }
 
 
-class ResourceMetadata(BaseModel):
+class ResourceMetadata(DeferredModel):
     """RFC 9728 §2 protected resource metadata, with the fields an MCP client reads."""
 
     model_config = ConfigDict(frozen=True)

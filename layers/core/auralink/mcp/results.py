@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from auralink.config.models import ResponseCaps
+from auralink.model import DeferredModel
 
 Protocol = Literal["auto", "2025-11-25", "2026-07-28"]
 
@@ -43,7 +44,7 @@ class McpTarget:
     reusable: bool = True
 
 
-class ServerInfo(BaseModel):
+class ServerInfo(DeferredModel):
     """Who answered and what it offers; `discover_result` is set only on the 2026-07-28 revision."""
 
     model_config = ConfigDict(frozen=True)
@@ -56,7 +57,7 @@ class ServerInfo(BaseModel):
     discover_result: dict[str, Any] | None
 
 
-class ToolInfo(BaseModel):
+class ToolInfo(DeferredModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
@@ -71,7 +72,7 @@ class ToolInfo(BaseModel):
         return self.model_dump(mode="json")
 
 
-class ToolResult(BaseModel):
+class ToolResult(DeferredModel):
     """A tool's answer in MCP's shape: content blocks as JSON (text, image and audio with base64
     `data` and `mimeType`, resource links, embedded resources), structured content, isError.
 

@@ -5,27 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
-
+from auralink.model import DeferredModel
 from auralink.prefect_api import PrefectHealth
 
 CheckStatus = Literal["ok", "error"]
 
 
-class DatabaseCheck(BaseModel):
+class DatabaseCheck(DeferredModel):
     status: CheckStatus
     schema_version: str | None = None
     latency_ms: float | None = None
     error_code: str | None = None
 
 
-class ConfigurationCheck(BaseModel):
+class ConfigurationCheck(DeferredModel):
     status: CheckStatus
     servers: int | None = None
     error: str | None = None
 
 
-class McpServerHealth(BaseModel):
+class McpServerHealth(DeferredModel):
     """An MCP server as the scheduled probe last saw it (informative: it does not fail /health)."""
 
     server_name: str
@@ -35,7 +34,7 @@ class McpServerHealth(BaseModel):
     checked_at: datetime
 
 
-class HealthDetails(BaseModel):
+class HealthDetails(DeferredModel):
     """What only a caller with a valid token sees: configuration errors and upstream health."""
 
     environment: str
@@ -47,14 +46,14 @@ class HealthDetails(BaseModel):
     checked_at: datetime
 
 
-class HealthReport(BaseModel):
+class HealthReport(DeferredModel):
     status: Literal["ok", "unavailable"]
     version: str
     schema_version: str | None  # the latest migration applied; None when the database cannot say
     details: HealthDetails | None = None  # with a valid bearer token only
 
 
-class Me(BaseModel):
+class Me(DeferredModel):
     sub: str
     email: str | None
     role: str

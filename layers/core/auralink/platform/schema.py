@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
 from auralink.db import dsn_from_secret
 from auralink.db.migrate import apply_migrations
 from auralink.errors import ConfigurationError
+from auralink.model import DeferredModel
 from auralink.observability import logger
 from auralink.platform import repository
 from auralink.settings import get_settings
 
 
-class MigrationReport(BaseModel):
+class MigrationReport(DeferredModel):
     applied: list[str]
     schema_version: str | None
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel
-
 from auralink.db import system_transaction
+from auralink.model import DeferredModel
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 
 
-class RefreshResult(BaseModel):
+class RefreshResult(DeferredModel):
     refreshed: list[str]
     duration_ms: float
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from auralink.errors import RateLimited
+from auralink.model import DeferredModel
 
 QUOTA_EXCEEDED = "quota_exceeded"
 WindowName = Literal["concurrent", "minute", "hour", "day"]
@@ -56,7 +57,7 @@ def _number(value: int | Decimal) -> int | float:
     return value if isinstance(value, int) else float(value)
 
 
-class QuotaStanding(BaseModel):
+class QuotaStanding(DeferredModel):
     """One quota as it stands for the caller now."""
 
     quota: Quota
@@ -70,7 +71,7 @@ class QuotaStanding(BaseModel):
     )
 
 
-class QuotaRefusal(BaseModel):
+class QuotaRefusal(DeferredModel):
     quota: Quota
     limit: int | float
     used: int | float
@@ -78,7 +79,7 @@ class QuotaRefusal(BaseModel):
     refused_at: datetime
 
 
-class UsageReport(BaseModel):
+class UsageReport(DeferredModel):
     """The caller's quotas and their latest refusals (newest first)."""
 
     quotas: list[QuotaStanding]

@@ -18,18 +18,19 @@ from typing import Any
 
 from autogen_core import CancellationToken
 from autogen_core.tools import BaseTool, ToolSchema
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from auralink.agents.tools import catalog
 from auralink.agents.tools.base import ToolContext, ToolDescription
 from auralink.agents.tools.names import model_tool_names
+from auralink.model import DeferredModel
 
 
 class ToolFailed(Exception):
     """What the model reads of a failed call: the error code and the tool's message."""
 
 
-class _AnyArguments(BaseModel):
+class _AnyArguments(DeferredModel):
     model_config = ConfigDict(extra="allow")
 
 

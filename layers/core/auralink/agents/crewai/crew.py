@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from auralink.agents.crewai.api import RunApi
 from auralink.agents.crewai.plan import MANAGER, CrewPlan, PinnedTool
 from auralink.agents.teams.models import Member, Task
+from auralink.model import DeferredModel
 
 _PLACEHOLDER = re.compile(r"\{(task_description|additional_context)\}")
 # CrewAI's default for an agent (25) is more model calls than one task of a run needs.
@@ -52,7 +53,7 @@ def inputs_of(task: str, context: dict[str, Any]) -> dict[str, str]:
     return {"task_description": task, "additional_context": json.dumps(context, ensure_ascii=False)}
 
 
-class _AnyArguments(BaseModel):
+class _AnyArguments(DeferredModel):
     model_config = ConfigDict(extra="allow")
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink.agents.teams.models import Task, TeamDefinition
+from auralink.model import DeferredModel
 
 # The models map's key for a hierarchical crew's manager.
 MANAGER = "__manager__"
@@ -23,7 +24,7 @@ DEFAULT_EXPECTED_OUTPUT = "A complete answer to the task"
 DEFAULT_TASK = "task"
 
 
-class PinnedTool(BaseModel):
+class PinnedTool(DeferredModel):
     model_config = ConfigDict(frozen=True)
 
     # The catalog's name (a built-in tool, or mcp:<connection>/<tool>) and the one the model sees.
@@ -33,7 +34,7 @@ class PinnedTool(BaseModel):
     input_schema: dict[str, Any]
 
 
-class CrewPlan(BaseModel):
+class CrewPlan(DeferredModel):
     model_config = ConfigDict(frozen=True)
 
     team: TeamDefinition

@@ -14,11 +14,12 @@ import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from auralink.agents.tools.names import CONNECTION_NAME, MCP_TOOL_NAME
 from auralink.agents.workflows.definition import MAX_EXPRESSION, ModelId, Template, ToolName
 from auralink.agents.workflows.templates import Roots
+from auralink.model import DeferredModel
 
 MAX_STEPS = 50
 MAX_CONCURRENCY = 20
@@ -53,7 +54,7 @@ StepId = Annotated[str, Field(min_length=1, max_length=MAX_STEP_ID)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(bounded)]
 
 
-class _Strict(BaseModel):
+class _Strict(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
 

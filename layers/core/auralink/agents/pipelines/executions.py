@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from auralink.agents.pipelines import flow_runs, repository
 from auralink.agents.pipelines.definition import bounded
@@ -21,13 +21,14 @@ from auralink.agents.runs.api_models import RunAccepted, RunPage
 from auralink.auth import Identity
 from auralink.db import Connection, tenant_transaction
 from auralink.errors import ValidationFailed
+from auralink.model import DeferredModel
 
 # Pipelines run on Prefect; the executor registered under this name advances their runs.
 FRAMEWORK = "prefect"
 _MAX_SCHEMA_ERRORS = 20
 
 
-class ExecutePipelineRequest(BaseModel):
+class ExecutePipelineRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     parameters: dict[str, Any] = Field(

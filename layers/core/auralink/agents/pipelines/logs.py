@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from pydantic import BaseModel
 
 from auralink import prefect_api
 from auralink.agents.pipelines import flow_runs
@@ -22,6 +21,7 @@ from auralink.agents.runs import repository as runs
 from auralink.auth import Identity
 from auralink.db import tenant_transaction
 from auralink.errors import ServiceUnavailable
+from auralink.model import DeferredModel
 from auralink.observability import logger
 
 MAX_LOGS_PAGE = 200
@@ -29,7 +29,7 @@ TIMEOUT_S = 5.0
 PREFECT_UNAVAILABLE = "prefect_unavailable"
 
 
-class RunLog(BaseModel):
+class RunLog(DeferredModel):
     timestamp: datetime
     level: str
     logger: str
@@ -37,7 +37,7 @@ class RunLog(BaseModel):
     task_run_id: UUID | None
 
 
-class RunLogPage(BaseModel):
+class RunLogPage(DeferredModel):
     """Oldest first; ``next_offset`` is the ``offset`` of the next page while there may be more."""
 
     logs: list[RunLog]

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from auralink.agents.pipelines.definition import PipelineDefinition, bounded
+from auralink.model import DeferredModel
 
 
-class PipelineRequest(BaseModel):
+class PipelineRequest(DeferredModel):
     """The body of a create and of a replace."""
 
     model_config = ConfigDict(extra="forbid")
@@ -29,7 +30,7 @@ class PipelineRequest(BaseModel):
     )
 
 
-class PipelineSummary(BaseModel):
+class PipelineSummary(DeferredModel):
     pipeline_id: UUID
     name: str
     description: str
@@ -43,6 +44,6 @@ class Pipeline(PipelineSummary):
     definition: PipelineDefinition
 
 
-class PipelinePage(BaseModel):
+class PipelinePage(DeferredModel):
     pipelines: list[PipelineSummary]
     next_cursor: str | None

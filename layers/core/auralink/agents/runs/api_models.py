@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from auralink.agents.runs.models import RunError, RunStatus, WaitingFor
+from auralink.model import DeferredModel
 
 # What a run's input or an answer may weigh once serialised: runs carry them in every step.
 MAX_INPUT_BYTES = 64 * 1024
@@ -26,7 +27,7 @@ def _bounded(value: Any) -> Any:
     return value
 
 
-class _Input(BaseModel):
+class _Input(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -80,12 +81,12 @@ class ResumeRequest(_Input):
 RunKind = Literal["workflow", "team", "pipeline"]
 
 
-class RunAccepted(BaseModel):
+class RunAccepted(DeferredModel):
     run_id: UUID
     status: RunStatus
 
 
-class RunProgress(BaseModel):
+class RunProgress(DeferredModel):
     """How far the run is: its units of work done (a workflow's nodes, else the run's steps), the
     node under way, and what a run that waits for a person asks (absent while it does not)."""
 
@@ -101,7 +102,7 @@ class RunProgress(BaseModel):
     current_task: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-class RunUsage(BaseModel):
+class RunUsage(DeferredModel):
     """The run's LLM calls, summed from the per-call metrics."""
 
     llm_calls: int
@@ -111,7 +112,7 @@ class RunUsage(BaseModel):
     cost_usd: float
 
 
-class TaskRun(BaseModel):
+class TaskRun(DeferredModel):
     """One task run of a pipeline run, as Prefect ran it: a step, or one item of a map."""
 
     step: str
@@ -129,7 +130,7 @@ def _absent(value: Any) -> bool:
     return value is None
 
 
-class RunView(BaseModel):
+class RunView(DeferredModel):
     run_id: UUID
     kind: RunKind
     workflow_id: UUID | None
@@ -152,7 +153,7 @@ class RunView(BaseModel):
     finished_at: datetime | None
 
 
-class RunSummary(BaseModel):
+class RunSummary(DeferredModel):
     run_id: UUID
     kind: RunKind
     workflow_id: UUID | None
@@ -167,7 +168,7 @@ class RunSummary(BaseModel):
     finished_at: datetime | None
 
 
-class RunPage(BaseModel):
+class RunPage(DeferredModel):
     runs: list[RunSummary]
     next_cursor: str | None
 
@@ -175,7 +176,7 @@ class RunPage(BaseModel):
 MessageType = Literal["text", "tool_call", "tool_result", "handoff", "stop"]
 
 
-class RunMessage(BaseModel):
+class RunMessage(DeferredModel):
     """A message of a team run: ``seq`` orders them; ``usage`` is the model call's that wrote it."""
 
     seq: int
@@ -186,7 +187,7 @@ class RunMessage(BaseModel):
     created_at: datetime
 
 
-class MessagePage(BaseModel):
+class MessagePage(DeferredModel):
     """Messages after the ``after`` asked for, oldest first; ``next`` is the ``after`` to ask
     with next time (messages written later appear there)."""
 

@@ -7,7 +7,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from auralink.model import DeferredModel
 
 
 class RunStatus(StrEnum):
@@ -23,12 +25,12 @@ class RunStatus(StrEnum):
         return self in {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}
 
 
-class RunError(BaseModel):
+class RunError(DeferredModel):
     code: str
     message: str
 
 
-class WaitingFor(BaseModel):
+class WaitingFor(DeferredModel):
     """What a run that waits for a person asks: the node, its prompt, and the JSON Schema the
     answer must satisfy (null: any JSON value)."""
 
@@ -39,7 +41,7 @@ class WaitingFor(BaseModel):
     input_schema: dict[str, Any] | None = None
 
 
-class Progress(BaseModel):
+class Progress(DeferredModel):
     """What an executor reports of a run, shown to clients as the run's progress.
 
     ``steps_done`` counts the executor's own units of work (a workflow's nodes); None leaves the
@@ -61,7 +63,7 @@ class Progress(BaseModel):
     current_task: str | None = None
 
 
-class Run(BaseModel):
+class Run(DeferredModel):
     """A run as the executors see it.
 
     ``resume_input`` is the answer a person gave to a run that waited for input, until the next
@@ -88,7 +90,7 @@ class Run(BaseModel):
     has_resume_input: bool = False
 
 
-class StepOutcome(BaseModel):
+class StepOutcome(DeferredModel):
     """What one step of an executor achieved; the run machinery persists it."""
 
     status: RunStatus
@@ -98,7 +100,7 @@ class StepOutcome(BaseModel):
     error: RunError | None = None
 
 
-class StepCommand(BaseModel):
+class StepCommand(DeferredModel):
     """The state machine's input to one step."""
 
     model_config = ConfigDict(extra="forbid")
@@ -119,6 +121,6 @@ def carried_trace(event: dict[str, Any]) -> str | None:
     return trace if isinstance(trace, str) else None
 
 
-class StepReply(BaseModel):
+class StepReply(DeferredModel):
     run_id: UUID
     status: RunStatus

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel
-
 from auralink import aws_json
 from auralink.agents.runs import orchestrator, repository, starts
 from auralink.agents.runs.models import RunError
 from auralink.agents.runs.repository import UnstartedRun
 from auralink.db import system_transaction, tenant_transaction
 from auralink.errors import ConfigurationError
+from auralink.model import DeferredModel
 from auralink.observability import MetricName, MetricUnit, logger, metrics
 
 # Longer than any function that starts a run lives between recording it and starting it (the
@@ -36,7 +35,7 @@ MAX_RUNS_PER_SWEEP = 100
 START_RESERVE_MS = aws_json.STEP_FUNCTIONS.longest_call_s * 1000
 
 
-class SweepResult(BaseModel):
+class SweepResult(DeferredModel):
     started: int = 0
     failed: int = 0
     # Left for the next sweep: Step Functions could not start runs now, or time ran out.

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from auralink.agents.workflows.definition import MAX_TEMPLATE, ModelId, ToolName
+from auralink.model import DeferredModel
 
 Framework = Literal["autogen", "crewai"]
 CollaborationMode = Literal["round_robin", "selector", "swarm", "graph", "sequential", "hierarchical"]
@@ -40,7 +41,7 @@ Text = Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE)]
 ShortText = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class _Strict(BaseModel):
+class _Strict(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -142,7 +143,7 @@ class TeamRequest(_Strict):
     manager_model: ModelId | None = None
 
 
-class TeamSummary(BaseModel):
+class TeamSummary(DeferredModel):
     team_id: UUID
     team_name: str
     description: str
@@ -153,7 +154,7 @@ class TeamSummary(BaseModel):
     updated_at: datetime
 
 
-class Team(BaseModel):
+class Team(DeferredModel):
     model_config = ConfigDict(serialize_by_alias=True)
 
     team_id: UUID
@@ -171,12 +172,12 @@ class Team(BaseModel):
     updated_at: datetime
 
 
-class TeamPage(BaseModel):
+class TeamPage(DeferredModel):
     teams: list[TeamSummary]
     next_cursor: str | None
 
 
-class MemberList(BaseModel):
+class MemberList(DeferredModel):
     members: list[Member]
 
 
@@ -203,7 +204,7 @@ class ExecuteTeamRequest(_Strict):
         return value
 
 
-class ConversationSummary(BaseModel):
+class ConversationSummary(DeferredModel):
     """A run of the team: its task, status, how many messages, when, and what its models cost."""
 
     run_id: UUID | None
@@ -217,6 +218,6 @@ class ConversationSummary(BaseModel):
     finished_at: datetime | None
 
 
-class ConversationPage(BaseModel):
+class ConversationPage(DeferredModel):
     conversations: list[ConversationSummary]
     next_cursor: str | None

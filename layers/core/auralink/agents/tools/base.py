@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from auralink.auth import Identity
+from auralink.model import DeferredModel
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ToolContext:
         return int(self.remaining_s() * 1000)
 
 
-class ToolOutput(BaseModel):
+class ToolOutput(DeferredModel):
     """One call's outcome: `text` is what a model reads, `structured` the same as data."""
 
     model_config = ConfigDict(frozen=True)
@@ -57,7 +58,7 @@ class ToolOutput(BaseModel):
     mcp_operation_id: str | None = None
 
 
-class ToolDescription(BaseModel):
+class ToolDescription(DeferredModel):
     """A tool as a model is told about it."""
 
     model_config = ConfigDict(frozen=True)
@@ -67,7 +68,7 @@ class ToolDescription(BaseModel):
     input_schema: dict[str, Any]
 
 
-class ToolCallRecord(BaseModel):
+class ToolCallRecord(DeferredModel):
     """One row of the tool call log, as the caller may read it."""
 
     call_id: str

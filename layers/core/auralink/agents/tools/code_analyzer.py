@@ -16,10 +16,9 @@ import tokenize
 import warnings
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from auralink.agents.tools.base import BuiltinTool, ToolAnswer, ToolContext, ToolError
 from auralink.agents.tools.names import CODE_ANALYZER
+from auralink.model import DeferredModel
 
 MAX_SOURCE_BYTES = 200 * 1024
 PYTHON_NAMES = frozenset({"python", "py", "python3"})
@@ -48,7 +47,7 @@ _NOT_CODE = frozenset(
 )
 
 
-class FunctionInfo(BaseModel):
+class FunctionInfo(DeferredModel):
     name: str  # qualified: "Class.method", "outer.inner"
     line: int
     args: int  # every parameter, self and *args/**kwargs included
@@ -56,20 +55,20 @@ class FunctionInfo(BaseModel):
     complexity: int
 
 
-class ClassInfo(BaseModel):
+class ClassInfo(DeferredModel):
     name: str
     line: int
     methods: list[str]
 
 
-class LineCounts(BaseModel):
+class LineCounts(DeferredModel):
     total: int
     code: int
     comment: int
     blank: int
 
 
-class PythonAnalysis(BaseModel):
+class PythonAnalysis(DeferredModel):
     language: Literal["python"] = "python"
     functions: list[FunctionInfo]
     classes: list[ClassInfo]
@@ -79,7 +78,7 @@ class PythonAnalysis(BaseModel):
     lines: LineCounts
 
 
-class TextAnalysis(BaseModel):
+class TextAnalysis(DeferredModel):
     language: str
     lines: int
     blank: int

@@ -11,25 +11,26 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink.agents.tools import catalog
 from auralink.agents.tools.base import ToolContext
 from auralink.agents.workflows.definition import ToolName
 from auralink.auth import Identity
+from auralink.model import DeferredModel
 
 # Kept back from the function's remaining time to record the call and answer.
 ANSWER_MARGIN_MS = 1_500
 
 
-class AgentToolCallRequest(BaseModel):
+class AgentToolCallRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     tool: ToolName = Field(description='A built-in tool ("calculator") or "mcp:<connection>/<tool>"')
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-class AgentToolCallResponse(BaseModel):
+class AgentToolCallResponse(DeferredModel):
     """The call's outcome: a failure of the tool is an answer (``is_error``), not an HTTP error."""
 
     tool: str

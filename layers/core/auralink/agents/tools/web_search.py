@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from pydantic import BaseModel
 
 from auralink.agents.tools.base import BuiltinTool, ToolAnswer, ToolContext, ToolError
 from auralink.agents.tools.names import WEB_SEARCH
+from auralink.model import DeferredModel
 from auralink.settings import get_settings
 
 MAX_WAIT_S = 15.0
@@ -43,7 +43,7 @@ UNAVAILABLE = "search_unavailable"
 TIMEOUT = "search_timeout"
 
 
-class SearchResult(BaseModel):
+class SearchResult(DeferredModel):
     title: str
     url: str
     snippet: str

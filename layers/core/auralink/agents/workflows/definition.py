@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
+
+from auralink.model import DeferredModel
 
 END = "END"
 NODE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
@@ -34,7 +36,7 @@ ModelId = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_ID)]
 ToolName = Annotated[str, Field(min_length=1, max_length=MAX_TOOL_NAME)]
 
 
-class _Strict(BaseModel):
+class _Strict(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from auralink.agents.workflows.definition import WorkflowDefinition
+from auralink.model import DeferredModel
 
 
-class WorkflowRequest(BaseModel):
+class WorkflowRequest(DeferredModel):
     """The body of a create and of a replace."""
 
     model_config = ConfigDict(extra="forbid")
@@ -25,7 +26,7 @@ class WorkflowRequest(BaseModel):
     )
 
 
-class WorkflowSummary(BaseModel):
+class WorkflowSummary(DeferredModel):
     workflow_id: UUID
     name: str
     description: str
@@ -38,6 +39,6 @@ class Workflow(WorkflowSummary):
     definition: WorkflowDefinition
 
 
-class WorkflowPage(BaseModel):
+class WorkflowPage(DeferredModel):
     workflows: list[WorkflowSummary]
     next_cursor: str | None

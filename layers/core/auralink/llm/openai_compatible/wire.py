@@ -17,17 +17,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from auralink.llm.api_models import MODEL_ID
 from auralink.llm.chat_types import MAX_STOP_SEQUENCES, StopSequence
+from auralink.model import DeferredModel
 
 PATH_PREFIX = "/api/v1/llm/openai/v1"
 
 _MAX_TEXT = 1_000_000
 
 
-class _Wire(BaseModel):
+class _Wire(DeferredModel):
     # Strict: JSON's types as OpenAI takes them (`"n": true` is not 1, `"stream": "yes"` not true).
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -204,18 +205,18 @@ class OpenAIChatCompletionRequest(_Wire):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
-class OpenAIAnswerFunction(BaseModel):
+class OpenAIAnswerFunction(DeferredModel):
     name: str
     arguments: str = Field(description="The arguments: a JSON object, as a string")
 
 
-class OpenAIAnswerToolCall(BaseModel):
+class OpenAIAnswerToolCall(DeferredModel):
     id: str
     type: Literal["function"] = "function"
     function: OpenAIAnswerFunction
 
 
-class OpenAIAnswerMessage(BaseModel):
+class OpenAIAnswerMessage(DeferredModel):
     role: Literal["assistant"] = "assistant"
     content: str | None
     refusal: None = None
@@ -227,20 +228,20 @@ class OpenAIAnswerMessage(BaseModel):
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
-class OpenAIChoice(BaseModel):
+class OpenAIChoice(DeferredModel):
     index: int = 0
     message: OpenAIAnswerMessage
     logprobs: None = None
     finish_reason: FinishReason
 
 
-class OpenAIUsage(BaseModel):
+class OpenAIUsage(DeferredModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
 
-class OpenAIChatCompletion(BaseModel):
+class OpenAIChatCompletion(DeferredModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int = Field(description="Unix time in seconds")
@@ -249,19 +250,19 @@ class OpenAIChatCompletion(BaseModel):
     usage: OpenAIUsage
 
 
-class OpenAIModel(BaseModel):
+class OpenAIModel(DeferredModel):
     id: str = Field(description="<provider>/<model>: what chat/completions takes as `model`")
     object: Literal["model"] = "model"
     created: int = Field(description="Unix time in seconds; 0: the registry does not know it")
     owned_by: str = Field(description="The provider")
 
 
-class OpenAIModelList(BaseModel):
+class OpenAIModelList(DeferredModel):
     object: Literal["list"] = "list"
     data: list[OpenAIModel]
 
 
-class OpenAIError(BaseModel):
+class OpenAIError(DeferredModel):
     message: str
     type: str = Field(description="invalid_request_error, authentication_error, rate_limit_error...")
     param: str | None = Field(description="The request field at fault, if one is")
@@ -269,7 +270,7 @@ class OpenAIError(BaseModel):
     request_id: str | None = None
 
 
-class OpenAIErrorResponse(BaseModel):
+class OpenAIErrorResponse(DeferredModel):
     """The body of every error answer of the OpenAI-compatible routes."""
 
     error: OpenAIError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.llm.chat_types import ChatMessage, ProviderReply, ProviderRequest, ToolCall, Usage
@@ -29,6 +29,7 @@ from auralink.llm.providers.common import (
     unreadable,
 )
 from auralink.llm.providers.http import JsonPost, base_url_to_call, loopback_allowed, post_json
+from auralink.model import DeferredModel
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -118,7 +119,7 @@ def _blocks(messages: list[ChatMessage]) -> Iterator[tuple[str, dict[str, Any]]]
                 )
 
 
-class _Lenient(BaseModel):
+class _Lenient(DeferredModel):
     model_config = ConfigDict(extra="ignore")
 
 

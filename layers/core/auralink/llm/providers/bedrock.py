@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from auralink import aws_json
@@ -44,6 +44,7 @@ from auralink.llm.providers.common import (
     unreadable,
 )
 from auralink.llm.providers.http import MAX_PROVIDER_MESSAGE
+from auralink.model import DeferredModel
 
 NAME = "Amazon Bedrock"
 # With less time than this left, the call is not made.
@@ -178,7 +179,7 @@ def _transport_failure(code: str, deadline_s: float) -> Exception:
     return LlmUpstreamError(f"{NAME} cannot be reached ({code})", code=UNREACHABLE, retryable=True)
 
 
-class _Lenient(BaseModel):
+class _Lenient(DeferredModel):
     # Fields in snake_case here, camelCase in Bedrock's answer.
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, validate_by_name=True)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from auralink.clock import SYSTEM_CLOCK, Clock
@@ -35,6 +35,7 @@ from auralink.llm.providers.common import (
     unreadable,
 )
 from auralink.llm.providers.http import JsonPost, base_url_to_call, loopback_allowed, post_json
+from auralink.model import DeferredModel
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
@@ -140,7 +141,7 @@ def _result(message: ChatMessage) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"result": text}
 
 
-class _Lenient(BaseModel):
+class _Lenient(DeferredModel):
     # Fields in snake_case here, camelCase on the wire.
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, validate_by_name=True)
 

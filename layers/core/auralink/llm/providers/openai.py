@@ -10,7 +10,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink.clock import SYSTEM_CLOCK, Clock
 from auralink.llm.chat_types import ChatMessage, ProviderReply, ProviderRequest, ToolCall, ToolSpec, Usage
@@ -27,6 +27,7 @@ from auralink.llm.providers.common import (
     unreadable,
 )
 from auralink.llm.providers.http import JsonPost, base_url_to_call, loopback_allowed, post_json
+from auralink.model import DeferredModel
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _OPENAI_HOST = "api.openai.com"
@@ -106,7 +107,7 @@ def _tool(tool: ToolSpec) -> dict[str, Any]:
     return {"type": "function", "function": function}
 
 
-class _Lenient(BaseModel):
+class _Lenient(DeferredModel):
     model_config = ConfigDict(extra="ignore")
 
 

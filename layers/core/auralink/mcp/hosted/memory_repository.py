@@ -14,17 +14,18 @@ from typing import LiteralString
 from psycopg import errors as pg_errors
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from auralink.db import Connection, tenant_transaction
 from auralink.errors import NotFound, ValidationFailed
+from auralink.model import DeferredModel
 
 MAX_ENTITIES_PER_USER = 5_000
 MAX_RELATIONS_PER_USER = 20_000
 MAX_OBSERVATIONS_PER_ENTITY = 500
 
 
-class _Wire(BaseModel):
+class _Wire(DeferredModel):
     # The reference's names on the wire (entityType, relationType...); unknown keys are dropped,
     # as zod drops them.
     model_config = ConfigDict(frozen=True, populate_by_name=True)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from auralink.db import tenant_transaction
+from auralink.model import DeferredModel
 
 MAX_HISTORY = 1_000
 # The first key of the advisory lock: a namespace for this table's per-user locks.
@@ -29,7 +30,7 @@ _ARRAY_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
 _MAX_ARRAY_INDEX = 2**32 - 2
 
 
-class Thought(BaseModel):
+class Thought(DeferredModel):
     """One thought as the tool received it, with ``total_thoughts`` already adjusted."""
 
     model_config = ConfigDict(frozen=True)
