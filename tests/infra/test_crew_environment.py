@@ -55,6 +55,7 @@ LOADED_AT_INIT = [
     "auralink.db",
     "auralink.db.connection",
     "auralink.errors",
+    "auralink.model",
     "auralink.observability",
     "auralink.paging",
     "auralink.secrets",
