@@ -316,6 +316,32 @@ def test_ip_literals_are_never_resolved() -> None:
     assert dns.asked == []
 
 
+@pytest.mark.parametrize(("url", "reason", "words"), HOSTILE, ids=[row[0][:60] for row in HOSTILE])
+def test_without_resolving_only_the_verdicts_that_came_from_dns_are_left_out(
+    url: str, reason: str, words: str
+) -> None:
+    # resolver=None: the check before each call of a stored endpoint; the guarded transport checks
+    # the addresses of the connections the call opens.
+    dns = FakeDns()
+    with pytest.raises(EndpointNotAllowed):
+        check(url, dns=dns)
+    try:
+        checked = check_endpoint(url, allow_loopback=False, resolver=None)
+    except EndpointNotAllowed as error:
+        assert error.details == {"reason": reason}
+        assert words.lower() in error.message.lower()
+    else:
+        assert dns.asked == [checked.host]
+        assert checked.addresses == ()
+
+
+def test_without_resolving_a_name_passes_with_no_address_and_a_literal_with_its_own() -> None:
+    assert check_endpoint("https://nowhere.example/mcp", allow_loopback=False, resolver=None).addresses == ()
+    assert check_endpoint("https://8.8.8.8/", allow_loopback=False, resolver=None).addresses == ("8.8.8.8",)
+    local = check_endpoint("http://localhost:8000/mcp", allow_loopback=True, resolver=None)
+    assert (local.url, local.addresses) == ("http://localhost:8000/mcp", ())
+
+
 def test_every_resolved_address_is_checked_not_just_the_first() -> None:
     # mixed.example resolves to a public address first, then to 10.0.0.7
     error = _reason_of("https://mixed.example/")

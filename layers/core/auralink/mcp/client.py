@@ -71,7 +71,7 @@ from auralink.mcp.response_cap import CappedTransport, ResponseMeter
 from auralink.mcp.results import McpTarget, Protocol, ServerInfo, ToolInfo, ToolResult
 from auralink.observability import logger
 from auralink.settings import get_settings
-from auralink.ssrf.transport import guarded_transport, refusal_of
+from auralink.ssrf.transport import guarded_transport, refusal_of, unresolvable
 
 __all__ = [
     "McpTarget",
@@ -541,6 +541,11 @@ def _transport_failure(failure: httpx2.RequestError, operation: str) -> DomainEr
     if refusal is not None:
         # The name now resolves to an address the guard refuses: never retried.
         return refusal
+    if unresolvable(failure):
+        # It resolved when the connection was made: now it names a server that cannot be reached.
+        return McpUpstreamError(
+            "The server's name does not resolve", code=UNREACHABLE, fault="unreachable", retryable=False
+        )
     if isinstance(failure, httpx2.ConnectError | httpx2.ConnectTimeout):
         return McpUpstreamError(
             "The MCP server cannot be reached", code=UNREACHABLE, fault="unreachable", retryable=True

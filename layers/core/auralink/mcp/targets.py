@@ -16,11 +16,9 @@ from uuid import UUID
 from auralink import config, crypto, rate_windows, ssrf
 from auralink.config import Limits
 from auralink.errors import ConfigurationError
-from auralink.mcp import errors as mcp_errors
 from auralink.mcp import service_token
 from auralink.mcp.client import McpTarget, Protocol
 from auralink.mcp.connections import CUSTOM
-from auralink.mcp.errors import McpUpstreamError
 from auralink.mcp.gateway import Upstream
 from auralink.mcp.models import Credentials
 from auralink.mcp.registry import server_config
@@ -50,10 +48,13 @@ def _decrypt(token: str | None, *, user_id: str, connection_id: UUID) -> Credent
     return Credentials.model_validate_json(plain)
 
 
-def check_custom_endpoint(url: str) -> str:
+def check_custom_endpoint(url: str, *, resolve: bool = True) -> str:
     """A user's own endpoint, refused unless it is a public https address (or loopback, where
-    ALLOW_LOOPBACK_ENDPOINTS allows it)."""
-    return ssrf.check_endpoint(url, allow_loopback=get_settings().allow_loopback_endpoints).url
+    ALLOW_LOOPBACK_ENDPOINTS allows it). ``resolve=False``: its name by the rules of names alone."""
+    resolver = ssrf.resolve if resolve else None
+    return ssrf.check_endpoint(
+        url, allow_loopback=get_settings().allow_loopback_endpoints, resolver=resolver
+    ).url
 
 
 def _headers(server_name: str, credentials: Credentials, *, user_id: str) -> dict[str, str]:
@@ -103,8 +104,11 @@ def upstream_for(
 ) -> Upstream:
     url = endpoint_for(server_name, endpoint, api_base_url=api_base_url)
     if server_name == CUSTOM:
-        # Checked again at every call: the name may resolve elsewhere since the connection was made.
-        check_custom_endpoint(url)
+        # Checked again at every call, but not resolved: its name may resolve elsewhere since the
+        # connection was made, and the guarded transport checks the addresses of every connection
+        # a call opens (a kept session's connection was checked when it opened). A DNS query per
+        # call would only repeat that check.
+        check_custom_endpoint(url, resolve=False)
         protocol: Protocol = "auto"
         limits: Limits = config.get_mcp_config().defaults
         upstream_name = _custom_label(url)
@@ -162,25 +166,14 @@ def upstream_for_row(row: dict[str, Any], *, api_base_url: str | None) -> Upstre
     if oauth is not None and oauth.access_token is not None:
         # A connection behind OAuth: its access token, kept fresh by `auralink.mcp.oauth.tokens`.
         credentials = Credentials(token=oauth.access_token)
-    try:
-        upstream = upstream_for(
-            row["server_name"] or CUSTOM,
-            user_id=row["user_id"],
-            credentials=credentials,
-            endpoint=row["endpoint"],
-            api_base_url=api_base_url,
-            discover_result=row["discover_result"],
-        )
-    except ssrf.EndpointNotAllowed as exc:
-        if exc.reason == "unresolvable":
-            # The name resolved when the connection was made: now it is a server that cannot be reached.
-            raise McpUpstreamError(
-                "The server's name does not resolve",
-                code=mcp_errors.UNREACHABLE,
-                fault="unreachable",
-                retryable=False,
-            ) from None
-        raise
+    upstream = upstream_for(
+        row["server_name"] or CUSTOM,
+        user_id=row["user_id"],
+        credentials=credentials,
+        endpoint=row["endpoint"],
+        api_base_url=api_base_url,
+        discover_result=row["discover_result"],
+    )
     if upstream.target.protocol == "auto" and row["protocol_version"] == LEGACY_PROTOCOL:
         # The connection showed a server on the handshake: skip the discovery probe it refuses.
         return replace(upstream, target=replace(upstream.target, protocol=LEGACY_PROTOCOL))

@@ -18,8 +18,10 @@ Two checks, because DNS answers can change between them (DNS rebinding):
 
 - `check_endpoint` (here) parses and normalises the URL and checks the host and its addresses.
   It is cheap (an IP literal costs microseconds, a name one resolution), so callers run it when a
-  connection is created and again before each call. Connect to ``CheckedEndpoint.url``, not to
-  the raw input: it is the spelling that was checked.
+  connection is created. Connect to ``CheckedEndpoint.url``, not to the raw input: it is the
+  spelling that was checked. Before each later call of a stored endpoint it runs again without
+  resolving (``resolver=None``): the rules of the URL and the host, whose spelling nothing changes;
+  the addresses are the transport's to check, at each connection the call opens.
 - `auralink.ssrf.transport.guarded_transport` builds the HTTP transport for outbound calls:
   every TCP connection it opens resolves the host itself, checks every address again with
   `screen_host` and connects to a checked address, so nothing between the check and the
@@ -102,8 +104,12 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def check_endpoint(url: str, *, allow_loopback: bool, resolver: Resolver = resolve) -> CheckedEndpoint:
-    """The URL, normalised, if the service may call it; `EndpointNotAllowed` says why not."""
+def check_endpoint(url: str, *, allow_loopback: bool, resolver: Resolver | None = resolve) -> CheckedEndpoint:
+    """The URL, normalised, if the service may call it; `EndpointNotAllowed` says why not.
+
+    With ``resolver=None`` a name is judged by the rules of names alone and not resolved (its
+    ``addresses`` are then empty): for an endpoint checked with its addresses before, whose calls
+    go through the guarded transport."""
     scheme, netloc, rest = _split(url)
     host, port = _host_and_port(netloc, scheme)
     loopback_host = allow_loopback and host in LOOPBACK_HOSTS
@@ -123,14 +129,17 @@ def check_endpoint(url: str, *, allow_loopback: bool, resolver: Resolver = resol
 
 
 def screen_host(
-    host: str, port: int, *, allow_loopback: bool, resolver: Resolver = resolve
+    host: str, port: int, *, allow_loopback: bool, resolver: Resolver | None = resolve
 ) -> tuple[str, ...]:
-    """The addresses of a host (name or IP literal), each checked; raises `EndpointNotAllowed`."""
+    """The addresses of a host (name or IP literal), each checked; raises `EndpointNotAllowed`.
+    With ``resolver=None`` a name is checked by its rules and none of its addresses is returned."""
     host = normalise_host(host)
     literal = _ip_literal(host)
     loopback_host = allow_loopback and host in LOOPBACK_HOSTS
     if literal is None:
         _check_name(host, loopback_host=loopback_host)
+        if resolver is None:
+            return ()
         addresses = _resolved(host, port, resolver)
     else:
         addresses = [literal]

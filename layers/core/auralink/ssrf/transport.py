@@ -8,7 +8,7 @@ reach an address the guard refuses. Connections reused from the pool were checke
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 import anyio
@@ -47,17 +47,28 @@ def guarded_transport(
 
 def refusal_of(error: BaseException) -> EndpointNotAllowed | None:
     """The guard's refusal behind a failed request (``httpx2.ConnectError`` from `guarded_transport`)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
+    for current in _chain(error):
         refusal = (
             current if isinstance(current, EndpointNotAllowed) else getattr(current, "ssrf_refusal", None)
         )
         if isinstance(refusal, EndpointNotAllowed):
             return refusal
+    return None
+
+
+def unresolvable(error: BaseException) -> bool:
+    """Whether a failed request's host did not resolve (a plain ``httpx2.ConnectError`` besides)."""
+    return any(getattr(current, "ssrf_unresolvable", False) for current in _chain(error))
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and its causes (or contexts), each once."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        yield current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return None
 
 
 class _GuardedBackend:
@@ -105,7 +116,11 @@ class _GuardedBackend:
         except EndpointNotAllowed as exc:
             refusal = exc
         if refusal.reason == "unresolvable":
-            raise httpcore2.ConnectError(f"{host} does not resolve")
+            # Not a refusal: a name that resolves nowhere cannot be reached. Marked as such, on the
+            # error itself for the same reason as a refusal (below).
+            unreachable = httpcore2.ConnectError(f"{host} does not resolve")
+            unreachable.ssrf_unresolvable = True  # type: ignore[attr-defined]
+            raise unreachable
         error = httpcore2.ConnectError(f"refused by the SSRF guard: {refusal.message}")
         # httpcore re-raises with `from None`, which drops a cause: the refusal rides on the error.
         error.ssrf_refusal = refusal  # type: ignore[attr-defined]

@@ -11,20 +11,22 @@ import pytest
 PRIVATE = "10.1.2.3"
 
 
-class RebindingLocalhost:
-    """`localhost` answers loopback once (the check before the call), then a private address (the
-    connection the call opens): DNS rebinding, which the attacker's DNS would do."""
+class LocalhostDns:
+    """`localhost` as an attacker's DNS answers it once the connection exists: `PRIVATE` (DNS
+    rebinding), or nothing at all (``address=None``). Counts the questions."""
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, address: str | None = PRIVATE) -> None:
         self._real = real
+        self._address = address
         self.answers = 0
 
     def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         if host != "localhost":
             return self._real(host, port, *args, **kwargs)
         self.answers += 1
-        address = "127.0.0.1" if self.answers == 1 else PRIVATE
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port or 0)))]
+        if self._address is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (self._address, int(port or 0)))]
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def test_a_name_that_rebinds_to_a_private_address_is_refused_by_rule_in_answer_l
     api, localhost_connection, owner_conn, monkeypatch, capsys
 ):
     user, connection_id = localhost_connection
-    dns = RebindingLocalhost(socket.getaddrinfo)
+    dns = LocalhostDns(socket.getaddrinfo)
     monkeypatch.setattr(socket, "getaddrinfo", dns)
 
     status, body, _ = api(
@@ -50,7 +52,7 @@ def test_a_name_that_rebinds_to_a_private_address_is_refused_by_rule_in_answer_l
         body={"arguments": {"text": "hi"}},
     )
 
-    assert dns.answers >= 2  # the call's own connection asked again, and was refused
+    assert dns.answers == 1  # asked by the call's own connection alone, which was refused
     assert (status, body["error"]["code"]) == (422, "endpoint_not_allowed")
     assert "localhost resolves to a private address" in body["error"]["message"]
     assert body["error"]["details"] == {"reason": "address"}
@@ -87,3 +89,26 @@ def test_a_refused_custom_endpoint_names_the_rule_not_the_address(api, make_user
         body["error"]["message"] == "endpoint not allowed: internal.example.net resolves to a private address"
     )
     assert PRIVATE not in str(body)
+
+
+def test_a_name_that_stopped_resolving_is_unreachable_at_once_not_retried(
+    api, localhost_connection, owner_conn, monkeypatch
+):
+    user, connection_id = localhost_connection
+    dns = LocalhostDns(socket.getaddrinfo, address=None)
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+
+    status, body, _ = api(
+        "McpCallToolFunction",
+        user,
+        path={"connection_id": connection_id, "tool": "echo"},
+        body={"arguments": {"text": "hi"}},
+    )
+
+    assert (status, body["error"]["code"]) == (502, "mcp_unreachable")
+    assert body["error"]["message"] == "The server's name does not resolve"
+    assert dns.answers == 1
+    row = owner_conn.execute(
+        "SELECT error_code FROM mcp_operation_logs WHERE user_id = %s AND operation = 'call_tool'", (user,)
+    ).fetchone()
+    assert row["error_code"] == "mcp_unreachable"
