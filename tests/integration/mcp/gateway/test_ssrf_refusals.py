@@ -38,19 +38,25 @@ def localhost_connection(api, make_user_id, stateless_mcp):
     return user, body["connection_id"]
 
 
-def test_a_name_that_rebinds_to_a_private_address_is_refused_by_rule_in_answer_log_and_logs(
-    api, localhost_connection, owner_conn, monkeypatch, capsys
-):
-    user, connection_id = localhost_connection
-    dns = LocalhostDns(socket.getaddrinfo)
+def _call_echo(api, connection, dns: LocalhostDns, monkeypatch) -> tuple[int, Any]:
+    """The connection's echo tool called while `localhost` resolves as ``dns`` says."""
+    user, connection_id = connection
     monkeypatch.setattr(socket, "getaddrinfo", dns)
-
     status, body, _ = api(
         "McpCallToolFunction",
         user,
         path={"connection_id": connection_id, "tool": "echo"},
         body={"arguments": {"text": "hi"}},
     )
+    return status, body
+
+
+def test_a_name_that_rebinds_to_a_private_address_is_refused_by_rule_in_answer_log_and_logs(
+    api, localhost_connection, owner_conn, monkeypatch, capsys
+):
+    user, _ = localhost_connection
+    dns = LocalhostDns(socket.getaddrinfo)
+    status, body = _call_echo(api, localhost_connection, dns, monkeypatch)
 
     assert dns.answers == 1  # asked by the call's own connection alone, which was refused
     assert (status, body["error"]["code"]) == (422, "endpoint_not_allowed")
@@ -94,16 +100,9 @@ def test_a_refused_custom_endpoint_names_the_rule_not_the_address(api, make_user
 def test_a_name_that_stopped_resolving_is_unreachable_at_once_not_retried(
     api, localhost_connection, owner_conn, monkeypatch
 ):
-    user, connection_id = localhost_connection
+    user, _ = localhost_connection
     dns = LocalhostDns(socket.getaddrinfo, address=None)
-    monkeypatch.setattr(socket, "getaddrinfo", dns)
-
-    status, body, _ = api(
-        "McpCallToolFunction",
-        user,
-        path={"connection_id": connection_id, "tool": "echo"},
-        body={"arguments": {"text": "hi"}},
-    )
+    status, body = _call_echo(api, localhost_connection, dns, monkeypatch)
 
     assert (status, body["error"]["code"]) == (502, "mcp_unreachable")
     assert body["error"]["message"] == "The server's name does not resolve"
