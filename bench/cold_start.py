@@ -20,9 +20,9 @@ the init (the import), the first invoke, the two together, and the whole process
 - ``pydantic_db``: floor_db with pydantic, one model answering: the least of what `libraries_db`
   adds, which every route that validates its input or its settings needs.
 - ``libraries_db``: floor_db with the libraries every request of the product needs besides (pydantic
-  and Powertools' request validation, YAML, OpenTelemetry's API with one span around the request):
-  what is left over it is the product's own code, its span recorder (`auralink.tracing_recorder`)
-  included.
+  and Powertools' request validation, OpenTelemetry's API with one span around the request): what
+  is left over it is the product's own code, its span recorder (`auralink.tracing_recorder`)
+  included. Not YAML: the YAML files the layer ships are parsed when it is built.
 - ``floor_mcp``: floor_db importing the MCP SDK's client (`mcp.client.session`,
   `mcp.client.streamable_http`) at init. The floor of a function that speaks MCP.
 - ``mcp_function``: functions/mcp/call_tool/app.py through its entry point, answering a bearer
@@ -156,12 +156,12 @@ def health():
 """
 
 # The libraries every request of the product needs besides: pydantic and Powertools' validation
-# (every input is validated), YAML (the MCP configuration), OpenTelemetry's API with one span around
-# the request. No code of the product: what records the span is the product's own
-# (`auralink.tracing_recorder`), and counted with it.
+# (every input is validated), OpenTelemetry's API with one span around the request. No code of the
+# product: what records the span is the product's own (`auralink.tracing_recorder`), and counted
+# with it.
 _LIBRARIES_INIT = """
 import os
-import psycopg, yaml
+import psycopg
 from pydantic import BaseModel
 from opentelemetry import trace
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
