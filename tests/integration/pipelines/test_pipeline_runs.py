@@ -39,6 +39,7 @@ from tests.integration.pipelines.conftest import (
     tool_calls,
 )
 from tests.support import environment
+from tests.support.aws_loopback import serving
 from tests.support.handlers import ROOT
 from tests.support.runs import MINIMAL_DEFINITION, FailingExecutor, ScriptedExecutor, executor_in_place
 
@@ -532,6 +533,27 @@ def test_prefect_unreachable_interrupts_the_step_then_fails_the_run_with_prefect
     run = get_run(api, owner, run_id)
     assert run["error"]["code"] == "prefect_unavailable"
     assert str(port) not in json.dumps(run)
+
+
+def test_a_prefect_api_that_fails_interrupts_the_step_and_its_log_line_says_the_status(
+    api, execute, owner, pipelines_env, caplog
+):
+    pipeline_id = create_pipeline(
+        api,
+        owner,
+        {"steps": [{"id": "t", "kind": "tool", "tool": "calculator", "arguments": {"expression": "1"}}]},
+    )
+    run_id = started(execute, owner, pipeline_id, {})
+
+    with serving() as prefect:  # answers 500 to every request
+        pipelines_env.setenv("PREFECT_API_URL", f"{prefect.url}/api")
+        environment.forget_caches()
+        with pytest.raises(service.StepInterrupted) as interrupted:
+            step(run_id, owner)
+
+    assert str(interrupted.value).startswith("prefect_unavailable: ")
+    logged = [record for record in caplog.records if record.getMessage() == "prefect api unavailable"]
+    assert [(record.error_type, record.status) for record in logged] == [("PrefectHTTPStatusError", 500)]
 
 
 def test_a_runs_logs_are_prefects_and_another_users_run_is_not_found(api, execute, owner, make_user_id):

@@ -142,8 +142,11 @@ class PrefectExecutor:
                 APILogWorker.drain_all(timeout=LOGS_FLUSH_S)
                 EventsWorker.drain_all(timeout=LOGS_FLUSH_S)
         except httpx.HTTPError as exc:
+            # The status tells a server that failed (5xx) from one that refused the client (4xx).
+            status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
             logger.warning(
-                "prefect api unavailable", extra={"run_id": str(run.run_id), "error_type": type(exc).__name__}
+                "prefect api unavailable",
+                extra={"run_id": str(run.run_id), "error_type": type(exc).__name__, "status": status},
             )
             raise ServiceUnavailable("The Prefect API is unavailable", code=PREFECT_UNAVAILABLE) from None
         if body.results_unavailable:
