@@ -535,8 +535,9 @@ def test_prefect_unreachable_interrupts_the_step_then_fails_the_run_with_prefect
     assert str(port) not in json.dumps(run)
 
 
+@pytest.mark.parametrize("first", [500, 503], ids=["failed", "busy, then failed"])
 def test_a_prefect_api_that_fails_interrupts_the_step_and_its_log_line_says_the_status(
-    api, execute, owner, pipelines_env, caplog
+    api, execute, owner, pipelines_env, caplog, first
 ):
     pipeline_id = create_pipeline(
         api,
@@ -545,7 +546,8 @@ def test_a_prefect_api_that_fails_interrupts_the_step_and_its_log_line_says_the_
     )
     run_id = started(execute, owner, pipeline_id, {})
 
-    with serving() as prefect:  # answers 500 to every request
+    with serving() as prefect:  # answers 500 to every request not scripted
+        prefect.answer(first, {"detail": "scripted"})
         pipelines_env.setenv("PREFECT_API_URL", f"{prefect.url}/api")
         environment.forget_caches()
         with pytest.raises(service.StepInterrupted) as interrupted:
@@ -554,6 +556,9 @@ def test_a_prefect_api_that_fails_interrupts_the_step_and_its_log_line_says_the_
     assert str(interrupted.value).startswith("prefect_unavailable: ")
     logged = [record for record in caplog.records if record.getMessage() == "prefect api unavailable"]
     assert [(record.error_type, record.status) for record in logged] == [("PrefectHTTPStatusError", 500)]
+    # A busy API (503) is asked once more; a failed one (500) is not.
+    first_request = prefect.received[0][:2]
+    assert [request[:2] for request in prefect.received] == [first_request] * (2 if first == 503 else 1)
 
 
 def test_a_runs_logs_are_prefects_and_another_users_run_is_not_found(api, execute, owner, make_user_id):

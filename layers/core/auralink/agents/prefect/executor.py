@@ -64,11 +64,13 @@ PREFECT_UNAVAILABLE = "prefect_unavailable"
 # How long a step waits for Prefect's log and events workers to send what the flow logged and
 # the task runs' states.
 LOGS_FLUSH_S = 5
-# Retries of a request to the Prefect API that failed (down, busy, a dropped connection) beyond
-# the transport's own three connection attempts. Prefect's default, 5 retries 2 to 32 s apart,
-# holds a step a minute on each request while the API is down (minutes a step); the state
-# machine retries an interrupted step itself, with its backoff, and the step resumes the flow run.
-CLIENT_RETRIES = 0
+# Retries of a request to the Prefect API that failed (busy: 408, 429, 502, 503; a dropped
+# connection) beyond the transport's own three connection attempts. Prefect's default, 5 retries
+# 2 to 32 s apart, holds a step a minute on each request while the API is down (minutes a step);
+# the state machine retries an interrupted step itself, with its backoff, and the step resumes the
+# flow run. One retry, about 2 s later, rides out a moment's overload (a 503 while the API's
+# database is busy) without re-running the step.
+CLIENT_RETRIES = 1
 
 
 def results_path() -> Path:
