@@ -66,11 +66,15 @@ def _value(secret_id: str, *, max_age: int | None, force_fetch: bool) -> str | b
         max_age = get_settings().secrets_max_age_s
     with _lock:
         held = _cache.get(secret_id)
-        if held is not None and not force_fetch and time.monotonic() - held[1] < max_age:
-            return held[0]
-        value = _fetch(secret_id)
+    if held is not None and not force_fetch and time.monotonic() - held[1] < max_age:
+        return held[0]
+    # Fetched outside the lock: a slow read (seconds, with retries) must not hold up the cached
+    # reads of other secrets, from the threads an agent's tools run in. Two threads that miss the
+    # same secret at once each fetch it; the later value stays.
+    value = _fetch(secret_id)
+    with _lock:
         _cache[secret_id] = (value, time.monotonic())
-        return value
+    return value
 
 
 def _client() -> ModuleType:

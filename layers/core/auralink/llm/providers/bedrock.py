@@ -142,7 +142,7 @@ def _blocks(messages: list[ChatMessage]) -> Iterator[tuple[str, dict[str, Any]]]
 def failure_for(exc: aws_json.AwsError, deadline_s: float) -> Exception:
     """What a failed call means to the gateway: our error code, and whether a retry may succeed."""
     if exc.status is None:
-        return _transport_failure(exc.code, deadline_s)
+        return _transport_failure(exc, deadline_s)
     code = exc.code
     said = " ".join((exc.message or "").split())[:MAX_PROVIDER_MESSAGE]
     details = {"aws_error": code, "provider_message": said} if said else {"aws_error": code}
@@ -163,20 +163,17 @@ def failure_for(exc: aws_json.AwsError, deadline_s: float) -> Exception:
     return LlmUpstreamError(f"{NAME} rejected the call ({code}){suffix}", code=our_code, details=details)
 
 
-def _transport_failure(code: str, deadline_s: float) -> Exception:
-    if code == "ReadTimeout":
+def _transport_failure(exc: aws_json.AwsError, deadline_s: float) -> Exception:
+    if exc.code == "ReadTimeout":
         return LlmTimeout(f"{NAME} did not answer within {deadline_s:.3g} s")
-    if code == "NoRegion":
+    if exc.code == "NoRegion":
         return ConfigurationError(f"No AWS region for {NAME}: set AWS_DEFAULT_REGION")
-    if code in {
-        "NoCredentials",
-        "InvalidCredentialsEndpoint",
-        "InvalidCredentials",
-        "CredentialsTokenFileUnreadable",
-    }:
-        return ConfigurationError(f"No AWS credentials to call {NAME}")
+    if not exc.retryable:
+        # The client's own verdict: no credentials, or a credentials source or an endpoint that
+        # is not usable as configured.
+        return ConfigurationError(f"No usable AWS credentials or endpoint to call {NAME} ({exc.code})")
     # Not reached (refused, unresolvable, timed out connecting; the credentials endpoint too).
-    return LlmUpstreamError(f"{NAME} cannot be reached ({code})", code=UNREACHABLE, retryable=True)
+    return LlmUpstreamError(f"{NAME} cannot be reached ({exc.code})", code=UNREACHABLE, retryable=True)
 
 
 class _Lenient(DeferredModel):
